@@ -1,0 +1,1 @@
+//! Procedural macros of Squall: `#[handler]` and `routes!`. Use them through `squall`.

@@ -1,0 +1,1394 @@
+//! The I/O loop: one thread, one [`polling::Poller`], file-descriptor handlers, timers,
+//! callbacks and the task executor that drives `async` code.
+//!
+//! An [`IOLoop`] multiplexes every socket of one thread. Handlers are registered per file
+//! descriptor with an [`Events`] mask; when the kernel reports readiness, the handler is called
+//! with the fd and the events that fired. Timers ([`IOLoop::call_later`], [`IOLoop::call_at`],
+//! [`PeriodicCallback`]) and callbacks ([`IOLoop::add_callback`]) run on the same thread, as do
+//! the futures started with [`spawn`](crate::task::spawn).
+//!
+//! ### Threads
+//!
+//! The loop and everything registered on it are `!Send`: the compiler keeps handlers, streams and
+//! tasks on their loop's thread. The one door in from other threads is [`IOLoopHandle`], whose
+//! [`add_callback`](IOLoopHandle::add_callback) queues a `Send` closure and wakes a sleeping loop
+//! at once (through the poller's notifier).
+//!
+//! ### Triggering
+//!
+//! A loop is built level-triggered or edge-triggered ([`Trigger`]). Level-triggered handlers are
+//! called on every turn while the fd stays ready; edge-triggered handlers are called once per
+//! readiness *change*, so they must read or write until `EAGAIN` (or until a short read proves
+//! the socket drained) or they will not hear from that fd again. Interest is changed in the
+//! kernel only when it really changes: there is no oneshot re-arm per event.
+//!
+//! ### Stale events
+//!
+//! Registrations are keyed by `fd` and a generation number. Removing a handler bumps the
+//! generation of its slot, so an event that was already collected for the old registration (or
+//! for a closed fd whose number was reused) is recognised and dropped, never delivered to the new
+//! owner.
+//!
+//! ### Panics
+//!
+//! A callback, fd handler, timer or task that panics is logged through the `log` crate and
+//! dropped; the loop keeps running.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{BinaryHeap, VecDeque};
+use std::fmt;
+use std::future::Future;
+use std::io;
+use std::ops::{BitAnd, BitOr, BitOrAssign};
+use std::os::fd::{BorrowedFd, RawFd};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use polling::{Event, PollMode, Poller};
+
+use crate::task::{TaskKey, Tasks};
+
+/// A set of I/O events, as a bitmask with Tornado's values.
+///
+/// [`READ`](Events::READ) = `0x001`, [`WRITE`](Events::WRITE) = `0x004`,
+/// [`ERROR`](Events::ERROR) = `0x018`. Combine with `|`, test with `&` or
+/// [`contains`](Events::contains). `ERROR` is always watched: it is reported whenever the fd
+/// errored or hung up, whether or not it was asked for.
+///
+/// # Examples
+///
+/// ```
+/// use squall::ioloop::Events;
+/// let ev = Events::READ | Events::WRITE;
+/// assert!(ev.contains(Events::READ));
+/// assert!(!(ev & Events::WRITE).is_empty());
+/// assert_eq!(ev.bits(), 0x005);
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Events(u32);
+
+impl Events {
+    /// No events.
+    pub const NONE: Events = Events(0);
+    /// The fd is readable (or at end of file).
+    pub const READ: Events = Events(0x001);
+    /// The fd is writable.
+    pub const WRITE: Events = Events(0x004);
+    /// The fd errored or hung up (`0x008 | 0x010`, Tornado's `_EPOLLERR | _EPOLLHUP`).
+    pub const ERROR: Events = Events(0x018);
+
+    /// The raw bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// Builds a mask from raw bits, dropping unknown ones.
+    pub const fn from_bits_truncate(bits: u32) -> Events {
+        Events(bits & 0x01d)
+    }
+
+    /// Whether every event in `other` is in `self`.
+    pub const fn contains(self, other: Events) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Whether no event is set.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether any event of `other` is in `self`.
+    pub const fn intersects(self, other: Events) -> bool {
+        self.0 & other.0 != 0
+    }
+
+    /// `self` without the events of `other`.
+    pub const fn without(self, other: Events) -> Events {
+        Events(self.0 & !other.0)
+    }
+}
+
+impl BitOr for Events {
+    type Output = Events;
+    fn bitor(self, rhs: Events) -> Events {
+        Events(self.0 | rhs.0)
+    }
+}
+
+impl BitOrAssign for Events {
+    fn bitor_assign(&mut self, rhs: Events) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl BitAnd for Events {
+    type Output = Events;
+    fn bitand(self, rhs: Events) -> Events {
+        Events(self.0 & rhs.0)
+    }
+}
+
+impl fmt::Debug for Events {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if self.contains(Events::READ) {
+            parts.push("READ");
+        }
+        if self.contains(Events::WRITE) {
+            parts.push("WRITE");
+        }
+        if self.intersects(Events::ERROR) {
+            parts.push("ERROR");
+        }
+        if parts.is_empty() {
+            parts.push("NONE");
+        }
+        write!(f, "Events({})", parts.join(" | "))
+    }
+}
+
+/// How the loop asks the kernel to report readiness.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Trigger {
+    /// Report a ready fd on every turn until it is drained (epoll's default).
+    #[default]
+    Level,
+    /// Report a fd once per readiness change; the handler must drain it.
+    Edge,
+}
+
+impl Trigger {
+    fn mode(self) -> PollMode {
+        match self {
+            Trigger::Level => PollMode::Level,
+            Trigger::Edge => PollMode::Edge,
+        }
+    }
+}
+
+/// A handle to a timer created by [`IOLoop::call_later`] or [`IOLoop::call_at`], used to cancel
+/// it with [`IOLoop::remove_timeout`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Timeout {
+    slot: u32,
+    gen: u32,
+}
+
+type FdCallback = Box<dyn FnMut(RawFd, Events)>;
+type Callback = Box<dyn FnOnce()>;
+type SendCallback = Box<dyn FnOnce() + Send>;
+
+/// One registered fd. Slots are indexed by the fd itself (fds are small, dense integers).
+#[derive(Default)]
+struct FdSlot {
+    gen: u32,
+    registered: bool,
+    interest: Events,
+    callback: Option<FdCallback>,
+}
+
+/// A timer heap entry; ordered so that `BinaryHeap` pops the earliest deadline first and, among
+/// equal deadlines, the one scheduled first.
+struct TimerEntry {
+    deadline: Instant,
+    seq: u64,
+    slot: u32,
+    gen: u32,
+}
+
+impl PartialEq for TimerEntry {
+    fn eq(&self, other: &Self) -> bool {
+        self.deadline == other.deadline && self.seq == other.seq
+    }
+}
+impl Eq for TimerEntry {}
+impl PartialOrd for TimerEntry {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for TimerEntry {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        other
+            .deadline
+            .cmp(&self.deadline)
+            .then_with(|| other.seq.cmp(&self.seq))
+    }
+}
+
+/// Timers: a heap of deadlines over a slab of callbacks. Cancelling empties the slab slot; the
+/// heap entry goes stale and is skipped (and compacted when stale entries dominate).
+#[derive(Default)]
+struct Timers {
+    heap: BinaryHeap<TimerEntry>,
+    slots: Vec<(u32, Option<Callback>)>,
+    free: Vec<u32>,
+    seq: u64,
+    live: usize,
+}
+
+impl Timers {
+    fn insert(&mut self, deadline: Instant, cb: Callback) -> Timeout {
+        let slot = match self.free.pop() {
+            Some(s) => s,
+            None => {
+                self.slots.push((0, None));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let entry = &mut self.slots[slot as usize];
+        entry.1 = Some(cb);
+        let gen = entry.0;
+        self.seq += 1;
+        self.heap.push(TimerEntry {
+            deadline,
+            seq: self.seq,
+            slot,
+            gen,
+        });
+        self.live += 1;
+        Timeout { slot, gen }
+    }
+
+    fn release(&mut self, slot: u32) -> Option<Callback> {
+        let entry = &mut self.slots[slot as usize];
+        let cb = entry.1.take();
+        entry.0 = entry.0.wrapping_add(1);
+        self.free.push(slot);
+        self.live -= 1;
+        cb
+    }
+
+    fn remove(&mut self, t: Timeout) -> bool {
+        match self.slots.get(t.slot as usize) {
+            Some((gen, Some(_))) if *gen == t.gen => {
+                self.release(t.slot);
+                if self.heap.len() > 64 && self.heap.len() > 2 * self.live {
+                    let slots = &self.slots;
+                    self.heap.retain(
+                        |e| matches!(slots.get(e.slot as usize), Some((g, Some(_))) if *g == e.gen),
+                    );
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Drops stale entries from the top of the heap and returns the next live deadline.
+    fn next_deadline(&mut self) -> Option<Instant> {
+        while let Some(top) = self.heap.peek() {
+            match self.slots.get(top.slot as usize) {
+                Some((g, Some(_))) if *g == top.gen => return Some(top.deadline),
+                _ => {
+                    self.heap.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Pops one due timer, if any.
+    fn pop_due(&mut self, now: Instant) -> Option<Callback> {
+        loop {
+            let top = self.heap.peek()?;
+            let live =
+                matches!(self.slots.get(top.slot as usize), Some((g, Some(_))) if *g == top.gen);
+            if !live {
+                self.heap.pop();
+                continue;
+            }
+            if top.deadline > now {
+                return None;
+            }
+            let slot = top.slot;
+            self.heap.pop();
+            return self.release(slot);
+        }
+    }
+}
+
+/// State shared with other threads through [`IOLoopHandle`].
+pub(crate) struct Shared {
+    poller: Poller,
+    remote: Mutex<Vec<SendCallback>>,
+    /// Tasks woken (from any thread) since the loop last looked.
+    pub(crate) woken: Mutex<Vec<TaskKey>>,
+    /// Set when `remote` or `woken` may be non-empty; lets the loop skip the locks.
+    pending: AtomicBool,
+    stop: AtomicBool,
+    closed: AtomicBool,
+    /// Whether the loop thread is (about to be) blocked in `wait`: only then is a notify needed.
+    sleeping: AtomicBool,
+}
+
+impl Shared {
+    pub(crate) fn wake_task(&self, key: TaskKey) {
+        self.woken
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(key);
+        self.signal();
+    }
+
+    fn signal(&self) {
+        self.pending.store(true, Ordering::Release);
+        if self.sleeping.load(Ordering::Acquire) {
+            let _ = self.poller.notify();
+        }
+    }
+}
+
+pub(crate) struct Inner {
+    shared: Arc<Shared>,
+    trigger: Trigger,
+    fds: RefCell<Vec<FdSlot>>,
+    timers: RefCell<Timers>,
+    callbacks: RefCell<VecDeque<Callback>>,
+    pub(crate) tasks: Tasks,
+    running: Cell<bool>,
+    time: Cell<Instant>,
+}
+
+/// A single-threaded event loop over [`polling`]: fd handlers, timers, callbacks and tasks.
+///
+/// `IOLoop` is a cheap, clonable handle (`Rc`) to the loop; clones refer to the same loop. It is
+/// `!Send`: use [`IOLoop::handle`] to reach it from other threads.
+///
+/// # Examples
+///
+/// ```
+/// use squall::ioloop::IOLoop;
+/// use std::time::Duration;
+///
+/// let io_loop = IOLoop::new().unwrap();
+/// let l = io_loop.clone();
+/// io_loop.call_later(Duration::from_millis(5), move || l.stop());
+/// io_loop.start();
+/// ```
+#[derive(Clone)]
+pub struct IOLoop {
+    pub(crate) inner: Rc<Inner>,
+}
+
+impl fmt::Debug for IOLoop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IOLoop")
+            .field("trigger", &self.inner.trigger)
+            .field("running", &self.inner.running.get())
+            .finish_non_exhaustive()
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<IOLoop>> = const { RefCell::new(None) };
+}
+
+/// Builds an [`IOLoop`] with non-default options.
+///
+/// # Examples
+///
+/// ```
+/// use squall::ioloop::{IOLoop, Trigger};
+/// let io_loop = IOLoop::builder().trigger(Trigger::Edge).build().unwrap();
+/// assert_eq!(io_loop.trigger(), Trigger::Edge);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct IOLoopBuilder {
+    trigger: Trigger,
+}
+
+impl IOLoopBuilder {
+    /// Chooses level- or edge-triggered readiness (default: [`Trigger::Level`]).
+    pub fn trigger(mut self, trigger: Trigger) -> Self {
+        self.trigger = trigger;
+        self
+    }
+
+    /// Creates the loop.
+    ///
+    /// # Errors
+    ///
+    /// Fails when the poller cannot be created (for example, out of file descriptors).
+    pub fn build(self) -> io::Result<IOLoop> {
+        let poller = Poller::new()?;
+        let shared = Arc::new(Shared {
+            poller,
+            remote: Mutex::new(Vec::new()),
+            woken: Mutex::new(Vec::new()),
+            pending: AtomicBool::new(false),
+            stop: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            sleeping: AtomicBool::new(false),
+        });
+        Ok(IOLoop {
+            inner: Rc::new(Inner {
+                shared,
+                trigger: self.trigger,
+                fds: RefCell::new(Vec::new()),
+                timers: RefCell::new(Timers::default()),
+                callbacks: RefCell::new(VecDeque::new()),
+                tasks: Tasks::default(),
+                running: Cell::new(false),
+                time: Cell::new(Instant::now()),
+            }),
+        })
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+    }
+}
+
+fn key_of(fd: RawFd, gen: u32) -> usize {
+    ((gen as usize) << 32) | (fd as u32 as usize)
+}
+
+impl IOLoop {
+    /// Creates a new level-triggered loop. It does not become [`current`](IOLoop::current)
+    /// until [`make_current`](IOLoop::make_current) or [`start`](IOLoop::start).
+    ///
+    /// # Errors
+    ///
+    /// Fails when the poller cannot be created.
+    pub fn new() -> io::Result<IOLoop> {
+        IOLoop::builder().build()
+    }
+
+    /// A builder for a loop with non-default options (edge triggering).
+    pub fn builder() -> IOLoopBuilder {
+        IOLoopBuilder::default()
+    }
+
+    /// The current thread's loop, created (level-triggered) on first use.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the loop must be created and the poller cannot be (the process is out of file
+    /// descriptors), as there is no loop to report the error on.
+    pub fn current() -> IOLoop {
+        if let Some(l) = IOLoop::try_current() {
+            return l;
+        }
+        let l = IOLoop::new().expect("squall: cannot create the IOLoop's poller");
+        l.make_current();
+        l
+    }
+
+    /// The current thread's loop, if one was made current.
+    pub fn try_current() -> Option<IOLoop> {
+        CURRENT.with(|c| c.borrow().clone())
+    }
+
+    /// Makes this loop the current thread's loop (what [`IOLoop::current`] returns).
+    pub fn make_current(&self) {
+        CURRENT.with(|c| *c.borrow_mut() = Some(self.clone()));
+    }
+
+    /// Forgets the current thread's loop, if any.
+    pub fn clear_current() {
+        CURRENT.with(|c| c.borrow_mut().take());
+    }
+
+    /// The trigger mode this loop was built with.
+    pub fn trigger(&self) -> Trigger {
+        self.inner.trigger
+    }
+
+    /// A `Send + Clone` handle that reaches this loop from any thread.
+    pub fn handle(&self) -> IOLoopHandle {
+        IOLoopHandle {
+            shared: self.inner.shared.clone(),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    /// The loop's clock, read once per turn: cheap, and the same for every handler of a turn.
+    pub fn time(&self) -> Instant {
+        self.inner.time.get()
+    }
+
+    /// Whether [`start`](IOLoop::start) is running.
+    pub fn is_running(&self) -> bool {
+        self.inner.running.get()
+    }
+
+    // ----- fd handlers -------------------------------------------------------------------
+
+    /// Registers `callback` for `fd`, called with the fd and the events that fired.
+    ///
+    /// `events` is the interest (`READ`, `WRITE`, both, or `NONE`); `ERROR` is always reported.
+    /// The caller keeps owning the fd and must call [`remove_handler`](IOLoop::remove_handler)
+    /// before closing it.
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyExists` if `fd` already has a handler; the poller's error otherwise.
+    pub fn add_handler<F>(&self, fd: RawFd, events: Events, callback: F) -> io::Result<()>
+    where
+        F: FnMut(RawFd, Events) + 'static,
+    {
+        if fd < 0 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "negative fd"));
+        }
+        let mut fds = self.inner.fds.borrow_mut();
+        let idx = fd as usize;
+        if fds.len() <= idx {
+            fds.resize_with(idx + 1, FdSlot::default);
+        }
+        let slot = &mut fds[idx];
+        if slot.registered {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("fd {fd} already has a handler"),
+            ));
+        }
+        let ev = poll_event(key_of(fd, slot.gen), events);
+        // SAFETY: the caller promises to remove the handler before closing the fd (documented);
+        // `remove_handler` deletes it from the poller.
+        unsafe {
+            self.inner
+                .shared
+                .poller
+                .add_with_mode(fd, ev, self.inner.trigger.mode())?
+        };
+        slot.registered = true;
+        slot.interest = events;
+        slot.callback = Some(Box::new(callback));
+        Ok(())
+    }
+
+    /// Changes the interest of `fd`'s handler. A no-op (no syscall) if it is unchanged.
+    ///
+    /// # Errors
+    ///
+    /// `NotFound` if `fd` has no handler; the poller's error otherwise.
+    pub fn update_handler(&self, fd: RawFd, events: Events) -> io::Result<()> {
+        let mut fds = self.inner.fds.borrow_mut();
+        let slot = match fds.get_mut(fd.max(0) as usize) {
+            Some(s) if s.registered && fd >= 0 => s,
+            _ => return Err(io::Error::new(io::ErrorKind::NotFound, "fd has no handler")),
+        };
+        let events = events.without(Events::ERROR);
+        if slot.interest == events {
+            return Ok(());
+        }
+        let ev = poll_event(key_of(fd, slot.gen), events);
+        // SAFETY: the fd is registered, hence open (see add_handler).
+        let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
+        self.inner
+            .shared
+            .poller
+            .modify_with_mode(bfd, ev, self.inner.trigger.mode())?;
+        slot.interest = events;
+        Ok(())
+    }
+
+    /// Removes `fd`'s handler and deletes the fd from the poller. Events already collected for
+    /// it are dropped. Returns whether a handler was registered.
+    pub fn remove_handler(&self, fd: RawFd) -> bool {
+        let mut fds = self.inner.fds.borrow_mut();
+        let slot = match fds.get_mut(fd.max(0) as usize) {
+            Some(s) if s.registered && fd >= 0 => s,
+            _ => return false,
+        };
+        // SAFETY: the fd is still open: the caller removes before closing.
+        let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
+        let _ = self.inner.shared.poller.delete(bfd);
+        slot.registered = false;
+        slot.interest = Events::NONE;
+        slot.gen = slot.gen.wrapping_add(1);
+        let cb = slot.callback.take();
+        drop(fds);
+        // Dropped outside the borrow: the closure may own things whose Drop touches the loop.
+        drop(cb);
+        true
+    }
+
+    /// The interest currently registered for `fd`, if it has a handler.
+    pub fn handler_events(&self, fd: RawFd) -> Option<Events> {
+        let fds = self.inner.fds.borrow();
+        match fds.get(fd.max(0) as usize) {
+            Some(s) if s.registered && fd >= 0 => Some(s.interest),
+            _ => None,
+        }
+    }
+
+    /// How many fds have handlers (useful to check for leaks).
+    pub fn handler_count(&self) -> usize {
+        self.inner
+            .fds
+            .borrow()
+            .iter()
+            .filter(|s| s.registered)
+            .count()
+    }
+
+    /// How many spawned tasks have not finished (useful to check for leaks).
+    pub fn task_count(&self) -> usize {
+        self.inner.tasks.len()
+    }
+
+    fn dispatch(&self, ev: &Event) {
+        let fd = (ev.key & 0xffff_ffff) as RawFd;
+        let gen = (ev.key >> 32) as u32;
+        let (mut cb, fired) = {
+            let mut fds = self.inner.fds.borrow_mut();
+            let slot = match fds.get_mut(fd as usize) {
+                Some(s) if s.registered && s.gen == gen => s,
+                _ => return, // stale: removed (and maybe reused) since the event was collected
+            };
+            let mut fired = Events::NONE;
+            if ev.readable && slot.interest.contains(Events::READ) {
+                fired |= Events::READ;
+            }
+            if ev.writable && slot.interest.contains(Events::WRITE) {
+                fired |= Events::WRITE;
+            }
+            if ev.is_interrupt() || ev.is_err() == Some(true) {
+                fired |= Events::ERROR;
+            }
+            if fired.is_empty() {
+                return;
+            }
+            match slot.callback.take() {
+                Some(cb) => (cb, fired),
+                None => return, // re-entrant event for a handler that is running
+            }
+        };
+        if catch_unwind(AssertUnwindSafe(|| cb(fd, fired))).is_err() {
+            log::error!("squall: handler for fd {fd} panicked; handler kept");
+        }
+        let mut fds = self.inner.fds.borrow_mut();
+        if let Some(slot) = fds.get_mut(fd as usize) {
+            if slot.registered && slot.gen == gen && slot.callback.is_none() {
+                slot.callback = Some(cb);
+                return;
+            }
+        }
+        drop(fds);
+        drop(cb);
+    }
+
+    // ----- callbacks and timers -------------------------------------------------------------
+
+    /// Runs `f` on the next turn of the loop.
+    pub fn add_callback<F: FnOnce() + 'static>(&self, f: F) {
+        self.inner.callbacks.borrow_mut().push_back(Box::new(f));
+    }
+
+    /// Runs `f` once `delay` has passed. Returns a handle for
+    /// [`remove_timeout`](IOLoop::remove_timeout).
+    pub fn call_later<F: FnOnce() + 'static>(&self, delay: Duration, f: F) -> Timeout {
+        let deadline = Instant::now().checked_add(delay).unwrap_or_else(far_future);
+        self.call_at(deadline, f)
+    }
+
+    /// Runs `f` at `deadline` (at once, on the next turn, if it has passed). Timers with the same
+    /// deadline run in the order they were created.
+    pub fn call_at<F: FnOnce() + 'static>(&self, deadline: Instant, f: F) -> Timeout {
+        self.inner.timers.borrow_mut().insert(deadline, Box::new(f))
+    }
+
+    /// Cancels a timer. Returns whether it was still pending.
+    pub fn remove_timeout(&self, timeout: Timeout) -> bool {
+        let removed = self.inner.timers.borrow_mut().remove(timeout);
+        removed
+    }
+
+    // ----- running ---------------------------------------------------------------------------
+
+    /// Runs the loop until [`stop`](IOLoop::stop) is called. The loop is current while it runs.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the loop is already running (a nested `start`), which is a programming error.
+    pub fn start(&self) {
+        assert!(
+            !self.inner.running.get(),
+            "squall: IOLoop::start called on a loop that is already running"
+        );
+        let previous = IOLoop::try_current();
+        self.make_current();
+        self.inner.running.set(true);
+        let mut events = polling::Events::with_capacity(std::num::NonZeroUsize::new(1024).unwrap());
+        let shared = self.inner.shared.clone();
+        loop {
+            self.run_ready();
+            if shared.stop.swap(false, Ordering::AcqRel) {
+                break;
+            }
+            let timeout = self.poll_timeout();
+            events.clear();
+            if timeout != Some(Duration::ZERO) {
+                shared.sleeping.store(true, Ordering::SeqCst);
+                // A remote callback queued between run_ready and `sleeping` must not be missed.
+                if shared.pending.load(Ordering::SeqCst) || shared.stop.load(Ordering::SeqCst) {
+                    shared.sleeping.store(false, Ordering::SeqCst);
+                    continue;
+                }
+            }
+            let res = shared.poller.wait(&mut events, timeout);
+            shared.sleeping.store(false, Ordering::SeqCst);
+            self.inner.time.set(Instant::now());
+            if let Err(e) = res {
+                log::error!("squall: poller wait failed: {e}");
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            for ev in events.iter() {
+                self.dispatch(&ev);
+            }
+        }
+        self.inner.running.set(false);
+        match previous {
+            Some(p) => p.make_current(),
+            None => IOLoop::clear_current(),
+        }
+    }
+
+    /// Asks the loop to return from [`start`](IOLoop::start) after the current turn.
+    pub fn stop(&self) {
+        self.inner.shared.stop.store(true, Ordering::Release);
+        self.inner.shared.signal();
+    }
+
+    /// Runs the loop until `future` completes and returns its output.
+    ///
+    /// # Panics
+    ///
+    /// Panics if the loop is already running, or re-raises the future's own panic.
+    pub fn run_sync<F: Future + 'static>(&self, future: F) -> F::Output
+    where
+        F::Output: 'static,
+    {
+        let result: Rc<RefCell<Option<std::thread::Result<F::Output>>>> =
+            Rc::new(RefCell::new(None));
+        let slot = result.clone();
+        let l = self.clone();
+        let task = crate::task::CatchUnwind::new(future);
+        self.spawn_local(async move {
+            let out = task.await;
+            *slot.borrow_mut() = Some(out);
+            l.stop();
+        });
+        self.start();
+        let out = result.borrow_mut().take();
+        match out {
+            Some(Ok(v)) => v,
+            Some(Err(p)) => std::panic::resume_unwind(p),
+            None => panic!("squall: IOLoop stopped before run_sync's future completed"),
+        }
+    }
+
+    /// Spawns a future on this loop (see [`crate::task::spawn`]).
+    pub fn spawn<F>(&self, future: F) -> crate::task::JoinHandle<F::Output>
+    where
+        F: Future + 'static,
+        F::Output: 'static,
+    {
+        crate::task::spawn_on(self, future)
+    }
+
+    pub(crate) fn spawn_local(&self, future: impl Future<Output = ()> + 'static) -> TaskKey {
+        self.inner.tasks.insert(Box::pin(future), self)
+    }
+
+    fn poll_timeout(&self) -> Option<Duration> {
+        if !self.inner.callbacks.borrow().is_empty()
+            || self.inner.shared.pending.load(Ordering::Acquire)
+        {
+            return Some(Duration::ZERO);
+        }
+        let next = self.inner.timers.borrow_mut().next_deadline()?;
+        let now = Instant::now();
+        Some(next.saturating_duration_since(now))
+    }
+
+    /// One turn's worth of non-I/O work: remote callbacks, local callbacks queued before this
+    /// turn, woken tasks, due timers.
+    fn run_ready(&self) {
+        let shared = &self.inner.shared;
+        if shared.pending.swap(false, Ordering::AcqRel) {
+            let remote =
+                std::mem::take(&mut *shared.remote.lock().unwrap_or_else(|e| e.into_inner()));
+            for cb in remote {
+                run_guarded("callback", cb);
+            }
+        }
+        // Only the callbacks present now: ones they add run on the next turn, so a callback
+        // that re-adds itself cannot starve I/O.
+        let n = self.inner.callbacks.borrow().len();
+        for _ in 0..n {
+            let cb = self.inner.callbacks.borrow_mut().pop_front();
+            match cb {
+                Some(cb) => run_guarded("callback", cb),
+                None => break,
+            }
+        }
+        self.inner.tasks.run_woken(self);
+        let now = Instant::now();
+        self.inner.time.set(now);
+        loop {
+            let cb = self.inner.timers.borrow_mut().pop_due(now);
+            match cb {
+                Some(cb) => run_guarded("timer", cb),
+                None => break,
+            }
+        }
+        // Timers may have woken tasks (sleep); run them in this same turn.
+        self.inner.tasks.run_woken(self);
+    }
+}
+
+pub(crate) fn run_guarded(what: &str, f: impl FnOnce()) {
+    if let Err(p) = catch_unwind(AssertUnwindSafe(f)) {
+        log::error!("squall: {what} panicked: {}", panic_message(&p));
+    }
+}
+
+/// The text of a panic payload, for logs.
+pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s
+    } else {
+        "(non-string panic payload)"
+    }
+}
+
+fn far_future() -> Instant {
+    Instant::now() + Duration::from_secs(86400 * 365 * 30)
+}
+
+fn poll_event(key: usize, events: Events) -> Event {
+    match (
+        events.contains(Events::READ),
+        events.contains(Events::WRITE),
+    ) {
+        (true, true) => Event::all(key),
+        (true, false) => Event::readable(key),
+        (false, true) => Event::writable(key),
+        (false, false) => Event::none(key),
+    }
+}
+
+/// A `Send + Sync + Clone` handle to an [`IOLoop`], the one way in from other threads.
+///
+/// # Examples
+///
+/// ```
+/// use squall::ioloop::IOLoop;
+/// let io_loop = IOLoop::new().unwrap();
+/// let handle = io_loop.handle();
+/// let l = io_loop.clone();
+/// std::thread::spawn(move || {
+///     handle.add_callback(|| println!("on the loop thread")).unwrap();
+///     handle.stop();
+/// });
+/// io_loop.start();
+/// ```
+#[derive(Clone)]
+pub struct IOLoopHandle {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for IOLoopHandle {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IOLoopHandle")
+            .field("closed", &self.shared.closed.load(Ordering::Relaxed))
+            .finish()
+    }
+}
+
+/// The loop behind an [`IOLoopHandle`] has been dropped; the callback was not queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoopClosed;
+
+impl fmt::Display for LoopClosed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the IOLoop has been closed")
+    }
+}
+
+impl std::error::Error for LoopClosed {}
+
+impl IOLoopHandle {
+    /// Queues `f` to run on the loop's thread and wakes the loop if it sleeps.
+    ///
+    /// # Errors
+    ///
+    /// [`LoopClosed`] if the loop no longer exists (the callback is dropped).
+    pub fn add_callback<F: FnOnce() + Send + 'static>(&self, f: F) -> Result<(), LoopClosed> {
+        if self.shared.closed.load(Ordering::Acquire) {
+            return Err(LoopClosed);
+        }
+        self.shared
+            .remote
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(Box::new(f));
+        self.shared.signal();
+        Ok(())
+    }
+
+    /// Asks the loop to stop after its current turn (like [`IOLoop::stop`]).
+    pub fn stop(&self) {
+        self.shared.stop.store(true, Ordering::Release);
+        self.shared.signal();
+    }
+
+    /// Whether the loop has been dropped.
+    pub fn is_closed(&self) -> bool {
+        self.shared.closed.load(Ordering::Acquire)
+    }
+}
+
+/// Calls a function every `interval`, on the loop, without accumulating drift.
+///
+/// Each run is scheduled from the previous *deadline*, not from when the previous run ended; if
+/// the loop fell behind by more than an interval, the missed runs are skipped (Tornado's rule).
+///
+/// # Examples
+///
+/// ```
+/// use squall::ioloop::{IOLoop, PeriodicCallback};
+/// use std::{cell::Cell, rc::Rc, time::Duration};
+///
+/// let io_loop = IOLoop::new().unwrap();
+/// io_loop.make_current();
+/// let n = Rc::new(Cell::new(0));
+/// let (n2, l) = (n.clone(), io_loop.clone());
+/// let pc = PeriodicCallback::new(Duration::from_millis(2), move || {
+///     n2.set(n2.get() + 1);
+///     if n2.get() == 3 { l.stop() }
+/// });
+/// pc.start();
+/// io_loop.start();
+/// pc.stop();
+/// assert_eq!(n.get(), 3);
+/// ```
+#[derive(Clone)]
+pub struct PeriodicCallback {
+    inner: Rc<PeriodicInner>,
+}
+
+struct PeriodicInner {
+    io_loop: IOLoop,
+    interval: Duration,
+    callback: RefCell<Box<dyn FnMut()>>,
+    running: Cell<bool>,
+    next: Cell<Instant>,
+    timeout: Cell<Option<Timeout>>,
+}
+
+impl fmt::Debug for PeriodicCallback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PeriodicCallback")
+            .field("interval", &self.inner.interval)
+            .field("running", &self.inner.running.get())
+            .finish()
+    }
+}
+
+impl PeriodicCallback {
+    /// A periodic callback on the current loop. It does nothing until [`start`](Self::start).
+    ///
+    /// A zero interval is raised to one millisecond.
+    pub fn new<F: FnMut() + 'static>(interval: Duration, callback: F) -> PeriodicCallback {
+        PeriodicCallback::on(&IOLoop::current(), interval, callback)
+    }
+
+    /// A periodic callback on a given loop.
+    pub fn on<F: FnMut() + 'static>(io_loop: &IOLoop, interval: Duration, callback: F) -> Self {
+        PeriodicCallback {
+            inner: Rc::new(PeriodicInner {
+                io_loop: io_loop.clone(),
+                interval: interval.max(Duration::from_millis(1)),
+                callback: RefCell::new(Box::new(callback)),
+                running: Cell::new(false),
+                next: Cell::new(Instant::now()),
+                timeout: Cell::new(None),
+            }),
+        }
+    }
+
+    /// Starts calling: the first call is one interval from now.
+    pub fn start(&self) {
+        if self.inner.running.replace(true) {
+            return;
+        }
+        self.inner.next.set(Instant::now() + self.inner.interval);
+        Self::schedule(&self.inner);
+    }
+
+    /// Stops calling. Can be restarted.
+    pub fn stop(&self) {
+        self.inner.running.set(false);
+        if let Some(t) = self.inner.timeout.take() {
+            self.inner.io_loop.remove_timeout(t);
+        }
+    }
+
+    /// Whether it is started.
+    pub fn is_running(&self) -> bool {
+        self.inner.running.get()
+    }
+
+    fn schedule(inner: &Rc<PeriodicInner>) {
+        let weak = Rc::downgrade(inner);
+        let t = inner.io_loop.call_at(inner.next.get(), move || {
+            if let Some(inner) = weak.upgrade() {
+                PeriodicCallback::fire(&inner);
+            }
+        });
+        inner.timeout.set(Some(t));
+    }
+
+    fn fire(inner: &Rc<PeriodicInner>) {
+        inner.timeout.set(None);
+        if !inner.running.get() {
+            return;
+        }
+        if let Ok(mut cb) = inner.callback.try_borrow_mut() {
+            let cb = &mut *cb;
+            run_guarded("periodic callback", cb);
+        }
+        if !inner.running.get() || inner.timeout.get().is_some() {
+            return;
+        }
+        // Next deadline from the previous deadline; skip whole intervals we fell behind.
+        let now = Instant::now();
+        let mut next = inner.next.get() + inner.interval;
+        if next <= now {
+            let behind = now - next;
+            let skip = (behind.as_nanos() / inner.interval.as_nanos()) as u32 + 1;
+            next += inner.interval * skip;
+        }
+        inner.next.set(next);
+        PeriodicCallback::schedule(inner);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::net::UnixStream;
+
+    #[test]
+    fn events_bits_match_tornado() {
+        assert_eq!(Events::READ.bits(), 0x001);
+        assert_eq!(Events::WRITE.bits(), 0x004);
+        assert_eq!(Events::ERROR.bits(), 0x018);
+        let e = Events::READ | Events::ERROR;
+        assert!(e.contains(Events::READ));
+        assert!(!e.contains(Events::WRITE));
+        assert_eq!((e & Events::ERROR), Events::ERROR);
+        assert!(Events::NONE.contains(Events::NONE));
+        assert!(!Events::NONE.contains(Events::READ));
+        assert_eq!(format!("{:?}", e), "Events(READ | ERROR)");
+    }
+
+    #[test]
+    fn timers_run_in_deadline_order_and_cancel() {
+        let l = IOLoop::new().unwrap();
+        let log = Rc::new(RefCell::new(Vec::new()));
+        let base = Instant::now();
+        for (i, ms) in [(1, 30u64), (2, 10), (3, 20), (4, 10)] {
+            let log = log.clone();
+            l.call_at(base + Duration::from_millis(ms), move || {
+                log.borrow_mut().push(i)
+            });
+        }
+        let log2 = log.clone();
+        let cancelled = l.call_at(base + Duration::from_millis(15), move || {
+            log2.borrow_mut().push(99)
+        });
+        assert!(l.remove_timeout(cancelled));
+        assert!(
+            !l.remove_timeout(cancelled),
+            "second cancel reports nothing pending"
+        );
+        let l2 = l.clone();
+        l.call_at(base + Duration::from_millis(40), move || l2.stop());
+        l.start();
+        assert_eq!(*log.borrow(), vec![2, 4, 3, 1]);
+    }
+
+    #[test]
+    fn callbacks_added_by_callbacks_run_next_turn() {
+        let l = IOLoop::new().unwrap();
+        let n = Rc::new(Cell::new(0u32));
+        fn again(l: IOLoop, n: Rc<Cell<u32>>) {
+            n.set(n.get() + 1);
+            if n.get() == 100 {
+                l.stop();
+            } else {
+                let l2 = l.clone();
+                l.add_callback(move || again(l2, n));
+            }
+        }
+        let (l2, n2) = (l.clone(), n.clone());
+        l.add_callback(move || again(l2, n2));
+        l.start();
+        assert_eq!(n.get(), 100);
+    }
+
+    #[test]
+    fn panicking_callback_does_not_kill_the_loop() {
+        let l = IOLoop::new().unwrap();
+        l.add_callback(|| panic!("boom (expected by this test)"));
+        l.call_later(Duration::from_millis(1), || panic!("timer boom (expected)"));
+        let l2 = l.clone();
+        let ran = Rc::new(Cell::new(false));
+        let r2 = ran.clone();
+        l.call_later(Duration::from_millis(5), move || {
+            r2.set(true);
+            l2.stop();
+        });
+        l.start();
+        assert!(ran.get());
+    }
+
+    fn fd_handler_roundtrip(trigger: Trigger) {
+        let l = IOLoop::builder().trigger(trigger).build().unwrap();
+        let (a, mut b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let seen = Rc::new(RefCell::new(Vec::new()));
+        let (s2, l2) = (seen.clone(), l.clone());
+        let fd = a.as_raw_fd();
+        let a = Rc::new(a);
+        let a2 = a.clone();
+        l.add_handler(fd, Events::READ, move |fd2, ev| {
+            assert_eq!(fd2, fd);
+            let mut buf = [0u8; 16];
+            let n = std::io::Read::read(&mut &*a2, &mut buf).unwrap_or(0);
+            s2.borrow_mut().push((ev, n));
+            if s2.borrow().len() == 2 {
+                l2.stop();
+            }
+        })
+        .unwrap();
+        std::io::Write::write_all(&mut b, b"abc").unwrap();
+        let b = RefCell::new(Some(b));
+        l.call_later(Duration::from_millis(5), move || {
+            drop(b.borrow_mut().take()); // hang up: READ (EOF) plus ERROR
+        });
+        l.start();
+        let seen = seen.borrow();
+        assert_eq!(seen[0], (Events::READ, 3));
+        assert!(seen[1].0.contains(Events::READ));
+        assert_eq!(seen[1].1, 0);
+        assert!(l.remove_handler(fd));
+        assert!(!l.remove_handler(fd));
+        assert_eq!(l.handler_count(), 0);
+    }
+
+    #[test]
+    fn fd_handler_level() {
+        fd_handler_roundtrip(Trigger::Level);
+    }
+
+    #[test]
+    fn fd_handler_edge() {
+        fd_handler_roundtrip(Trigger::Edge);
+    }
+
+    #[test]
+    fn level_rereports_until_drained_edge_reports_once() {
+        for trigger in [Trigger::Level, Trigger::Edge] {
+            let l = IOLoop::builder().trigger(trigger).build().unwrap();
+            let (a, mut b) = UnixStream::pair().unwrap();
+            std::io::Write::write_all(&mut b, b"x").unwrap();
+            let calls = Rc::new(Cell::new(0));
+            let c2 = calls.clone();
+            // Never reads: level mode calls every turn, edge mode once.
+            l.add_handler(a.as_raw_fd(), Events::READ, move |_, _| {
+                c2.set(c2.get() + 1)
+            })
+            .unwrap();
+            let l2 = l.clone();
+            l.call_later(Duration::from_millis(30), move || l2.stop());
+            l.start();
+            match trigger {
+                Trigger::Level => assert!(calls.get() > 5, "level: {}", calls.get()),
+                Trigger::Edge => assert_eq!(calls.get(), 1),
+            }
+            l.remove_handler(a.as_raw_fd());
+        }
+    }
+
+    #[test]
+    fn update_handler_adds_write_interest() {
+        let l = IOLoop::new().unwrap();
+        let (a, _b) = UnixStream::pair().unwrap();
+        let fd = a.as_raw_fd();
+        let got = Rc::new(Cell::new(Events::NONE));
+        let (g2, l2) = (got.clone(), l.clone());
+        l.add_handler(fd, Events::NONE, move |_, ev| {
+            g2.set(ev);
+            l2.stop();
+        })
+        .unwrap();
+        assert_eq!(l.handler_events(fd), Some(Events::NONE));
+        l.update_handler(fd, Events::WRITE).unwrap();
+        l.start();
+        assert_eq!(got.get(), Events::WRITE);
+        assert!(l.add_handler(fd, Events::READ, |_, _| {}).is_err());
+        l.remove_handler(fd);
+        assert!(l.update_handler(fd, Events::READ).is_err());
+    }
+
+    #[test]
+    fn removed_handler_gets_no_stale_event() {
+        // Two fds ready in the same turn; the first handler removes the second and registers a
+        // new handler on the same fd number. The old event must not reach the new handler.
+        let l = IOLoop::new().unwrap();
+        let (a, mut a_peer) = UnixStream::pair().unwrap();
+        let (b, mut b_peer) = UnixStream::pair().unwrap();
+        std::io::Write::write_all(&mut a_peer, b"1").unwrap();
+        std::io::Write::write_all(&mut b_peer, b"1").unwrap();
+        let (fa, fb) = (a.as_raw_fd(), b.as_raw_fd());
+        let new_calls = Rc::new(Cell::new(0));
+        let old_calls = Rc::new(Cell::new(0));
+        let mk = |me: RawFd, other: RawFd| {
+            let (l2, n2, o2) = (l.clone(), new_calls.clone(), old_calls.clone());
+            move |_: RawFd, _: Events| {
+                o2.set(o2.get() + 1);
+                l2.remove_handler(me);
+                l2.remove_handler(other);
+                let n3 = n2.clone();
+                // Re-register the other fd with WRITE-only interest; a stale READ must not fire.
+                l2.add_handler(other, Events::NONE, move |_, _| n3.set(n3.get() + 1))
+                    .unwrap();
+                let l3 = l2.clone();
+                l2.add_callback(move || l3.stop());
+            }
+        };
+        l.add_handler(fa, Events::READ, mk(fa, fb)).unwrap();
+        l.add_handler(fb, Events::READ, mk(fb, fa)).unwrap();
+        l.start();
+        assert_eq!(old_calls.get(), 1, "only one of the two old handlers ran");
+        assert_eq!(
+            new_calls.get(),
+            0,
+            "stale event delivered to a new registration"
+        );
+        l.remove_handler(fa);
+        l.remove_handler(fb);
+    }
+
+    #[test]
+    fn handle_add_callback_from_many_threads() {
+        let l = IOLoop::new().unwrap();
+        let count = Rc::new(Cell::new(0usize));
+        let loop_thread = std::thread::current().id();
+        let h = l.handle();
+        let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut threads = Vec::new();
+        for _ in 0..8 {
+            let h = h.clone();
+            let done = done.clone();
+            threads.push(std::thread::spawn(move || {
+                for _ in 0..1000 {
+                    h.add_callback(move || {
+                        assert_eq!(std::thread::current().id(), loop_thread);
+                        IOLOOP_TEST_COUNT.with(|c| c.set(c.get() + 1));
+                    })
+                    .unwrap();
+                }
+                if done.fetch_add(1, Ordering::SeqCst) == 7 {
+                    h.add_callback(|| IOLoop::current().stop()).unwrap();
+                }
+            }));
+        }
+        let c2 = count.clone();
+        l.call_later(Duration::from_secs(20), move || {
+            c2.set(usize::MAX);
+            IOLoop::current().stop()
+        });
+        l.start();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_ne!(
+            count.get(),
+            usize::MAX,
+            "timed out waiting for remote callbacks"
+        );
+        assert_eq!(IOLOOP_TEST_COUNT.with(|c| c.get()), 8000);
+    }
+
+    thread_local! {
+        static IOLOOP_TEST_COUNT: Cell<usize> = const { Cell::new(0) };
+    }
+
+    #[test]
+    fn handle_wakes_sleeping_loop_at_once() {
+        let l = IOLoop::new().unwrap();
+        let h = l.handle();
+        // A far timer keeps the loop asleep; only the handle can wake it.
+        let fallback = l.call_later(Duration::from_secs(20), || IOLoop::current().stop());
+        let t0 = Instant::now();
+        let th = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            h.add_callback(|| IOLoop::current().stop()).unwrap();
+        });
+        l.start();
+        th.join().unwrap();
+        assert!(
+            l.remove_timeout(fallback),
+            "woke by the fallback timer, not the handle"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(5));
+        let h = l.handle();
+        drop(l);
+        assert_eq!(h.add_callback(|| {}), Err(LoopClosed));
+    }
+
+    #[test]
+    fn periodic_callback_does_not_drift() {
+        let l = IOLoop::new().unwrap();
+        l.make_current();
+        let n = Rc::new(Cell::new(0u32));
+        let n2 = n.clone();
+        let pc = PeriodicCallback::new(Duration::from_millis(10), move || {
+            n2.set(n2.get() + 1);
+            // Work that takes a third of the interval: with drift, 20 runs would take >260 ms.
+            std::thread::sleep(Duration::from_millis(3));
+        });
+        pc.start();
+        let l2 = l.clone();
+        l.call_later(Duration::from_millis(205), move || l2.stop());
+        l.start();
+        pc.stop();
+        let got = n.get();
+        assert!(
+            (19..=20).contains(&got),
+            "ran {got} times in 205 ms at 10 ms"
+        );
+        IOLoop::clear_current();
+    }
+
+    #[test]
+    fn run_sync_returns_output_and_propagates_panics() {
+        let l = IOLoop::new().unwrap();
+        assert_eq!(l.run_sync(async { 40 + 2 }), 42);
+        let r = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            l.run_sync(async { panic!("inner (expected by this test)") })
+        }));
+        assert!(r.is_err());
+        // The loop is still usable.
+        assert_eq!(l.run_sync(async { 7 }), 7);
+    }
+}

@@ -1,0 +1,13 @@
+//! # Squall
+//!
+//! A web framework in Tornado's lineage: handler types annotated with `#[handler]`, a regex
+//! routing table written with `routes!`, served by an HTTP/1.1 server on a single-threaded,
+//! [`polling`]-based [`IOLoop`](ioloop::IOLoop).
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+
+#[allow(unused_extern_crates)]
+extern crate self as squall;
+
+pub mod executor;
+pub mod ioloop;
+pub mod task;

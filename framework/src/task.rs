@@ -1,0 +1,562 @@
+//! Futures on the loop thread: [`spawn`], [`JoinHandle`], [`sleep`].
+//!
+//! Tasks are `!Send` futures polled by their [`IOLoop`] between I/O turns. A task is polled once
+//! when spawned and again each time its waker fires; wakers are `Send`, so a future completed on
+//! another thread (see [`run_in_executor`](crate::executor::run_in_executor)) wakes the loop
+//! through the same notifier as [`IOLoopHandle::add_callback`](crate::ioloop::IOLoopHandle).
+//!
+//! ### Panics
+//!
+//! A task that panics is logged and dropped; its [`JoinHandle`] resolves to
+//! [`JoinError::Panicked`]. The loop carries on.
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::future::Future;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+use std::task::{Context, Poll, Wake, Waker};
+use std::time::{Duration, Instant};
+
+use crate::ioloop::{panic_message, IOLoop, Shared, Timeout};
+
+/// A task's slot index and generation, packed.
+pub(crate) type TaskKey = u64;
+
+type LocalFuture = Pin<Box<dyn Future<Output = ()>>>;
+
+struct TaskWaker {
+    key: TaskKey,
+    /// Set while the task sits in the loop's woken list: repeated wakes queue it once.
+    scheduled: AtomicBool,
+    shared: Weak<Shared>,
+}
+
+impl Wake for TaskWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        if !self.scheduled.swap(true, Ordering::AcqRel) {
+            if let Some(shared) = self.shared.upgrade() {
+                shared.wake_task(self.key);
+            }
+        }
+    }
+}
+
+struct TaskSlot {
+    gen: u32,
+    future: Option<LocalFuture>,
+    waker: Option<Arc<TaskWaker>>,
+}
+
+/// The loop's table of live tasks.
+#[derive(Default)]
+pub(crate) struct Tasks {
+    slots: RefCell<Vec<TaskSlot>>,
+    free: RefCell<Vec<u32>>,
+    /// Reused between turns so draining the woken list does not allocate.
+    batch: RefCell<Vec<TaskKey>>,
+    live: Cell<usize>,
+}
+
+fn split(key: TaskKey) -> (usize, u32) {
+    ((key & 0xffff_ffff) as usize, (key >> 32) as u32)
+}
+
+impl Tasks {
+    pub(crate) fn insert(&self, future: LocalFuture, io_loop: &IOLoop) -> TaskKey {
+        let mut slots = self.slots.borrow_mut();
+        let idx = match self.free.borrow_mut().pop() {
+            Some(i) => i as usize,
+            None => {
+                slots.push(TaskSlot {
+                    gen: 0,
+                    future: None,
+                    waker: None,
+                });
+                slots.len() - 1
+            }
+        };
+        let slot = &mut slots[idx];
+        let key = ((slot.gen as u64) << 32) | idx as u64;
+        let waker = Arc::new(TaskWaker {
+            key,
+            scheduled: AtomicBool::new(false),
+            shared: Arc::downgrade(io_loop.shared()),
+        });
+        slot.future = Some(future);
+        slot.waker = Some(waker.clone());
+        self.live.set(self.live.get() + 1);
+        drop(slots);
+        waker.wake_by_ref();
+        key
+    }
+
+    /// Number of tasks not yet finished.
+    pub(crate) fn len(&self) -> usize {
+        self.live.get()
+    }
+
+    fn release(&self, idx: usize) -> Option<LocalFuture> {
+        let mut slots = self.slots.borrow_mut();
+        let slot = &mut slots[idx];
+        slot.gen = slot.gen.wrapping_add(1);
+        slot.waker = None;
+        let f = slot.future.take();
+        self.free.borrow_mut().push(idx as u32);
+        self.live.set(self.live.get() - 1);
+        f
+    }
+
+    /// Drops a task's future without polling it again. Returns whether it was live.
+    pub(crate) fn cancel(&self, key: TaskKey) -> bool {
+        let (idx, gen) = split(key);
+        let live =
+            matches!(self.slots.borrow().get(idx), Some(s) if s.gen == gen && s.waker.is_some());
+        if !live {
+            return false;
+        }
+        // Dropped outside any borrow: the future's destructors may use the loop.
+        drop(self.release(idx));
+        true
+    }
+
+    /// Polls every task woken since the last call.
+    pub(crate) fn run_woken(&self, io_loop: &IOLoop) {
+        let shared = io_loop.shared();
+        let mut batch = std::mem::take(&mut *self.batch.borrow_mut());
+        {
+            let mut woken = shared.woken.lock().unwrap_or_else(|e| e.into_inner());
+            if woken.is_empty() {
+                drop(woken);
+                *self.batch.borrow_mut() = batch;
+                return;
+            }
+            std::mem::swap(&mut *woken, &mut batch);
+        }
+        for key in batch.drain(..) {
+            let (idx, gen) = split(key);
+            let (mut fut, waker) = {
+                let mut slots = self.slots.borrow_mut();
+                match slots.get_mut(idx) {
+                    Some(s) if s.gen == gen => match (s.future.take(), s.waker.clone()) {
+                        (Some(f), Some(w)) => (f, w),
+                        _ => continue,
+                    },
+                    _ => continue,
+                }
+            };
+            waker.scheduled.store(false, Ordering::Release);
+            let std_waker = Waker::from(waker);
+            let mut cx = Context::from_waker(&std_waker);
+            let res = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));
+            let done = match res {
+                Ok(Poll::Pending) => false,
+                Ok(Poll::Ready(())) => true,
+                Err(p) => {
+                    log::error!("squall: task panicked: {}", panic_message(&*p));
+                    true
+                }
+            };
+            let still_ours = matches!(self.slots.borrow().get(idx), Some(s) if s.gen == gen);
+            if !still_ours {
+                // Cancelled while it ran; the slot already moved on.
+                drop(fut);
+            } else if done {
+                self.release(idx);
+                drop(fut);
+            } else {
+                self.slots.borrow_mut()[idx].future = Some(fut);
+            }
+        }
+        // Keep the batch's capacity for next time; whatever was woken meanwhile stays queued.
+        let mut mine = self.batch.borrow_mut();
+        if mine.capacity() < batch.capacity() {
+            *mine = batch;
+        }
+    }
+}
+
+/// Why a [`JoinHandle`] has no value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum JoinError {
+    /// The task (or executor job) panicked; the message is the panic's text.
+    Panicked(String),
+    /// The task was cancelled with [`JoinHandle::abort`] or its loop was dropped.
+    Cancelled,
+}
+
+impl fmt::Display for JoinError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            JoinError::Panicked(m) => write!(f, "task panicked: {m}"),
+            JoinError::Cancelled => f.write_str("task was cancelled"),
+        }
+    }
+}
+
+impl std::error::Error for JoinError {}
+
+struct JoinState<T> {
+    result: Option<Result<T, JoinError>>,
+    waker: Option<Waker>,
+}
+
+/// Awaits the output of a task started with [`spawn`]. Dropping it detaches the task (it keeps
+/// running); [`abort`](JoinHandle::abort) cancels it.
+pub struct JoinHandle<T> {
+    state: Rc<RefCell<JoinState<T>>>,
+    key: TaskKey,
+    io_loop: IOLoop,
+}
+
+impl<T> fmt::Debug for JoinHandle<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JoinHandle")
+            .field("finished", &self.is_finished())
+            .finish()
+    }
+}
+
+impl<T> JoinHandle<T> {
+    /// Cancels the task: its future is dropped without being polled again, and this handle
+    /// resolves to [`JoinError::Cancelled`] (unless it had already finished).
+    pub fn abort(&self) {
+        self.io_loop.inner.tasks.cancel(self.key);
+    }
+
+    /// Whether the task has finished (with a value, a panic or a cancellation).
+    pub fn is_finished(&self) -> bool {
+        self.state.borrow().result.is_some()
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = Result<T, JoinError>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let mut st = self.state.borrow_mut();
+        match st.result.take() {
+            Some(r) => Poll::Ready(r),
+            None => {
+                st.waker = Some(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// Sets the join state when the task ends, whichever way (value, panic, cancellation).
+struct Completion<T> {
+    state: Rc<RefCell<JoinState<T>>>,
+}
+
+impl<T> Completion<T> {
+    fn complete(&self, r: Result<T, JoinError>) {
+        let waker = {
+            let mut st = self.state.borrow_mut();
+            if st.result.is_none() {
+                st.result = Some(r);
+            }
+            st.waker.take()
+        };
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+}
+
+impl<T> Drop for Completion<T> {
+    fn drop(&mut self) {
+        if self.state.borrow().result.is_none() {
+            self.complete(Err(JoinError::Cancelled));
+        }
+    }
+}
+
+/// Spawns `future` on the current thread's loop; see [`IOLoop::spawn`].
+///
+/// # Examples
+///
+/// ```
+/// use squall::ioloop::IOLoop;
+/// let io_loop = IOLoop::new().unwrap();
+/// let out = io_loop.run_sync(async {
+///     let h = squall::task::spawn(async { 6 * 7 });
+///     h.await.unwrap()
+/// });
+/// assert_eq!(out, 42);
+/// ```
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    spawn_on(&IOLoop::current(), future)
+}
+
+pub(crate) fn spawn_on<F>(io_loop: &IOLoop, future: F) -> JoinHandle<F::Output>
+where
+    F: Future + 'static,
+    F::Output: 'static,
+{
+    let state = Rc::new(RefCell::new(JoinState {
+        result: None,
+        waker: None,
+    }));
+    let done = Completion {
+        state: state.clone(),
+    };
+    let wrapped = CatchUnwind::new(future);
+    let key = io_loop.spawn_local(async move {
+        let r = wrapped
+            .await
+            .map_err(|p| JoinError::Panicked(panic_message(&*p).to_owned()));
+        if let Err(JoinError::Panicked(m)) = &r {
+            log::error!("squall: task panicked: {m}");
+        }
+        done.complete(r);
+    });
+    JoinHandle {
+        state,
+        key,
+        io_loop: io_loop.clone(),
+    }
+}
+
+/// Polls a future inside `catch_unwind`, turning a panic into an `Err` output.
+pub(crate) struct CatchUnwind<F> {
+    inner: F,
+}
+
+impl<F> CatchUnwind<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        CatchUnwind { inner }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = std::thread::Result<F::Output>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        // SAFETY: `inner` is structurally pinned: never moved out of `self`.
+        let inner = unsafe { self.map_unchecked_mut(|s| &mut s.inner) };
+        match catch_unwind(AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(v)) => Poll::Ready(Ok(v)),
+            Err(p) => Poll::Ready(Err(p)),
+        }
+    }
+}
+
+struct SleepState {
+    fired: Cell<bool>,
+    waker: RefCell<Option<Waker>>,
+}
+
+/// A future that completes after a delay, on the loop's timers (without blocking the loop).
+/// Created by [`sleep`] and [`sleep_until`].
+pub struct Sleep {
+    deadline: Instant,
+    armed: Option<(IOLoop, Timeout, Rc<SleepState>)>,
+}
+
+impl fmt::Debug for Sleep {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sleep")
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+/// Completes after `duration`, without blocking the loop (Tornado's `gen.sleep`).
+///
+/// # Examples
+///
+/// ```
+/// use squall::ioloop::IOLoop;
+/// use std::time::{Duration, Instant};
+/// let t0 = Instant::now();
+/// IOLoop::new().unwrap().run_sync(squall::task::sleep(Duration::from_millis(20)));
+/// assert!(t0.elapsed() >= Duration::from_millis(20));
+/// ```
+pub fn sleep(duration: Duration) -> Sleep {
+    sleep_until(Instant::now() + duration)
+}
+
+/// Completes at `deadline`, without blocking the loop.
+pub fn sleep_until(deadline: Instant) -> Sleep {
+    Sleep {
+        deadline,
+        armed: None,
+    }
+}
+
+impl Future for Sleep {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if let Some((_, _, st)) = &self.armed {
+            if st.fired.get() {
+                return Poll::Ready(());
+            }
+            *st.waker.borrow_mut() = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        if Instant::now() >= self.deadline {
+            return Poll::Ready(());
+        }
+        let st = Rc::new(SleepState {
+            fired: Cell::new(false),
+            waker: RefCell::new(Some(cx.waker().clone())),
+        });
+        let st2 = st.clone();
+        let io_loop = IOLoop::current();
+        let t = io_loop.call_at(self.deadline, move || {
+            st2.fired.set(true);
+            if let Some(w) = st2.waker.borrow_mut().take() {
+                w.wake();
+            }
+        });
+        self.armed = Some((io_loop, t, st));
+        Poll::Pending
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        if let Some((l, t, st)) = self.armed.take() {
+            if !st.fired.get() {
+                l.remove_timeout(t);
+            }
+        }
+    }
+}
+
+/// Runs `future` with a time limit: `Err(TimedOut)` if it has not completed by then (the future
+/// is dropped). Tornado's `gen.with_timeout`.
+///
+/// # Examples
+///
+/// ```
+/// use squall::ioloop::IOLoop;
+/// use squall::task::{sleep, with_timeout};
+/// use std::time::Duration;
+/// let r = IOLoop::new().unwrap().run_sync(with_timeout(
+///     Duration::from_millis(10),
+///     sleep(Duration::from_secs(10)),
+/// ));
+/// assert!(r.is_err());
+/// ```
+pub async fn with_timeout<F: Future>(limit: Duration, future: F) -> Result<F::Output, TimedOut> {
+    let mut future = std::pin::pin!(future);
+    let mut timer = std::pin::pin!(sleep(limit));
+    std::future::poll_fn(|cx| {
+        if let Poll::Ready(v) = future.as_mut().poll(cx) {
+            return Poll::Ready(Ok(v));
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Err(TimedOut)),
+            Poll::Pending => Poll::Pending,
+        }
+    })
+    .await
+}
+
+/// A [`with_timeout`] limit expired.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut;
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("operation timed out")
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// Lets other tasks and I/O run, then resumes (one loop turn).
+pub async fn yield_now() {
+    let mut yielded = false;
+    std::future::poll_fn(|cx| {
+        if yielded {
+            Poll::Ready(())
+        } else {
+            yielded = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    })
+    .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spawn_join_and_abort() {
+        let l = IOLoop::new().unwrap();
+        let out = l.run_sync(async {
+            let a = spawn(async {
+                sleep(Duration::from_millis(5)).await;
+                1
+            });
+            let b = spawn(async {
+                sleep(Duration::from_secs(30)).await;
+                2
+            });
+            b.abort();
+            let c = spawn(async { panic!("task boom (expected by this test)") });
+            (a.await, b.await, c.await.map(|_: ()| ()))
+        });
+        assert_eq!(out.0, Ok(1));
+        assert_eq!(out.1, Err(JoinError::Cancelled));
+        assert!(matches!(out.2, Err(JoinError::Panicked(m)) if m.contains("task boom")));
+        assert_eq!(l.inner.tasks.len(), 0, "every task slot released");
+    }
+
+    #[test]
+    fn many_sleepers_finish_concurrently() {
+        let l = IOLoop::new().unwrap();
+        let t0 = Instant::now();
+        let n = l.run_sync(async {
+            let hs: Vec<_> = (0..50)
+                .map(|i| {
+                    spawn(async move {
+                        sleep(Duration::from_millis(50)).await;
+                        i
+                    })
+                })
+                .collect();
+            let mut sum = 0;
+            for h in hs {
+                sum += h.await.unwrap();
+            }
+            sum
+        });
+        assert_eq!(n, (0..50).sum::<i32>());
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "sleeps ran one after another"
+        );
+    }
+
+    #[test]
+    fn with_timeout_expires_and_passes() {
+        let l = IOLoop::new().unwrap();
+        let r = l.run_sync(with_timeout(
+            Duration::from_millis(5),
+            sleep(Duration::from_secs(30)),
+        ));
+        assert_eq!(r, Err(TimedOut));
+        let r = l.run_sync(with_timeout(Duration::from_secs(30), async { 3 }));
+        assert_eq!(r, Ok(3));
+        // The cancelled 30 s timer must not keep the loop busy or leak.
+        assert_eq!(l.inner.tasks.len(), 0);
+    }
+}

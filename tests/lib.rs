@@ -1,0 +1,1 @@
+//! Shared helpers for Squall's black-box integration tests.
