@@ -351,6 +351,9 @@ pub(crate) struct Inner {
     pub(crate) tasks: Tasks,
     running: Cell<bool>,
     time: Cell<Instant>,
+    /// Spare I/O buffers: a stream hands its buffer back when it empties, so idle connections
+    /// hold none and busy ones do not allocate per read.
+    buffers: RefCell<Vec<Vec<u8>>>,
 }
 
 /// A single-threaded event loop over [`polling`]: fd handlers, timers, callbacks and tasks.
@@ -434,6 +437,7 @@ impl IOLoopBuilder {
                 tasks: Tasks::default(),
                 running: Cell::new(false),
                 time: Cell::new(Instant::now()),
+                buffers: RefCell::new(Vec::new()),
             }),
         })
     }
@@ -519,6 +523,31 @@ impl IOLoop {
     /// Whether [`start`](IOLoop::start) is running.
     pub fn is_running(&self) -> bool {
         self.inner.running.get()
+    }
+
+    /// Takes an empty buffer from the loop's pool (or a new one with `capacity`).
+    pub(crate) fn take_buffer(&self, capacity: usize) -> Vec<u8> {
+        match self.inner.buffers.borrow_mut().pop() {
+            Some(mut b) => {
+                b.reserve(capacity);
+                b
+            }
+            None => Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Returns a buffer to the pool; oversized or surplus buffers are freed.
+    pub(crate) fn give_buffer(&self, mut buf: Vec<u8>) {
+        const KEEP: usize = 32;
+        const MAX_CAPACITY: usize = 256 * 1024;
+        if buf.capacity() == 0 || buf.capacity() > MAX_CAPACITY {
+            return;
+        }
+        let mut pool = self.inner.buffers.borrow_mut();
+        if pool.len() < KEEP {
+            buf.clear();
+            pool.push(buf);
+        }
     }
 
     // ----- fd handlers -------------------------------------------------------------------

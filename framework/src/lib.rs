@@ -10,4 +10,7 @@ extern crate self as squall;
 
 pub mod executor;
 pub mod ioloop;
+pub mod iostream;
+pub mod netutil;
 pub mod task;
+pub mod tcpserver;

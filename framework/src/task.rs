@@ -23,6 +23,30 @@ use std::time::{Duration, Instant};
 
 use crate::ioloop::{panic_message, IOLoop, Shared, Timeout};
 
+/// Stream operations a task may complete in one poll before it must yield.
+const COOP_BUDGET: u32 = 128;
+
+thread_local! {
+    static BUDGET: Cell<u32> = const { Cell::new(COOP_BUDGET) };
+}
+
+/// Cooperative scheduling: every stream operation that completes spends one unit of the
+/// running task's budget; when it is spent, the operation yields (wakes itself and returns
+/// `Pending`) so that a task whose reads and writes always succeed at once cannot hold the
+/// loop forever. The budget refills before each task poll.
+pub(crate) fn poll_budget(cx: &mut Context<'_>) -> Poll<()> {
+    BUDGET.with(|b| {
+        let left = b.get();
+        if left == 0 {
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        } else {
+            b.set(left - 1);
+            Poll::Ready(())
+        }
+    })
+}
+
 /// A task's slot index and generation, packed.
 pub(crate) type TaskKey = u64;
 
@@ -153,6 +177,7 @@ impl Tasks {
                 }
             };
             waker.scheduled.store(false, Ordering::Release);
+            BUDGET.with(|b| b.set(COOP_BUDGET));
             let std_waker = Waker::from(waker);
             let mut cx = Context::from_waker(&std_waker);
             let res = catch_unwind(AssertUnwindSafe(|| fut.as_mut().poll(&mut cx)));

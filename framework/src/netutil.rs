@@ -1,0 +1,297 @@
+//! Sockets: binding listeners ([`bind_sockets`], [`bind_unix_socket`]) and the small socket
+//! helpers the rest of Squall uses.
+//!
+//! ### Close-on-exec
+//!
+//! Every socket Squall creates is created with `SOCK_CLOEXEC` (and accepted with `accept4(...,
+//! SOCK_CLOEXEC)`), so a child process that `exec`s never inherits the server's port or its
+//! clients' connections. [`is_cloexec`] checks the flag.
+
+use std::io;
+use std::mem::ManuallyDrop;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::path::Path;
+
+/// The listen backlog Squall uses (Tornado uses 128; busy servers want more).
+pub const DEFAULT_BACKLOG: i32 = 1024;
+
+fn cvt(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// Creates a non-blocking, close-on-exec socket.
+pub(crate) fn socket(domain: libc::c_int, ty: libc::c_int) -> io::Result<OwnedFd> {
+    // SAFETY: plain socket(2); the returned fd is owned by the OwnedFd.
+    let fd = cvt(unsafe { libc::socket(domain, ty | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK, 0) })?;
+    // SAFETY: fd was just created and is owned by nobody else.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Converts an address to a `sockaddr_storage` and its length.
+pub(crate) fn sockaddr(addr: &SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: sockaddr_storage is plain old data; all-zero is a valid value.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from_ne_bytes(a.ip().octets()),
+                },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_in fits in sockaddr_storage.
+            unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in, sin) };
+            (storage, std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t)
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_in6 fits in sockaddr_storage.
+            unsafe { std::ptr::write(&mut storage as *mut _ as *mut libc::sockaddr_in6, sin6) };
+            (storage, std::mem::size_of::<libc::sockaddr_in6>() as libc::socklen_t)
+        }
+    }
+}
+
+/// Converts a `sockaddr_storage` filled by the kernel back to an address.
+pub(crate) fn from_sockaddr(storage: &libc::sockaddr_storage) -> Option<SocketAddr> {
+    match storage.ss_family as libc::c_int {
+        libc::AF_INET => {
+            // SAFETY: the family says the storage holds a sockaddr_in.
+            let sin = unsafe { &*(storage as *const _ as *const libc::sockaddr_in) };
+            let ip = Ipv4Addr::from(sin.sin_addr.s_addr.to_ne_bytes());
+            Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port))))
+        }
+        libc::AF_INET6 => {
+            // SAFETY: the family says the storage holds a sockaddr_in6.
+            let sin6 = unsafe { &*(storage as *const _ as *const libc::sockaddr_in6) };
+            let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
+            Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                u16::from_be(sin6.sin6_port),
+                sin6.sin6_flowinfo,
+                sin6.sin6_scope_id,
+            )))
+        }
+        _ => None,
+    }
+}
+
+/// Borrows `fd` as a `TcpStream` without taking ownership.
+fn as_tcp(fd: RawFd) -> ManuallyDrop<TcpStream> {
+    // SAFETY: ManuallyDrop: the fd is never closed through this value.
+    ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(fd) })
+}
+
+/// Sets `TCP_NODELAY` on a socket.
+pub(crate) fn set_nodelay(fd: RawFd, on: bool) -> io::Result<()> {
+    as_tcp(fd).set_nodelay(on)
+}
+
+/// The peer address of a connected socket.
+pub(crate) fn peer_addr(fd: RawFd) -> io::Result<SocketAddr> {
+    as_tcp(fd).peer_addr()
+}
+
+/// The pending socket error (`SO_ERROR`), if any.
+pub(crate) fn socket_error(fd: RawFd) -> Option<io::Error> {
+    as_tcp(fd).take_error().unwrap_or_else(Some)
+}
+
+/// Whether `fd` has the close-on-exec flag.
+///
+/// # Errors
+///
+/// `fcntl`'s error (a closed fd, say).
+pub fn is_cloexec(fd: RawFd) -> io::Result<bool> {
+    // SAFETY: F_GETFD takes no argument and does not touch memory.
+    let flags = cvt(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    Ok(flags & libc::FD_CLOEXEC != 0)
+}
+
+fn setsockopt_int(fd: RawFd, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+    // SAFETY: passing a pointer to a live c_int and its size.
+    cvt(unsafe {
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            &value as *const _ as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    })
+    .map(|_| ())
+}
+
+/// Binds one listening TCP socket: non-blocking, close-on-exec, `SO_REUSEADDR`, IPv6 sockets
+/// v6-only, listening with `backlog`.
+///
+/// # Errors
+///
+/// The socket, bind or listen error.
+pub fn bind_socket(addr: SocketAddr, backlog: i32) -> io::Result<TcpListener> {
+    let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let fd = socket(domain, libc::SOCK_STREAM)?;
+    let raw = fd.as_raw_fd();
+    setsockopt_int(raw, libc::SOL_SOCKET, libc::SO_REUSEADDR, 1)?;
+    if addr.is_ipv6() {
+        setsockopt_int(raw, libc::IPPROTO_IPV6, libc::IPV6_V6ONLY, 1)?;
+    }
+    let (storage, len) = sockaddr(&addr);
+    // SAFETY: valid fd and address storage of `len` bytes.
+    cvt(unsafe { libc::bind(raw, &storage as *const _ as *const libc::sockaddr, len) })?;
+    // SAFETY: listen on our socket.
+    cvt(unsafe { libc::listen(raw, backlog) })?;
+    Ok(TcpListener::from(fd))
+}
+
+/// Binds listening sockets for `port` on `address`, like Tornado's `bind_sockets`.
+///
+/// `address` may be an IP literal, `"localhost"` (127.0.0.1 and ::1), or `""` (every
+/// interface, IPv4 and IPv6). With port 0 the port the kernel picks for the first socket is
+/// reused for the others. Sockets are non-blocking and close-on-exec, with `SO_REUSEADDR` and a
+/// backlog of [`DEFAULT_BACKLOG`]. An IPv6 address the host lacks is skipped when another
+/// address was bound.
+///
+/// # Examples
+///
+/// ```
+/// let socks = squall::netutil::bind_sockets(0, "127.0.0.1").unwrap();
+/// assert_eq!(socks.len(), 1);
+/// assert!(squall::netutil::is_cloexec(std::os::fd::AsRawFd::as_raw_fd(&socks[0])).unwrap());
+/// ```
+///
+/// # Errors
+///
+/// An address that does not parse (`InvalidInput`), or the first bind error.
+pub fn bind_sockets(port: u16, address: &str) -> io::Result<Vec<TcpListener>> {
+    let ips: Vec<IpAddr> = match address {
+        "" => vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED), IpAddr::V6(Ipv6Addr::UNSPECIFIED)],
+        "localhost" => vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)],
+        a => match a.trim_start_matches('[').trim_end_matches(']').parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("not an IP address, \"localhost\" or \"\": {address:?}"),
+                ))
+            }
+        },
+    };
+    let mut out: Vec<TcpListener> = Vec::new();
+    let mut port = port;
+    for ip in &ips {
+        match bind_socket(SocketAddr::new(*ip, port), DEFAULT_BACKLOG) {
+            Ok(l) => {
+                if port == 0 {
+                    port = l.local_addr()?.port();
+                }
+                out.push(l);
+            }
+            Err(e) if ip.is_ipv6() && !out.is_empty() => {
+                log::debug!("squall: skipping {ip}: {e}");
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
+}
+
+/// Binds a listening Unix socket at `path` (replacing a stale socket file), non-blocking and
+/// close-on-exec.
+///
+/// # Errors
+///
+/// The bind error, or `AlreadyExists` if `path` exists and is not a socket.
+pub fn bind_unix_socket(path: &Path) -> io::Result<UnixListener> {
+    use std::os::unix::fs::FileTypeExt;
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if meta.file_type().is_socket() {
+            std::fs::remove_file(path)?;
+        } else {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists and is not a socket", path.display()),
+            ));
+        }
+    }
+    // std creates the socket with SOCK_CLOEXEC.
+    let l = UnixListener::bind(path)?;
+    l.set_nonblocking(true)?;
+    Ok(l)
+}
+
+/// Accepts one connection with `accept4`: non-blocking and close-on-exec in one syscall.
+pub(crate) fn accept(listener: RawFd) -> io::Result<(TcpStream, SocketAddr)> {
+    // SAFETY: zeroed storage is valid; accept4 writes at most `len` bytes into it.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    let fd = cvt(unsafe {
+        libc::accept4(
+            listener,
+            &mut storage as *mut _ as *mut libc::sockaddr,
+            &mut len,
+            libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+        )
+    })?;
+    // SAFETY: accept4 returned a new fd that nobody else owns.
+    let stream = unsafe { TcpStream::from_raw_fd(fd) };
+    let addr = from_sockaddr(&storage)
+        .unwrap_or_else(|| SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0));
+    Ok((stream, addr))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sockaddr_roundtrip() {
+        for a in ["127.0.0.1:8080", "[::1]:443", "10.1.2.3:1"] {
+            let addr: SocketAddr = a.parse().unwrap();
+            let (st, _) = sockaddr(&addr);
+            assert_eq!(from_sockaddr(&st), Some(addr));
+        }
+    }
+
+    #[test]
+    fn bind_sockets_shares_the_port_and_sets_flags() {
+        let socks = bind_sockets(0, "localhost").unwrap();
+        assert!(!socks.is_empty());
+        let port = socks[0].local_addr().unwrap().port();
+        for s in &socks {
+            assert_eq!(s.local_addr().unwrap().port(), port);
+            assert!(is_cloexec(s.as_raw_fd()).unwrap());
+            assert!(s.local_addr().unwrap().ip().is_loopback());
+        }
+        assert!(bind_sockets(0, "not-an-address").is_err());
+    }
+
+    #[test]
+    fn unix_socket_replaces_stale_file() {
+        let dir = std::env::temp_dir().join(format!("squall-unix-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s.sock");
+        let a = bind_unix_socket(&p).unwrap();
+        drop(a);
+        let b = bind_unix_socket(&p).unwrap();
+        assert!(is_cloexec(b.as_raw_fd()).unwrap());
+        drop(b);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
