@@ -9,5 +9,6 @@
 extern crate self as squall;
 
 pub mod executor;
+pub mod httputil;
 pub mod ioloop;
 pub mod task;
