@@ -8,6 +8,7 @@
 #[allow(unused_extern_crates)]
 extern crate self as squall;
 
+pub mod escape;
 pub mod executor;
 pub mod httputil;
 pub mod ioloop;
