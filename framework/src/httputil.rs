@@ -936,6 +936,15 @@ mod tests {
     }
 
     #[test]
+    fn header_params_escaped_quote_does_not_end_the_string() {
+        // One escaped quote: a splitter that ignored `\` would leave the string at `\"` and
+        // split at the `;` that follows.
+        let (main, params) = parse_header_params(r#"a; k="x\"; y"; z=1"#);
+        assert_eq!(main, "a");
+        assert_eq!(params, pairs(&[("k", r#"x"; y"#), ("z", "1")]));
+    }
+
+    #[test]
     fn header_params_unterminated_quote_swallows_rest() {
         let (main, params) = parse_header_params(r#"a; k="x; y=z"#);
         assert_eq!(main, "a");
