@@ -8,7 +8,9 @@
 #[allow(unused_extern_crates)]
 extern crate self as squall;
 
+pub mod escape;
 pub mod executor;
+pub mod httputil;
 pub mod ioloop;
 pub mod iostream;
 pub mod netutil;

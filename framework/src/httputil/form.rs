@@ -1,0 +1,748 @@
+//! Query strings, urlencoded forms and `multipart/form-data` bodies.
+//!
+//! Private to [`httputil`](super), which re-exports the public items: the parsing of request
+//! bodies, apart from the header handling the rest of that module does. The linearity rules of
+//! the parent's "Untrusted input" section hold here too; [`find_bytes`] says why the boundary
+//! search keeps them.
+
+use std::borrow::Cow;
+
+use super::{parse_header_params, percent_decode, ParseError};
+
+// ---------------------------------------------------------------------------------------------
+// Query strings and urlencoded forms
+// ---------------------------------------------------------------------------------------------
+
+/// Parses a query string or an `application/x-www-form-urlencoded` body into `(name, value)`
+/// pairs, in order.
+///
+/// Tornado's `parse_qs_bytes` with blank values kept: pairs are split on `&` only (not `;`),
+/// each at its first `=`; `+` is a space and `%XX` a byte (a malformed `%` escape is kept
+/// literally); `a=` and a bare `a` both give `("a", "")`; empty segments are skipped. Repeated
+/// names keep every value, in order. Runs in one pass.
+///
+/// # Errors
+///
+/// [`ParseError`] when a decoded name or value is not valid UTF-8 (the server answers 400).
+///
+/// # Examples
+///
+/// ```
+/// use squall::httputil::parse_query;
+/// let pairs = parse_query(b"q=caf%C3%A9+cr%C3%A8me&page=2&&flag").unwrap();
+/// assert_eq!(pairs, [
+///     ("q".to_string(), "café crème".to_string()),
+///     ("page".to_string(), "2".to_string()),
+///     ("flag".to_string(), String::new()),
+/// ]);
+/// assert!(parse_query(b"x=%ff").is_err());
+/// ```
+pub fn parse_query(input: &[u8]) -> Result<Vec<(String, String)>, ParseError> {
+    let mut pairs = Vec::new();
+    for segment in input.split(|&b| b == b'&') {
+        if segment.is_empty() {
+            continue;
+        }
+        let mut kv = segment.splitn(2, |&b| b == b'=');
+        let name = kv.next().unwrap_or_default();
+        let value = kv.next().unwrap_or_default();
+        pairs.push((decode_form_component(name)?, decode_form_component(value)?));
+    }
+    Ok(pairs)
+}
+
+fn decode_form_component(raw: &[u8]) -> Result<String, ParseError> {
+    let invalid = |_| ParseError::new("query or form data is not valid UTF-8 after decoding");
+    match percent_decode(raw, true) {
+        Cow::Borrowed(b) => std::str::from_utf8(b).map(str::to_owned).map_err(invalid),
+        Cow::Owned(v) => String::from_utf8(v).map_err(|e| invalid(e.utf8_error())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// multipart/form-data
+// ---------------------------------------------------------------------------------------------
+
+/// A file received in a `multipart/form-data` body (Tornado's `HTTPFile`).
+///
+/// Every field is client-controlled: `filename` in particular is not sanitized and may hold a
+/// path, `..` or anything else.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UploadedFile {
+    /// The `filename` parameter of the part's `Content-Disposition` (`filename*` preferred).
+    pub filename: String,
+    /// The part's `Content-Type`, `application/octet-stream` when it has none.
+    pub content_type: String,
+    /// The part's content, byte for byte.
+    pub body: Vec<u8>,
+}
+
+/// The fields and files of a `multipart/form-data` body, each in the order received.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Multipart {
+    /// `(name, value)` for each part without a filename.
+    pub fields: Vec<(String, String)>,
+    /// `(name, file)` for each part with a non-empty filename.
+    pub files: Vec<(String, UploadedFile)>,
+}
+
+/// The `boundary` parameter of a `multipart/*` content type, unquoted.
+///
+/// `None` when the type is not `multipart/...` or has no (or an empty) boundary.
+///
+/// # Examples
+///
+/// ```
+/// use squall::httputil::multipart_boundary;
+/// assert_eq!(
+///     multipart_boundary(r#"multipart/form-data; boundary="--x;y""#).as_deref(),
+///     Some("--x;y")
+/// );
+/// assert_eq!(multipart_boundary("text/plain; boundary=x"), None);
+/// ```
+pub fn multipart_boundary(content_type: &str) -> Option<String> {
+    let (main, params) = parse_header_params(content_type);
+    let is_multipart = main
+        .get(..10)
+        .is_some_and(|t| t.eq_ignore_ascii_case("multipart/"));
+    if !is_multipart {
+        return None;
+    }
+    params
+        .into_iter()
+        .find(|(k, _)| k == "boundary")
+        .map(|(_, v)| v)
+        .filter(|v| !v.is_empty())
+}
+
+/// Parses a `multipart/form-data` body (RFC 7578) delimited by `boundary` (already unquoted; see
+/// [`multipart_boundary`]).
+///
+/// Tornado's `parse_multipart_form_data`, with RFC 2046 delimiters: a boundary counts only at
+/// the start of the body or after a CRLF, followed by `--` (the end) or optional blanks and a
+/// CRLF, so `--boundary` elsewhere in a part's content is content. The preamble and epilogue
+/// are ignored. Part header names are case-insensitive.
+///
+/// A part whose `Content-Disposition` is missing, is not `form-data`, or has no `name` is
+/// skipped with a `log::warn!`, as is a part without a header block. A part with a non-empty
+/// `filename` is a file; any other (including `filename=""`, what a browser sends for an empty
+/// file input, as in Tornado) is a field.
+///
+/// # Errors
+///
+/// [`ParseError`] when the boundary is empty or holds a control character, no boundary is found,
+/// the closing `--boundary--` is missing, part headers are not UTF-8 or have a malformed line,
+/// or a field's value is not valid UTF-8.
+///
+/// # Examples
+///
+/// ```
+/// use squall::httputil::parse_multipart;
+/// let body = b"--XyZ\r\n\
+///     Content-Disposition: form-data; name=\"title\"\r\n\r\n\
+///     Hello\r\n\
+///     --XyZ\r\n\
+///     Content-Disposition: form-data; name=\"doc\"; filename=\"a.txt\"\r\n\
+///     Content-Type: text/plain\r\n\r\n\
+///     line 1\r\nline 2\r\n\
+///     --XyZ--\r\n";
+/// let form = parse_multipart("XyZ", body).unwrap();
+/// assert_eq!(form.fields, [("title".to_string(), "Hello".to_string())]);
+/// assert_eq!(form.files[0].0, "doc");
+/// assert_eq!(form.files[0].1.filename, "a.txt");
+/// assert_eq!(form.files[0].1.content_type, "text/plain");
+/// assert_eq!(form.files[0].1.body, b"line 1\r\nline 2");
+/// ```
+pub fn parse_multipart(boundary: &str, body: &[u8]) -> Result<Multipart, ParseError> {
+    if boundary.is_empty() {
+        return Err(ParseError::new("empty multipart boundary"));
+    }
+    // Also what keeps `find_bytes` linear: the delimiter then has a single CR, at its start.
+    if boundary.bytes().any(|b| b.is_ascii_control()) {
+        return Err(ParseError::new(
+            "multipart boundary contains a control character",
+        ));
+    }
+    let mut delimiter = Vec::with_capacity(boundary.len() + 4);
+    delimiter.extend_from_slice(b"\r\n--");
+    delimiter.extend_from_slice(boundary.as_bytes());
+    let dash_boundary = delimiter.get(2..).unwrap_or_default();
+
+    let opening = if body.starts_with(dash_boundary) {
+        classify_delimiter(body, dash_boundary.len())
+    } else {
+        None
+    };
+    let mut next = match opening.or_else(|| find_delimiter(body, 0, &delimiter).map(|d| d.1)) {
+        Some(d) => d,
+        None => return Err(ParseError::new("no multipart boundary found")),
+    };
+
+    let mut form = Multipart::default();
+    while let Delimiter::Part(start) = next {
+        let Some((end, after)) = find_delimiter(body, start, &delimiter) else {
+            return Err(ParseError::new("multipart body has no final boundary"));
+        };
+        add_part(body.get(start..end).unwrap_or_default(), &mut form)?;
+        next = after;
+    }
+    Ok(form)
+}
+
+/// What follows an occurrence of `--boundary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Delimiter {
+    /// A delimiter line: the next part starts at this offset.
+    Part(usize),
+    /// The close delimiter `--boundary--`.
+    Close,
+}
+
+/// Decides whether `--boundary` ending at offset `after` is a real delimiter.
+fn classify_delimiter(body: &[u8], after: usize) -> Option<Delimiter> {
+    let rest = body.get(after..)?;
+    if rest.starts_with(b"--") {
+        return Some(Delimiter::Close);
+    }
+    // RFC 2046 transport padding, then the CRLF ending the delimiter line.
+    let padding = rest
+        .iter()
+        .take_while(|&&b| b == b' ' || b == b'\t')
+        .count();
+    rest.get(padding..)?
+        .starts_with(b"\r\n")
+        .then_some(Delimiter::Part(after + padding + 2))
+}
+
+/// Finds the next real `CRLF--boundary` at or after `from`: its offset and what follows it.
+fn find_delimiter(body: &[u8], from: usize, delimiter: &[u8]) -> Option<(usize, Delimiter)> {
+    let mut at = from;
+    loop {
+        let found = find_bytes(body, delimiter, at)?;
+        if let Some(kind) = classify_delimiter(body, found + delimiter.len()) {
+            return Some((found, kind));
+        }
+        at = found + 1;
+    }
+}
+
+/// Offset of the first `needle` in `haystack` at or after `from`.
+///
+/// Scans for the needle's first byte, then compares. When that byte occurs nowhere else in the
+/// needle (true of `CRLF--boundary` for a boundary without CR) a comparison can only run over
+/// bytes that are not candidates, so the comparisons never overlap and the search is linear.
+/// Needles here are never empty.
+fn find_bytes(haystack: &[u8], needle: &[u8], from: usize) -> Option<usize> {
+    let (&first, tail) = needle.split_first()?;
+    let mut at = from;
+    while let Some(window) = haystack.get(at..) {
+        let offset = window.iter().position(|&b| b == first)?;
+        let start = at + offset;
+        let rest = haystack.get(start + 1..).unwrap_or_default();
+        // Byte by byte, stopping at the first difference: the linearity argument needs it.
+        if rest.len() >= tail.len() && rest.iter().zip(tail).all(|(a, b)| a == b) {
+            return Some(start);
+        }
+        at = start + 1;
+    }
+    None
+}
+
+/// Parses one part (the bytes between two delimiters) and records it in `form`.
+fn add_part(part: &[u8], form: &mut Multipart) -> Result<(), ParseError> {
+    let (head, content) = if let Some(content) = part.strip_prefix(b"\r\n") {
+        (&[][..], content)
+    } else if let Some(end) = find_bytes(part, b"\r\n\r\n", 0) {
+        let (head, rest) = part.split_at(end);
+        (head, rest.get(4..).unwrap_or_default())
+    } else {
+        log::warn!("multipart/form-data part without a header block; skipped");
+        return Ok(());
+    };
+
+    let head = std::str::from_utf8(head)
+        .map_err(|_| ParseError::new("multipart part headers are not valid UTF-8"))?;
+    let mut disposition = None;
+    let mut content_type = None;
+    for line in head.split('\n') {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.is_empty() {
+            continue;
+        }
+        if line.starts_with([' ', '\t']) {
+            return Err(ParseError::new(
+                "obsolete line folding in multipart part headers",
+            ));
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(ParseError::new("malformed multipart part header line"));
+        };
+        let value = value.trim_matches([' ', '\t']);
+        if name.eq_ignore_ascii_case("content-disposition") {
+            disposition.get_or_insert(value);
+        } else if name.eq_ignore_ascii_case("content-type") {
+            content_type.get_or_insert(value);
+        }
+    }
+
+    let Some(disposition) = disposition else {
+        log::warn!("multipart/form-data part without Content-Disposition; skipped");
+        return Ok(());
+    };
+    let (kind, params) = parse_header_params(disposition);
+    if !kind.eq_ignore_ascii_case("form-data") {
+        log::warn!("multipart/form-data part with a {kind:?} disposition; skipped");
+        return Ok(());
+    }
+    let mut name = None;
+    let mut filename = None;
+    for (key, value) in params {
+        match key.as_str() {
+            "name" if name.is_none() => name = Some(value),
+            "filename" if filename.is_none() => filename = Some(value),
+            _ => {}
+        }
+    }
+    let Some(name) = name.filter(|n| !n.is_empty()) else {
+        log::warn!("multipart/form-data part without a name; skipped");
+        return Ok(());
+    };
+
+    match filename.filter(|f| !f.is_empty()) {
+        Some(filename) => form.files.push((
+            name,
+            UploadedFile {
+                filename,
+                content_type: content_type
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or("application/octet-stream")
+                    .to_owned(),
+                body: content.to_vec(),
+            },
+        )),
+        None => {
+            let value = std::str::from_utf8(content)
+                .map_err(|_| ParseError::new("multipart field value is not valid UTF-8"))?;
+            form.fields.push((name, value.to_owned()));
+        }
+    }
+    Ok(())
+}
+
+/// Parses a request body into `(fields, files)` according to its `Content-Type`.
+///
+/// Tornado's `parse_body_arguments`: `application/x-www-form-urlencoded` goes to
+/// [`parse_query`], `multipart/form-data` to [`parse_multipart`] with the type's boundary, and
+/// any other type gives two empty lists. Type names compare case-insensitively; parameters such
+/// as `charset` are ignored. `Content-Encoding` is not handled here: pass a decoded body.
+///
+/// # Errors
+///
+/// [`ParseError`] from the parser chosen, or when a `multipart/form-data` type has no boundary.
+///
+/// # Examples
+///
+/// ```
+/// use squall::httputil::parse_body_arguments;
+/// let (fields, files) = parse_body_arguments(
+///     "application/x-www-form-urlencoded; charset=UTF-8",
+///     b"a=1&b=two+words",
+/// ).unwrap();
+/// assert_eq!(fields, [("a".into(), "1".into()), ("b".into(), "two words".into())]);
+/// assert!(files.is_empty());
+/// ```
+// The tuple mirrors Tornado's (arguments, files) pair and reads better in rustdoc than an alias.
+#[allow(clippy::type_complexity)]
+pub fn parse_body_arguments(
+    content_type: &str,
+    body: &[u8],
+) -> Result<(Vec<(String, String)>, Vec<(String, UploadedFile)>), ParseError> {
+    let (main, _) = parse_header_params(content_type);
+    if main.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
+        Ok((parse_query(body)?, Vec::new()))
+    } else if main.eq_ignore_ascii_case("multipart/form-data") {
+        let boundary = multipart_boundary(content_type)
+            .ok_or_else(|| ParseError::new("multipart/form-data without a boundary"))?;
+        let form = parse_multipart(&boundary, body)?;
+        Ok((form.fields, form.files))
+    } else {
+        Ok((Vec::new(), Vec::new()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
+        v.iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn query_basic_and_ordering() {
+        assert_eq!(
+            parse_query(b"a=1&b=2&a=3").unwrap(),
+            pairs(&[("a", "1"), ("b", "2"), ("a", "3")])
+        );
+    }
+
+    #[test]
+    fn query_empty_and_blank() {
+        assert_eq!(parse_query(b"").unwrap(), vec![]);
+        assert_eq!(parse_query(b"&&&").unwrap(), vec![]);
+        assert_eq!(
+            parse_query(b"a=&b").unwrap(),
+            pairs(&[("a", ""), ("b", "")])
+        );
+        assert_eq!(
+            parse_query(b"=v&&=").unwrap(),
+            pairs(&[("", "v"), ("", "")])
+        );
+    }
+
+    #[test]
+    fn query_decoding() {
+        assert_eq!(
+            parse_query(b"a+b=c+d&e%2Bf=%26%3D&x=1=2").unwrap(),
+            pairs(&[("a b", "c d"), ("e+f", "&="), ("x", "1=2")])
+        );
+        // Only `&` separates.
+        assert_eq!(parse_query(b"a=1;b=2").unwrap(), pairs(&[("a", "1;b=2")]));
+        // Malformed escapes are kept literally.
+        assert_eq!(
+            parse_query(b"p=100%&q=%2&r=%zz&s=%").unwrap(),
+            pairs(&[("p", "100%"), ("q", "%2"), ("r", "%zz"), ("s", "%")])
+        );
+        assert_eq!(
+            parse_query("k=é%C3%A9".as_bytes()).unwrap(),
+            pairs(&[("k", "éé")])
+        );
+    }
+
+    #[test]
+    fn query_invalid_utf8_is_an_error() {
+        let e = parse_query(b"a=%C3").unwrap_err();
+        assert_eq!(
+            e.message(),
+            "query or form data is not valid UTF-8 after decoding"
+        );
+        assert!(parse_query(b"%FF=1").is_err());
+        assert!(parse_query(b"a=\xff").is_err());
+        assert!(parse_query(b"ok=1&bad=%80").is_err());
+    }
+
+    #[test]
+    fn query_large_input_is_linear() {
+        let input = "a=%41&".repeat(200_000);
+        let parsed = parse_query(input.as_bytes()).unwrap();
+        assert_eq!(parsed.len(), 200_000);
+        assert_eq!(parsed[199_999], ("a".to_string(), "A".to_string()));
+    }
+
+    // --- multipart ---------------------------------------------------------------------------
+
+    fn file(filename: &str, content_type: &str, body: &[u8]) -> UploadedFile {
+        UploadedFile {
+            filename: filename.into(),
+            content_type: content_type.into(),
+            body: body.to_vec(),
+        }
+    }
+
+    #[test]
+    fn multipart_field_and_file_with_crlf_in_body() {
+        let body = b"--1234\r\n\
+            Content-Disposition: form-data; name=\"title\"\r\n\
+            \r\n\
+            caf\xc3\xa9\r\n\
+            --1234\r\n\
+            content-disposition: form-data; name=\"upload\"; filename=\"a.bin\"\r\n\
+            CONTENT-TYPE: image/png\r\n\
+            \r\n\
+            \r\nline1\r\n\r\nline2\r\n\r\n\
+            --1234--\r\n";
+        let m = parse_multipart("1234", body).unwrap();
+        assert_eq!(m.fields, pairs(&[("title", "café")]));
+        assert_eq!(
+            m.files,
+            vec![(
+                "upload".to_string(),
+                file("a.bin", "image/png", b"\r\nline1\r\n\r\nline2\r\n")
+            )]
+        );
+    }
+
+    #[test]
+    fn multipart_boundary_like_text_inside_content() {
+        let body = b"--b0undary\r\n\
+            Content-Disposition: form-data; name=\"f\"; filename=\"x.txt\"\r\n\
+            \r\n\
+            a--b0undary\r\n\
+            \r\n--b0undaryX\r\n\
+            \r\n--b0undary-\r\n\
+            \r\n--b0undar\r\n\
+            \r\n--b0undary x\r\n\
+            end\r\n\
+            --b0undary--";
+        let m = parse_multipart("b0undary", body).unwrap();
+        assert_eq!(m.files.len(), 1);
+        assert_eq!(
+            m.files[0].1.body,
+            b"a--b0undary\r\n\r\n--b0undaryX\r\n\r\n--b0undary-\r\n\r\n--b0undar\r\n\r\n--b0undary x\r\nend"
+        );
+        assert_eq!(m.files[0].1.content_type, "application/octet-stream");
+    }
+
+    #[test]
+    fn multipart_preamble_epilogue_and_padding() {
+        let body = b"This is the preamble.\r\n--xx\r\n\
+            Content-Disposition: form-data; name=a\r\n\r\n\
+            1\r\n\
+            --xx \t\r\n\
+            Content-Disposition: form-data; name=b\r\n\r\n\
+            2\r\n\
+            --xx--  epilogue\r\n--xx\r\nContent-Disposition: form-data; name=c\r\n\r\n3\r\n--xx--";
+        let m = parse_multipart("xx", body).unwrap();
+        assert_eq!(m.fields, pairs(&[("a", "1"), ("b", "2")]));
+        assert!(m.files.is_empty());
+    }
+
+    #[test]
+    fn multipart_repeated_names_keep_order() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=k\r\n\r\n1\r\n\
+            --b\r\nContent-Disposition: form-data; name=k; filename=f1\r\n\r\nF1\r\n\
+            --b\r\nContent-Disposition: form-data; name=k\r\n\r\n\r\n\
+            --b\r\nContent-Disposition: form-data; name=k; filename=f2\r\n\r\nF2\r\n--b--";
+        let m = parse_multipart("b", body).unwrap();
+        assert_eq!(m.fields, pairs(&[("k", "1"), ("k", "")]));
+        assert_eq!(
+            m.files,
+            vec![
+                (
+                    "k".to_string(),
+                    file("f1", "application/octet-stream", b"F1")
+                ),
+                (
+                    "k".to_string(),
+                    file("f2", "application/octet-stream", b"F2")
+                ),
+            ]
+        );
+    }
+
+    #[test]
+    fn multipart_missing_final_boundary_is_an_error() {
+        let cut = b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n";
+        assert_eq!(
+            parse_multipart("b", cut).unwrap_err().message(),
+            "multipart body has no final boundary"
+        );
+        // A truncated close delimiter is not one either.
+        let cut = b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b";
+        assert!(parse_multipart("b", cut).is_err());
+        assert_eq!(
+            parse_multipart("b", b"").unwrap_err().message(),
+            "no multipart boundary found"
+        );
+        assert!(parse_multipart("b", b"no boundary here").is_err());
+        // The other boundary's close does not count.
+        assert!(parse_multipart("b", b"--b\r\n\r\nx\r\n--c--").is_err());
+    }
+
+    #[test]
+    fn multipart_empty_forms() {
+        assert_eq!(
+            parse_multipart("b", b"--b--").unwrap(),
+            Multipart::default()
+        );
+        assert_eq!(
+            parse_multipart("b", b"preamble\r\n--b--\r\n").unwrap(),
+            Multipart::default()
+        );
+    }
+
+    #[test]
+    fn multipart_bad_boundaries() {
+        assert_eq!(
+            parse_multipart("", b"----").unwrap_err().message(),
+            "empty multipart boundary"
+        );
+        assert!(parse_multipart("a\rb", b"--a\rb--").is_err());
+        assert!(parse_multipart("a\nb", b"--a\nb--").is_err());
+    }
+
+    #[test]
+    fn multipart_skips_parts_it_cannot_use() {
+        let body = b"--b\r\n\r\nheaderless\r\n\
+            --b\r\nContent-Type: text/plain\r\n\r\nno disposition\r\n\
+            --b\r\nContent-Disposition: attachment; name=a\r\n\r\nnot form-data\r\n\
+            --b\r\nContent-Disposition: form-data\r\n\r\nno name\r\n\
+            --b\r\nContent-Disposition: form-data; name=\"\"\r\n\r\nempty name\r\n\
+            --b\r\nContent-Disposition: form-data; name=x\r\n\
+            --b\r\n\
+            \r\n--b\r\nContent-Disposition: Form-Data; name=ok\r\n\r\nkept\r\n--b--";
+        let m = parse_multipart("b", body).unwrap();
+        assert_eq!(m.fields, pairs(&[("ok", "kept")]));
+        assert!(m.files.is_empty());
+    }
+
+    #[test]
+    fn multipart_delimiter_needs_its_own_crlf() {
+        // The CRLF before `--b` belongs to the delimiter, so after a delimiter line a second
+        // `--b` is the start of the next part's headers, not an empty part.
+        let body = b"--b\r\n--b\r\nContent-Disposition: form-data; name=a\r\n\r\n1\r\n--b--";
+        assert_eq!(
+            parse_multipart("b", body).unwrap_err().message(),
+            "malformed multipart part header line"
+        );
+    }
+
+    #[test]
+    fn multipart_empty_filename_is_a_field() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=\"f\"; filename=\"\"\r\n\
+            Content-Type: application/octet-stream\r\n\r\n\r\n--b--\r\n";
+        let m = parse_multipart("b", body).unwrap();
+        assert_eq!(m.fields, pairs(&[("f", "")]));
+        assert!(m.files.is_empty());
+    }
+
+    #[test]
+    fn multipart_filename_star_and_binary_body() {
+        let body = b"--b\r\nContent-Disposition: form-data; name=f; filename=\"x\"; \
+            filename*=UTF-8''%E2%82%AC.txt\r\nContent-Type:\r\n\r\n\x00\xff\xfe\r\n--b--";
+        let m = parse_multipart("b", body).unwrap();
+        assert_eq!(
+            m.files,
+            vec![(
+                "f".to_string(),
+                file("€.txt", "application/octet-stream", b"\x00\xff\xfe")
+            )]
+        );
+    }
+
+    #[test]
+    fn multipart_errors_in_parts() {
+        let non_utf8_field = b"--b\r\nContent-Disposition: form-data; name=a\r\n\r\n\xff\r\n--b--";
+        assert_eq!(
+            parse_multipart("b", non_utf8_field).unwrap_err().message(),
+            "multipart field value is not valid UTF-8"
+        );
+        let non_utf8_head = b"--b\r\nContent-Disposition: form-data; name=\xff\r\n\r\nx\r\n--b--";
+        assert!(parse_multipart("b", non_utf8_head).is_err());
+        let no_colon = b"--b\r\nContent-Disposition form-data\r\n\r\nx\r\n--b--";
+        assert_eq!(
+            parse_multipart("b", no_colon).unwrap_err().message(),
+            "malformed multipart part header line"
+        );
+        let folded = b"--b\r\nContent-Disposition: form-data;\r\n name=a\r\n\r\nx\r\n--b--";
+        assert!(parse_multipart("b", folded).is_err());
+    }
+
+    #[test]
+    fn multipart_boundary_helper() {
+        assert_eq!(
+            multipart_boundary("multipart/form-data; boundary=abc").as_deref(),
+            Some("abc")
+        );
+        assert_eq!(
+            multipart_boundary("Multipart/Form-Data; charset=utf-8; Boundary=\"a b:c\"").as_deref(),
+            Some("a b:c")
+        );
+        assert_eq!(
+            multipart_boundary("multipart/mixed; boundary=q").as_deref(),
+            Some("q")
+        );
+        assert_eq!(multipart_boundary("multipart/form-data"), None);
+        assert_eq!(multipart_boundary("multipart/form-data; boundary="), None);
+        assert_eq!(
+            multipart_boundary("multipart/form-data; boundary=\"\""),
+            None
+        );
+        assert_eq!(multipart_boundary("application/json; boundary=x"), None);
+        assert_eq!(multipart_boundary("é"), None);
+    }
+
+    #[test]
+    fn multipart_quoted_boundary_end_to_end() {
+        let ct = "multipart/form-data; boundary=\"----=_Part;0\"";
+        let body = b"------=_Part;0\r\nContent-Disposition: form-data; name=q\r\n\r\nv\r\n------=_Part;0--\r\n";
+        let (fields, files) = parse_body_arguments(ct, body).unwrap();
+        assert_eq!(fields, pairs(&[("q", "v")]));
+        assert!(files.is_empty());
+    }
+
+    #[test]
+    fn multipart_adversarial_inputs_are_linear() {
+        // Many near-miss delimiters, and a long boundary made of dashes.
+        let boundary = "-".repeat(70);
+        let near_miss = format!("\r\n--{}", "-".repeat(69));
+        let mut body =
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=f; filename=x\r\n\r\n");
+        body.push_str(&near_miss.repeat(20_000));
+        body.push_str(&format!("\r\n--{boundary}--"));
+        let m = parse_multipart(&boundary, body.as_bytes()).unwrap();
+        assert_eq!(m.files[0].1.body.len(), near_miss.len() * 20_000);
+
+        let crs = "\r".repeat(500_000);
+        assert!(parse_multipart("b", crs.as_bytes()).is_err());
+        let fake = "\r\n--b x".repeat(100_000);
+        assert!(parse_multipart("b", fake.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn find_bytes_positions() {
+        assert_eq!(find_bytes(b"abcabc", b"ca", 0), Some(2));
+        assert_eq!(find_bytes(b"abcabc", b"abc", 1), Some(3));
+        assert_eq!(find_bytes(b"abc", b"abc", 1), None);
+        assert_eq!(find_bytes(b"ab", b"abc", 0), None);
+        assert_eq!(find_bytes(b"abc", b"c", 10), None);
+        assert_eq!(find_bytes(b"abc", b"", 0), None);
+        assert_eq!(find_bytes(b"x\r\r\n\r\n", b"\r\n\r\n", 0), Some(2));
+    }
+
+    // --- parse_body_arguments ----------------------------------------------------------------
+
+    #[test]
+    fn body_arguments_dispatch() {
+        let (f, files) =
+            parse_body_arguments("Application/X-WWW-Form-Urlencoded", b"a=1&b=%20").unwrap();
+        assert_eq!(f, pairs(&[("a", "1"), ("b", " ")]));
+        assert!(files.is_empty());
+
+        let body = b"--q\r\nContent-Disposition: form-data; name=a; filename=t.txt\r\n\
+            Content-Type: text/plain\r\n\r\nhi\r\n--q--";
+        let (f, files) = parse_body_arguments("multipart/form-data; boundary=q", body).unwrap();
+        assert!(f.is_empty());
+        assert_eq!(
+            files,
+            vec![("a".to_string(), file("t.txt", "text/plain", b"hi"))]
+        );
+
+        for other in [
+            "application/json",
+            "",
+            "text/plain; charset=x",
+            "multipart/mixed; boundary=q",
+        ] {
+            assert_eq!(
+                parse_body_arguments(other, b"a=1").unwrap(),
+                (vec![], vec![]),
+                "{other}"
+            );
+        }
+    }
+
+    #[test]
+    fn body_arguments_errors() {
+        assert_eq!(
+            parse_body_arguments("multipart/form-data", b"--x--")
+                .unwrap_err()
+                .to_string(),
+            "multipart/form-data without a boundary"
+        );
+        assert!(parse_body_arguments("application/x-www-form-urlencoded", b"a=%ff").is_err());
+        assert!(parse_body_arguments("multipart/form-data; boundary=x", b"--x\r\n").is_err());
+    }
+}
