@@ -11,3 +11,4 @@ extern crate self as squall;
 pub mod executor;
 pub mod ioloop;
 pub mod task;
+pub mod web;
