@@ -5,5 +5,7 @@
 //! and tests can pin them byte for byte.
 //!
 //! - [`cookies`]: the `Cookie` request header, `Set-Cookie` values, Tornado's signed values.
+//! - [`xsrf`]: Tornado's version-2 (masked) XSRF tokens.
 
 pub mod cookies;
+pub mod xsrf;
