@@ -6,6 +6,8 @@
 //!
 //! - [`cookies`]: the `Cookie` request header, `Set-Cookie` values, Tornado's signed values.
 //! - [`xsrf`]: Tornado's version-2 (masked) XSRF tokens.
+//! - [`etag`]: ETags and `If-None-Match` / `If-Match` evaluation.
 
 pub mod cookies;
+pub mod etag;
 pub mod xsrf;
