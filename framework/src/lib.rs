@@ -16,3 +16,4 @@ pub mod iostream;
 pub mod netutil;
 pub mod task;
 pub mod tcpserver;
+pub mod web;

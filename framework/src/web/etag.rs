@@ -1,0 +1,602 @@
+//! ETags: computing one from a response body, and evaluating `If-None-Match` and `If-Match`
+//! against it (RFC 9110 §8.8.3, §13.1.1, §13.1.2).
+//!
+//! ### Comparison
+//!
+//! An entity-tag is an opaque quoted string, optionally marked weak with `W/`. *Strong*
+//! comparison (for `If-Match`, which guards writes) needs both tags strong and equal; *weak*
+//! comparison (for `If-None-Match`, which only saves a download) ignores `W/` on both sides.
+//!
+//! ### Lists
+//!
+//! Both headers hold `*` or a comma-separated list of entity-tags. The parser respects quotes,
+//! so `"a,b", "c"` is two tags; empty list elements and whitespace around commas are allowed.
+//! An element that is not a well-formed entity-tag (no quotes, a lowercase `w/`, a space or
+//! control character inside the quotes, trailing text) is skipped: it matches nothing, and the
+//! elements after it are still read. `*` counts only as the whole field value. Parsing is one
+//! linear pass and never fails.
+
+use std::fmt;
+
+/// The ETag of a complete body: the lowercase hex MD5 of its bytes, in double quotes (a strong
+/// validator). Tornado uses SHA-1 here; Squall's design calls for MD5, which is enough for
+/// telling versions apart and is not relied on for security.
+///
+/// # Examples
+///
+/// ```
+/// use squall::web::etag::compute_etag;
+///
+/// assert_eq!(compute_etag(b""), r#""d41d8cd98f00b204e9800998ecf8427e""#);
+/// assert_eq!(compute_etag(b"hello world"), r#""5eb63bbbe01eeed093cb22bb8f5acdc3""#);
+/// ```
+pub fn compute_etag(body: &[u8]) -> String {
+    format!("\"{:x}\"", md5::compute(body))
+}
+
+/// Computes the same ETag as [`compute_etag`] from a body written in pieces.
+///
+/// # Examples
+///
+/// ```
+/// use squall::web::etag::{compute_etag, EtagHasher};
+///
+/// let mut hasher = EtagHasher::new();
+/// hasher.update(b"hello ");
+/// hasher.update(b"world");
+/// assert_eq!(hasher.finish(), compute_etag(b"hello world"));
+/// ```
+#[derive(Clone, Default)]
+pub struct EtagHasher {
+    context: md5::Context,
+}
+
+impl EtagHasher {
+    /// A hasher that has seen no bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::etag::{compute_etag, EtagHasher};
+    ///
+    /// assert_eq!(EtagHasher::new().finish(), compute_etag(b""));
+    /// ```
+    pub fn new() -> EtagHasher {
+        EtagHasher::default()
+    }
+
+    /// Feeds the next piece of the body.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::etag::EtagHasher;
+    ///
+    /// let mut hasher = EtagHasher::new();
+    /// hasher.update(b"chunk");
+    /// ```
+    pub fn update(&mut self, piece: &[u8]) {
+        self.context.consume(piece);
+    }
+
+    /// The ETag of everything fed so far, quoted.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::etag::EtagHasher;
+    ///
+    /// let mut hasher = EtagHasher::new();
+    /// hasher.update(b"hello world");
+    /// assert_eq!(hasher.finish(), r#""5eb63bbbe01eeed093cb22bb8f5acdc3""#);
+    /// ```
+    pub fn finish(self) -> String {
+        format!("\"{:x}\"", self.context.finalize())
+    }
+}
+
+impl fmt::Debug for EtagHasher {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EtagHasher").finish_non_exhaustive()
+    }
+}
+
+/// One entity-tag, borrowed from the text it was parsed from.
+///
+/// # Examples
+///
+/// ```
+/// use squall::web::etag::EntityTag;
+///
+/// let tag = EntityTag::parse(r#"W/"v1""#).unwrap();
+/// assert!(tag.is_weak());
+/// assert_eq!(tag.opaque(), "v1");
+/// assert_eq!(tag.to_string(), r#"W/"v1""#);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct EntityTag<'a> {
+    weak: bool,
+    opaque: &'a str,
+}
+
+impl<'a> EntityTag<'a> {
+    /// Parses exactly one entity-tag: `"..."` or `W/"..."`, the quoted part holding only
+    /// `etagc` characters (visible ASCII but `"`, or non-ASCII). No surrounding whitespace.
+    /// `None` if `s` is anything else.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::etag::EntityTag;
+    ///
+    /// assert!(EntityTag::parse(r#""abc""#).is_some());
+    /// assert!(EntityTag::parse(r#""""#).is_some());
+    /// assert!(EntityTag::parse("abc").is_none());
+    /// assert!(EntityTag::parse(r#"w/"abc""#).is_none());
+    /// assert!(EntityTag::parse(r#" "abc""#).is_none());
+    /// ```
+    pub fn parse(s: &'a str) -> Option<EntityTag<'a>> {
+        match parse_element(s, 0) {
+            // `parse_element` also takes trailing whitespace; a lone tag must fill `s` exactly.
+            Ok((tag, _)) if tag.text_len() == s.len() => Some(tag),
+            _ => None,
+        }
+    }
+
+    /// Whether the tag carries the `W/` prefix.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::etag::EntityTag;
+    ///
+    /// assert!(!EntityTag::parse(r#""x""#).unwrap().is_weak());
+    /// ```
+    pub fn is_weak(&self) -> bool {
+        self.weak
+    }
+
+    /// The text between the quotes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::etag::EntityTag;
+    ///
+    /// assert_eq!(EntityTag::parse(r#""x""#).unwrap().opaque(), "x");
+    /// ```
+    pub fn opaque(&self) -> &'a str {
+        self.opaque
+    }
+
+    /// Weak comparison (RFC 9110 §8.8.3.2): the opaque parts are equal, `W/` ignored.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::etag::EntityTag;
+    ///
+    /// let weak = EntityTag::parse(r#"W/"1""#).unwrap();
+    /// let strong = EntityTag::parse(r#""1""#).unwrap();
+    /// assert!(weak.weak_eq(&strong));
+    /// ```
+    pub fn weak_eq(&self, other: &EntityTag<'_>) -> bool {
+        self.opaque == other.opaque
+    }
+
+    /// Strong comparison (RFC 9110 §8.8.3.2): both tags strong and their opaque parts equal.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::etag::EntityTag;
+    ///
+    /// let weak = EntityTag::parse(r#"W/"1""#).unwrap();
+    /// let strong = EntityTag::parse(r#""1""#).unwrap();
+    /// assert!(strong.strong_eq(&strong));
+    /// assert!(!weak.strong_eq(&strong));
+    /// assert!(!weak.strong_eq(&weak));
+    /// ```
+    pub fn strong_eq(&self, other: &EntityTag<'_>) -> bool {
+        !self.weak && !other.weak && self.opaque == other.opaque
+    }
+}
+
+impl EntityTag<'_> {
+    /// The length of the tag as written: quotes and any `W/` included.
+    fn text_len(&self) -> usize {
+        self.opaque.len() + 2 + if self.weak { 2 } else { 0 }
+    }
+}
+
+impl fmt::Display for EntityTag<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.weak {
+            f.write_str("W/")?;
+        }
+        write!(f, "\"{}\"", self.opaque)
+    }
+}
+
+/// Whether an `If-None-Match` / `If-Match` field value is `*` (ignoring surrounding
+/// whitespace).
+///
+/// # Examples
+///
+/// ```
+/// use squall::web::etag::is_wildcard;
+///
+/// assert!(is_wildcard(" * "));
+/// assert!(!is_wildcard(r#"*, "a""#));
+/// ```
+pub fn is_wildcard(header: &str) -> bool {
+    trim_ows(header) == "*"
+}
+
+/// The well-formed entity-tags of a comma-separated list, in order; malformed elements (and
+/// `*`) are skipped. Several header lines of the same field should be joined with `,` first.
+///
+/// # Examples
+///
+/// ```
+/// use squall::web::etag::parse_entity_tags;
+///
+/// let tags: Vec<String> = parse_entity_tags(r#""a,b", W/"c" ,bogus, "d""#)
+///     .map(|t| t.to_string())
+///     .collect();
+/// assert_eq!(tags, [r#""a,b""#, r#"W/"c""#, r#""d""#]);
+/// ```
+pub fn parse_entity_tags(header: &str) -> EntityTags<'_> {
+    EntityTags { header, pos: 0 }
+}
+
+/// The iterator returned by [`parse_entity_tags`].
+#[derive(Debug, Clone)]
+pub struct EntityTags<'a> {
+    header: &'a str,
+    pos: usize,
+}
+
+impl<'a> Iterator for EntityTags<'a> {
+    type Item = EntityTag<'a>;
+
+    fn next(&mut self) -> Option<EntityTag<'a>> {
+        let bytes = self.header.as_bytes();
+        loop {
+            // Commas and whitespace between elements; empty elements are allowed (RFC 9110 §5.6.1).
+            while bytes
+                .get(self.pos)
+                .is_some_and(|&b| matches!(b, b',' | b' ' | b'\t'))
+            {
+                self.pos += 1;
+            }
+            if self.pos >= bytes.len() {
+                return None;
+            }
+            match parse_element(self.header, self.pos) {
+                Ok((tag, end)) => {
+                    self.pos = end;
+                    return Some(tag);
+                }
+                Err(resume) => self.pos = resume,
+            }
+        }
+    }
+}
+
+impl std::iter::FusedIterator for EntityTags<'_> {}
+
+/// Evaluates `If-None-Match` (RFC 9110 §13.1.2) for a response whose ETag is `etag`: `true`
+/// when the field is `*` or lists a tag weakly equal to it, i.e. when a GET or HEAD should be
+/// answered with 304 Not Modified.
+///
+/// `false` when `etag` itself is not a well-formed entity-tag (no representation to match), or
+/// when the field is empty or holds nothing but malformed elements. Tornado's
+/// `check_etag_header` also accepts `*` at the head of a list and tags without a separating
+/// comma; Squall reads the field as the RFC writes it.
+///
+/// # Examples
+///
+/// ```
+/// use squall::web::etag::if_none_match;
+///
+/// let etag = r#""5eb63bbb""#;
+/// assert!(if_none_match(r#""5eb63bbb""#, etag));
+/// assert!(if_none_match(r#""old", W/"5eb63bbb""#, etag));
+/// assert!(if_none_match("*", etag));
+/// assert!(!if_none_match(r#""old""#, etag));
+/// ```
+pub fn if_none_match(header: &str, etag: &str) -> bool {
+    let Some(current) = EntityTag::parse(trim_ows(etag)) else {
+        return false;
+    };
+    is_wildcard(header) || parse_entity_tags(header).any(|tag| tag.weak_eq(&current))
+}
+
+/// Evaluates `If-Match` (RFC 9110 §13.1.1) for a resource whose current ETag is `etag`:
+/// `true` when the field is `*` or lists a tag strongly equal to it, i.e. when the request's
+/// precondition holds. A weak tag on either side never matches.
+///
+/// `false` when `etag` itself is not a well-formed entity-tag, or the field is empty or holds
+/// nothing but malformed elements.
+///
+/// # Examples
+///
+/// ```
+/// use squall::web::etag::if_match;
+///
+/// let etag = r#""v2""#;
+/// assert!(if_match(r#""v1", "v2""#, etag));
+/// assert!(if_match("*", etag));
+/// assert!(!if_match(r#"W/"v2""#, etag));
+/// assert!(!if_match(r#""v2""#, r#"W/"v2""#));
+/// ```
+pub fn if_match(header: &str, etag: &str) -> bool {
+    let Some(current) = EntityTag::parse(trim_ows(etag)) else {
+        return false;
+    };
+    is_wildcard(header) || parse_entity_tags(header).any(|tag| tag.strong_eq(&current))
+}
+
+fn trim_ows(s: &str) -> &str {
+    s.trim_matches([' ', '\t'])
+}
+
+/// RFC 9110 `etagc`: `!`, `#`-`~`, or obs-text (any byte of a non-ASCII character).
+fn is_etagc(b: u8) -> bool {
+    b == 0x21 || (0x23..=0x7e).contains(&b) || b >= 0x80
+}
+
+/// Parses the list element starting at `start` (not whitespace or a comma).
+///
+/// `Ok((tag, end))`: a well-formed entity-tag followed by optional whitespace, with `end` at the
+/// following comma or the end of the input. `Err(resume)`: the element is malformed, and the
+/// next one begins at or after `resume`. Every byte is looked at a bounded number of times
+/// across a whole list, so parsing a list is linear.
+fn parse_element(s: &str, start: usize) -> Result<(EntityTag<'_>, usize), usize> {
+    let bytes = s.as_bytes();
+    let mut i = start;
+    let weak = bytes.get(i..i + 2) == Some(b"W/");
+    if weak {
+        i += 2;
+    }
+    if bytes.get(i) != Some(&b'"') {
+        return Err(skip_element(bytes, i));
+    }
+    let open = i + 1;
+    let Some(len) = bytes[open..].iter().position(|&b| b == b'"') else {
+        // Unterminated: nothing after it can be read as a separate element.
+        return Err(bytes.len());
+    };
+    let close = open + len;
+    let well_formed = bytes[open..close].iter().all(|&b| is_etagc(b));
+    let mut end = close + 1;
+    while bytes.get(end).is_some_and(|&b| b == b' ' || b == b'\t') {
+        end += 1;
+    }
+    if end < bytes.len() && bytes[end] != b',' {
+        return Err(skip_element(bytes, end));
+    }
+    if !well_formed {
+        return Err(end);
+    }
+    // `open` and `close` sit next to ASCII quotes, so they are character boundaries.
+    let opaque = s.get(open..close).ok_or(end)?;
+    Ok((EntityTag { weak, opaque }, end))
+}
+
+/// The index of the comma ending the element that `from` is inside, skipping commas within
+/// quotes; the input's length if there is none.
+fn skip_element(bytes: &[u8], from: usize) -> usize {
+    let mut in_quotes = false;
+    for (i, &b) in bytes.iter().enumerate().skip(from) {
+        match b {
+            b'"' => in_quotes = !in_quotes,
+            b',' if !in_quotes => return i,
+            _ => {}
+        }
+    }
+    bytes.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tags(header: &str) -> Vec<String> {
+        parse_entity_tags(header).map(|t| t.to_string()).collect()
+    }
+
+    #[test]
+    fn compute_exact_values() {
+        assert_eq!(compute_etag(b""), "\"d41d8cd98f00b204e9800998ecf8427e\"");
+        assert_eq!(
+            compute_etag(b"hello world"),
+            "\"5eb63bbbe01eeed093cb22bb8f5acdc3\""
+        );
+        assert_eq!(
+            compute_etag(b"Hello, world"),
+            "\"bc6e6f16b8a077ef5fbc8d59d0b931b9\""
+        );
+    }
+
+    #[test]
+    fn hasher_matches_one_shot() {
+        let body: Vec<u8> = (0..10_000u32).map(|i| (i * 7) as u8).collect();
+        for split in [0, 1, 63, 64, 65, 5_000, 10_000] {
+            let mut hasher = EtagHasher::new();
+            hasher.update(&body[..split]);
+            hasher.update(&[]);
+            hasher.update(&body[split..]);
+            assert_eq!(hasher.finish(), compute_etag(&body));
+        }
+        assert_eq!(
+            EtagHasher::new().finish(),
+            "\"d41d8cd98f00b204e9800998ecf8427e\""
+        );
+    }
+
+    #[test]
+    fn entity_tag_parse() {
+        let t = EntityTag::parse("\"abc\"").unwrap();
+        assert!(!t.is_weak());
+        assert_eq!(t.opaque(), "abc");
+        let t = EntityTag::parse("W/\"\"").unwrap();
+        assert!(t.is_weak());
+        assert_eq!(t.opaque(), "");
+        assert_eq!(EntityTag::parse("\"é!#~\"").unwrap().opaque(), "é!#~");
+        for bad in [
+            "",
+            "\"",
+            "abc",
+            "\"abc",
+            "abc\"",
+            "w/\"a\"",
+            "W/a",
+            "W/ \"a\"",
+            "\"a b\"",
+            "\"a\tb\"",
+            "\"a\"b",
+            "\"a\",",
+            "\"a\" ",
+            " \"a\"",
+            "*",
+            "\"a\x7f\"",
+            "\"a\0\"",
+            "W/W/\"a\"",
+        ] {
+            assert_eq!(EntityTag::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn list_parsing() {
+        assert_eq!(tags("\"a,b\", \"c\""), ["\"a,b\"", "\"c\""]);
+        assert_eq!(
+            tags("\"a\",W/\"b\" ,\t\"c\""),
+            ["\"a\"", "W/\"b\"", "\"c\""]
+        );
+        assert_eq!(tags(" , ,\"a\",, ,"), ["\"a\""]);
+        assert_eq!(tags(""), Vec::<String>::new());
+        assert_eq!(tags("*"), Vec::<String>::new());
+        // Malformed elements are skipped, the rest still read.
+        assert_eq!(tags("bogus, \"a\""), ["\"a\""]);
+        assert_eq!(tags("\"a\" \"b\", \"c\""), ["\"c\""]);
+        assert_eq!(tags("\"a\"x, \"b,c\""), ["\"b,c\""]);
+        assert_eq!(tags("w/\"a,b\", \"c\""), ["\"c\""]);
+        assert_eq!(tags("x\"a,b\", \"c\""), ["\"c\""]);
+        assert_eq!(tags("\"a b\", \"c\""), ["\"c\""]);
+        assert_eq!(tags("*, \"c\""), ["\"c\""]);
+        // Unterminated quote swallows the rest.
+        assert_eq!(tags("\"a\", \"b, \"c"), ["\"a\""]);
+        assert_eq!(tags("\"a\", \"b,c\"d, \"e\""), ["\"a\"", "\"e\""]);
+        assert_eq!(tags("\"a\", \"b"), ["\"a\""]);
+    }
+
+    #[test]
+    fn list_parsing_never_panics_on_prefixes_and_odd_bytes() {
+        let header = "W/\"é1\", \"a,b\" , *, bogus,\"\"";
+        for end in 0..=header.len() {
+            if let Some(prefix) = header.get(..end) {
+                let _ = tags(prefix);
+                let _ = if_none_match(prefix, "\"a,b\"");
+                let _ = if_match(prefix, "\"a,b\"");
+            }
+        }
+        for odd in ["W", "W/", "W/\"", "\"", ",", "\"\"\"", "W/,", "é", "\u{0}"] {
+            let _ = tags(odd);
+        }
+    }
+
+    #[test]
+    fn list_parsing_is_linear() {
+        let mut header = "\"".to_owned();
+        header.push_str(&"x,".repeat(200_000));
+        assert!(tags(&header).is_empty());
+        assert!(tags(&"W/".repeat(200_000)).is_empty());
+        assert_eq!(tags(&"\"a\",".repeat(100_000)).len(), 100_000);
+        assert!(tags(&"\"a\" x".repeat(100_000)).is_empty());
+    }
+
+    #[test]
+    fn if_none_match_weak_comparison() {
+        let strong = "\"abc\"";
+        let weak = "W/\"abc\"";
+        assert!(if_none_match("\"abc\"", strong));
+        assert!(if_none_match("W/\"abc\"", strong));
+        assert!(if_none_match("\"abc\"", weak));
+        assert!(if_none_match("W/\"abc\"", weak));
+        assert!(if_none_match("\"x\", \"abc\"", strong));
+        assert!(if_none_match("\"x\",W/\"abc\"", strong));
+        assert!(if_none_match("\"x\" ,\t\"abc\" ", strong));
+        assert!(if_none_match(" \"abc\" ", " \"abc\" "));
+        assert!(!if_none_match("\"abcd\"", strong));
+        assert!(!if_none_match("\"ABC\"", strong));
+        assert!(!if_none_match("\"x\", \"y\"", strong));
+        assert!(!if_none_match("", strong));
+    }
+
+    #[test]
+    fn if_none_match_wildcard() {
+        assert!(if_none_match("*", "\"abc\""));
+        assert!(if_none_match(" *\t", "W/\"abc\""));
+        assert!(!if_none_match("*, \"x\"", "\"abc\""));
+        assert!(if_none_match("*, \"abc\"", "\"abc\""));
+        assert!(!if_none_match("**", "\"abc\""));
+    }
+
+    #[test]
+    fn if_none_match_commas_inside_tags() {
+        assert!(if_none_match("\"a,b\", \"c\"", "\"a,b\""));
+        assert!(if_none_match("\"a,b\", \"c\"", "\"c\""));
+        assert!(!if_none_match("\"a,b\", \"c\"", "\"a\""));
+        assert!(!if_none_match("\"a,b\", \"c\"", "\"b\""));
+    }
+
+    #[test]
+    fn if_none_match_malformed() {
+        for header in [
+            "abc",
+            "\"abc",
+            "abc\"",
+            "w/\"abc\"",
+            "W/ \"abc\"",
+            "\"abc\"x",
+            "\"a bc\"",
+        ] {
+            assert!(!if_none_match(header, "\"abc\""), "{header:?}");
+        }
+        // Our own ETag malformed: nothing matches, not even `*`.
+        assert!(!if_none_match("*", "abc"));
+        assert!(!if_none_match("abc", "abc"));
+        assert!(!if_none_match("\"abc\"", ""));
+    }
+
+    #[test]
+    fn if_match_strong_comparison() {
+        assert!(if_match("\"abc\"", "\"abc\""));
+        assert!(if_match("\"x\", \"abc\"", "\"abc\""));
+        assert!(if_match("*", "\"abc\""));
+        assert!(if_match("*", "W/\"abc\""));
+        assert!(!if_match("W/\"abc\"", "\"abc\""));
+        assert!(!if_match("\"abc\"", "W/\"abc\""));
+        assert!(!if_match("W/\"abc\"", "W/\"abc\""));
+        assert!(if_match("W/\"abc\", \"abc\"", "\"abc\""));
+        assert!(!if_match("\"abcd\"", "\"abc\""));
+        assert!(!if_match("", "\"abc\""));
+        assert!(if_match("\"a,b\", \"c\"", "\"a,b\""));
+        assert!(!if_match("\"a,b\"", "\"a\""));
+        assert!(!if_match("*", "abc"));
+        assert!(!if_match("abc", "\"abc\""));
+    }
+
+    #[test]
+    fn computed_etag_round_trips_through_headers() {
+        let etag = compute_etag(b"body");
+        assert!(if_none_match(&etag, &etag));
+        assert!(if_match(&etag, &etag));
+        assert!(if_none_match(&format!("W/{etag}"), &etag));
+        assert!(!if_match(&format!("W/{etag}"), &etag));
+        assert!(!if_none_match(&compute_etag(b"other"), &etag));
+    }
+}
