@@ -26,7 +26,11 @@ fn pair(l: &IOLoop) -> (IOStream, TcpStream) {
     (IOStream::from_tcp_on(l, server).unwrap(), client)
 }
 
-fn dribble(mut client: TcpStream, data: &'static [u8], piece: usize) -> std::thread::JoinHandle<TcpStream> {
+fn dribble(
+    mut client: TcpStream,
+    data: &'static [u8],
+    piece: usize,
+) -> std::thread::JoinHandle<TcpStream> {
     std::thread::spawn(move || {
         client.set_nodelay(true).unwrap();
         for chunk in data.chunks(piece) {
@@ -40,7 +44,11 @@ fn dribble(mut client: TcpStream, data: &'static [u8], piece: usize) -> std::thr
 fn reads_across_dribbled_input(trigger: Trigger) {
     let l = new_loop(trigger);
     let (stream, client) = pair(&l);
-    let t = dribble(client, b"HEAD one\r\nabc-123-def\r\n\r\nXYZ0123456789rest", 3);
+    let t = dribble(
+        client,
+        b"HEAD one\r\nabc-123-def\r\n\r\nXYZ0123456789rest",
+        3,
+    );
     let re = regex::bytes::Regex::new(r"\d{3}-[a-z]+").unwrap();
     let out = l.run_sync(async move {
         with_timeout(LIMIT, async {
@@ -83,20 +91,33 @@ fn read_until_close_and_limits(trigger: Trigger) {
         }
         // dropped: clean close
     });
-    let all = l.run_sync(async move { with_timeout(LIMIT, stream.read_until_close()).await.unwrap() });
+    let all = l.run_sync(async move {
+        with_timeout(LIMIT, stream.read_until_close())
+            .await
+            .unwrap()
+    });
     let all = all.unwrap();
     assert_eq!(all.len(), 100_000);
-    assert!(all.chunks(1000).enumerate().all(|(i, c)| c.iter().all(|&b| b == i as u8)));
+    assert!(all
+        .chunks(1000)
+        .enumerate()
+        .all(|(i, c)| c.iter().all(|&b| b == i as u8)));
     t.join().unwrap();
 
     // max_bytes without a delimiter is an error and closes the stream.
     let (stream, mut client) = pair(&l);
     client.write_all(&[b'x'; 5000]).unwrap();
     let r = l.run_sync(async move {
-        let r = with_timeout(LIMIT, stream.read_until(b"\n", 1000)).await.unwrap();
+        let r = with_timeout(LIMIT, stream.read_until(b"\n", 1000))
+            .await
+            .unwrap();
         (r, stream.closed())
     });
-    assert!(matches!(r.0, Err(StreamError::Unsatisfiable(_))), "{:?}", r.0);
+    assert!(
+        matches!(r.0, Err(StreamError::Unsatisfiable(_))),
+        "{:?}",
+        r.0
+    );
     assert!(r.1);
 }
 
@@ -238,7 +259,10 @@ fn fairness(trigger: Trigger) {
     let worst = prober.join().unwrap();
     w.join().unwrap();
     r.join().unwrap();
-    assert!(worst < Duration::from_millis(500), "echo took {worst:?} behind a flooding peer");
+    assert!(
+        worst < Duration::from_millis(500),
+        "echo took {worst:?} behind a flooding peer"
+    );
 }
 
 #[test]
@@ -264,10 +288,17 @@ fn close_and_reset(trigger: Trigger) {
     });
     let r = l.run_sync({
         let stream = stream.clone();
-        async move { with_timeout(LIMIT, stream.read_until(b"\n", 100)).await.unwrap() }
+        async move {
+            with_timeout(LIMIT, stream.read_until(b"\n", 100))
+                .await
+                .unwrap()
+        }
     });
     closer.join().unwrap();
-    assert!(matches!(r, Err(StreamError::Closed { cause: None })), "{r:?}");
+    assert!(
+        matches!(r, Err(StreamError::Closed { cause: None })),
+        "{r:?}"
+    );
     assert!(stream.closed());
     stream.close();
     assert_eq!(calls.get(), 1);
@@ -281,7 +312,10 @@ fn close_and_reset(trigger: Trigger) {
     // Reset (SO_LINGER 0): the read fails with the reset as cause (or as a closed stream).
     let (stream, client) = pair(&l);
     let r = l.run_sync(async move {
-        let linger = libc::linger { l_onoff: 1, l_linger: 0 };
+        let linger = libc::linger {
+            l_onoff: 1,
+            l_linger: 0,
+        };
         // SAFETY: setsockopt with a live linger struct.
         unsafe {
             libc::setsockopt(
@@ -293,7 +327,9 @@ fn close_and_reset(trigger: Trigger) {
             );
         }
         drop(client);
-        with_timeout(LIMIT, stream.read_bytes(10, false)).await.unwrap()
+        with_timeout(LIMIT, stream.read_bytes(10, false))
+            .await
+            .unwrap()
     });
     match r {
         Err(StreamError::Closed { cause: Some(e) }) => {

@@ -253,7 +253,9 @@ fn set_nonblocking(fd: RawFd) -> io::Result<()> {
         if flags < 0 {
             return Err(io::Error::last_os_error());
         }
-        if flags & libc::O_NONBLOCK == 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0 {
+        if flags & libc::O_NONBLOCK == 0
+            && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) < 0
+        {
             return Err(io::Error::last_os_error());
         }
     }
@@ -349,12 +351,20 @@ impl IOStream {
     /// The connection error (refused, unreachable, ...).
     pub async fn connect(addr: SocketAddr) -> Result<IOStream, StreamError> {
         let closed = |e| StreamError::Closed { cause: Some(e) };
-        let domain = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+        let domain = if addr.is_ipv4() {
+            libc::AF_INET
+        } else {
+            libc::AF_INET6
+        };
         let fd = crate::netutil::socket(domain, libc::SOCK_STREAM).map_err(closed)?;
         let (storage, len) = crate::netutil::sockaddr(&addr);
         // SAFETY: valid socket and address storage of `len` bytes.
         let rc = unsafe {
-            libc::connect(fd.as_raw_fd(), &storage as *const _ as *const libc::sockaddr, len)
+            libc::connect(
+                fd.as_raw_fd(),
+                &storage as *const _ as *const libc::sockaddr,
+                len,
+            )
         };
         if rc < 0 {
             let e = io::Error::last_os_error();
@@ -368,7 +378,9 @@ impl IOStream {
         std::future::poll_fn(|cx| {
             let mut st = stream.inner.state.borrow_mut();
             if st.closed {
-                return Poll::Ready(Err(StreamError::Closed { cause: st.error.take() }));
+                return Poll::Ready(Err(StreamError::Closed {
+                    cause: st.error.take(),
+                }));
             }
             match crate::netutil::socket_error(stream.inner.fd.as_raw_fd()) {
                 Some(e) => {
@@ -424,7 +436,10 @@ impl IOStream {
     /// `getpeername`'s error, or `Unsupported` for non-TCP streams.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         if self.inner.kind != Kind::Tcp {
-            return Err(io::Error::new(io::ErrorKind::Unsupported, "not a TCP stream"));
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "not a TCP stream",
+            ));
         }
         crate::netutil::peer_addr(self.fd())
     }
@@ -441,7 +456,12 @@ impl IOStream {
 
     /// The error that closed the stream, if any (its text; the error itself went to the reader).
     pub fn error(&self) -> Option<String> {
-        self.inner.state.borrow().error.as_ref().map(|e| e.to_string())
+        self.inner
+            .state
+            .borrow()
+            .error
+            .as_ref()
+            .map(|e| e.to_string())
     }
 
     /// Whether a read future is pending.
@@ -545,7 +565,11 @@ impl IOStream {
     ///
     /// [`StreamError::Unsatisfiable`] (and the stream is closed) if `max_bytes` pass without
     /// the delimiter; [`StreamError::Closed`] if the stream closes first.
-    pub async fn read_until(&self, delimiter: &[u8], max_bytes: usize) -> Result<Vec<u8>, StreamError> {
+    pub async fn read_until(
+        &self,
+        delimiter: &[u8],
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, StreamError> {
         let mut scanned = 0usize;
         self.read_with(max_bytes, move |buf, _eof| {
             // Resume the scan where the last one stopped: dribbled input costs O(n), not O(n²).
@@ -607,8 +631,14 @@ impl IOStream {
     /// [`StreamError::Closed`] if the stream closed with an error (a reset), or
     /// [`StreamError::Unsatisfiable`] if the data exceeds `max_buffer_size`.
     pub async fn read_until_close(&self) -> Result<Vec<u8>, StreamError> {
-        self.read_with(usize::MAX, |buf, eof| if eof { Found::Take(buf.len()) } else { Found::NotYet })
-            .await
+        self.read_with(usize::MAX, |buf, eof| {
+            if eof {
+                Found::Take(buf.len())
+            } else {
+                Found::NotYet
+            }
+        })
+        .await
     }
 
     async fn read_with(
@@ -639,7 +669,9 @@ impl IOStream {
                         self.consume(0);
                         return Poll::Ready(Ok(out));
                     }
-                    Found::Take(_) => return Poll::Ready(self.fail_unsatisfiable(st, "max_bytes exceeded")),
+                    Found::Take(_) => {
+                        return Poll::Ready(self.fail_unsatisfiable(st, "max_bytes exceeded"))
+                    }
                     Found::NotYet if st.read.len() > max_bytes => {
                         return Poll::Ready(self.fail_unsatisfiable(st, "max_bytes exceeded"));
                     }
@@ -863,7 +895,11 @@ impl IOStream {
                 // SAFETY: reading into the Vec's spare capacity, at most `spare` bytes; the
                 // length is only extended by what the kernel wrote.
                 let n = unsafe {
-                    libc::read(fd, st.read.data.as_mut_ptr().add(len) as *mut libc::c_void, spare)
+                    libc::read(
+                        fd,
+                        st.read.data.as_mut_ptr().add(len) as *mut libc::c_void,
+                        spare,
+                    )
                 };
                 if n > 0 {
                     let n = n as usize;
@@ -966,7 +1002,9 @@ impl IOStream {
                 // SAFETY: writing from a live slice of `pending.len()` bytes.
                 let n = unsafe {
                     match kind {
-                        Kind::Pipe => libc::write(fd, pending.as_ptr() as *const libc::c_void, pending.len()),
+                        Kind::Pipe => {
+                            libc::write(fd, pending.as_ptr() as *const libc::c_void, pending.len())
+                        }
                         _ => libc::send(
                             fd,
                             pending.as_ptr() as *const libc::c_void,

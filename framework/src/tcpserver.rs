@@ -122,11 +122,13 @@ impl TcpServer {
             s.set_nonblocking(true)?;
             let fd = s.as_raw_fd();
             let weak = Rc::downgrade(&self.inner);
-            self.inner.io_loop.add_handler(fd, Events::READ, move |fd, _| {
-                if let Some(inner) = weak.upgrade() {
-                    TcpServer { inner }.accept_ready(fd);
-                }
-            })?;
+            self.inner
+                .io_loop
+                .add_handler(fd, Events::READ, move |fd, _| {
+                    if let Some(inner) = weak.upgrade() {
+                        TcpServer { inner }.accept_ready(fd);
+                    }
+                })?;
             self.inner.listeners.borrow_mut().push(s);
         }
         Ok(())
@@ -171,7 +173,9 @@ impl TcpServer {
                             self.inner.accepted.set(self.inner.accepted.get() + 1);
                             (self.inner.handler)(stream, addr);
                         }
-                        Err(e) => log::error!("squall: cannot register connection from {addr}: {e}"),
+                        Err(e) => {
+                            log::error!("squall: cannot register connection from {addr}: {e}")
+                        }
                     }
                 }
                 Err(e) => {
@@ -182,8 +186,11 @@ impl TcpServer {
                             requeue = true;
                             continue;
                         }
-                        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS) | Some(libc::ENOMEM) => {
-                            log::error!("squall: accept failed ({e}); pausing for {EMFILE_BACKOFF:?}");
+                        Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
+                        | Some(libc::ENOMEM) => {
+                            log::error!(
+                                "squall: accept failed ({e}); pausing for {EMFILE_BACKOFF:?}"
+                            );
                             self.pause();
                         }
                         _ => log::error!("squall: accept failed: {e}"),
@@ -209,7 +216,10 @@ impl TcpServer {
             return;
         }
         for l in self.inner.listeners.borrow().iter() {
-            let _ = self.inner.io_loop.update_handler(l.as_raw_fd(), Events::NONE);
+            let _ = self
+                .inner
+                .io_loop
+                .update_handler(l.as_raw_fd(), Events::NONE);
         }
         let weak = Rc::downgrade(&self.inner);
         let t = self.inner.io_loop.call_later(EMFILE_BACKOFF, move || {
