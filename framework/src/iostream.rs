@@ -719,8 +719,18 @@ impl IOStream {
             return Err(StreamError::Closed { cause });
         }
         self.with_write_buffer(|buf| buf.extend_from_slice(data));
-        let target = self.inner.state.borrow().appended;
         self.flush();
+        self.wait_flushed().await
+    }
+
+    /// Resolves once every byte appended to the write buffer so far has reached the kernel
+    /// (it does not flush by itself; the stream flushes when the fd is writable).
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Closed`] if the stream closes first.
+    pub async fn wait_flushed(&self) -> Result<(), StreamError> {
+        let target = self.inner.state.borrow().appended;
         std::future::poll_fn(|cx| {
             if crate::task::poll_budget(cx).is_pending() {
                 return Poll::Pending;

@@ -10,6 +10,8 @@ extern crate self as squall;
 
 pub mod escape;
 pub mod executor;
+pub mod http1;
+pub mod httpserver;
 pub mod httputil;
 pub mod ioloop;
 pub mod iostream;

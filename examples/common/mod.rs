@@ -1,0 +1,65 @@
+//! Command-line options shared by the example servers: `--port N` (default 8888, Tornado's
+//! habit) and `--address A` (default 127.0.0.1), plus example-specific flags.
+
+#![allow(dead_code)]
+
+/// Parsed command-line flags.
+pub struct Args {
+    pub port: u16,
+    pub address: String,
+    rest: Vec<String>,
+}
+
+impl Args {
+    /// Parses `std::env::args()`; exits with a message on a malformed value.
+    pub fn parse() -> Args {
+        let mut args = Args {
+            port: 8888,
+            address: "127.0.0.1".to_owned(),
+            rest: Vec::new(),
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(a) = it.next() {
+            let (flag, inline) = match a.split_once('=') {
+                Some((f, v)) => (f.to_owned(), Some(v.to_owned())),
+                None => (a.clone(), None),
+            };
+            match flag.as_str() {
+                "--port" => {
+                    let v = inline.or_else(|| it.next()).unwrap_or_default();
+                    args.port = v
+                        .parse()
+                        .unwrap_or_else(|_| die(&format!("--port: not a port: {v:?}")));
+                }
+                "--address" => args.address = inline.or_else(|| it.next()).unwrap_or_default(),
+                _ => {
+                    args.rest.push(flag);
+                    if let Some(v) = inline {
+                        args.rest.push(v);
+                    }
+                }
+            }
+        }
+        args
+    }
+
+    /// The value after `--name`, parsed.
+    pub fn get<T: std::str::FromStr>(&self, name: &str) -> Option<T> {
+        let i = self.rest.iter().position(|a| a == name)?;
+        let v = self.rest.get(i + 1)?;
+        Some(
+            v.parse()
+                .unwrap_or_else(|_| die(&format!("{name}: bad value {v:?}"))),
+        )
+    }
+
+    /// Whether `--name` was given.
+    pub fn flag(&self, name: &str) -> bool {
+        self.rest.iter().any(|a| a == name)
+    }
+}
+
+fn die(msg: &str) -> ! {
+    eprintln!("{msg}");
+    std::process::exit(2)
+}

@@ -1,0 +1,716 @@
+//! HTTP/1.1 connections: [`Request`] parsing, body decoding, keep-alive, pipelining, timeouts,
+//! and the [`Responder`] that writes each response.
+//!
+//! One `Http1Connection` serves one socket. It is event-driven (a
+//! [`StreamProtocol`](crate::iostream::StreamProtocol)), not a task: when bytes arrive it
+//! parses every complete request in the read buffer, hands each to the [`HttpDelegate`], and
+//! lets all the responses of that batch leave in one write.
+//!
+//! ### Ordering
+//!
+//! Requests on a connection are answered strictly in order. While a response is pending (an
+//! async handler), later pipelined requests wait in the read buffer, which is bounded: reading
+//! pauses when it is full.
+//!
+//! ### Framing and errors
+//!
+//! Anything the server cannot frame without guessing (both Content-Length and
+//! Transfer-Encoding, differing lengths, unknown transfer codings, obs-fold, control
+//! characters, a missing Host) is answered with 400 and the connection closed; so are limits
+//! (413 body, 414 target, 431 head). The server keeps serving every other connection.
+//!
+//! ### Timeouts
+//!
+//! One timer per connection, re-armed lazily: the connection stores a deadline (header, idle
+//! or body) and the timer, when it fires early, re-arms itself for the current deadline. A
+//! request therefore costs no timer operation at all.
+
+mod chunked;
+mod parse;
+mod request;
+mod response;
+
+pub use request::{BodySink, Method, Request, RequestBuilder, Version};
+pub use response::{reason_phrase, Responder, ResponseError};
+
+use std::cell::{Cell, RefCell};
+use std::fmt;
+use std::net::SocketAddr;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::{Rc, Weak};
+use std::time::{Duration, Instant};
+
+use crate::ioloop::Timeout;
+use crate::iostream::{IOStream, StreamProtocol};
+use chunked::ChunkedDecoder;
+use parse::{Framing, HeadLimits, Scan};
+use request::RequestPool;
+use response::DateCache;
+
+/// How the server should receive a request's body; see [`HttpDelegate::body_mode`].
+pub enum BodyMode {
+    /// Buffer the whole body into the request (default; bounded by `max_body_size`).
+    Buffer,
+    /// Hand the body to this sink piece by piece as it arrives (large uploads).
+    Stream(Box<dyn BodySink>),
+    /// Refuse the request with this status without reading its body (the connection closes).
+    Reject(u16),
+}
+
+impl fmt::Debug for BodyMode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BodyMode::Buffer => f.write_str("Buffer"),
+            BodyMode::Stream(_) => f.write_str("Stream(..)"),
+            BodyMode::Reject(s) => write!(f, "Reject({s})"),
+        }
+    }
+}
+
+/// What the server calls for each request: Tornado's `HTTPServerConnectionDelegate` and
+/// `HTTPMessageDelegate` in one.
+///
+/// A closure `Fn(Request, Responder)` is a delegate. The web layer's
+/// [`Application`](crate::web::Application) is another.
+///
+/// # Examples
+///
+/// ```no_run
+/// use squall::httpserver::HTTPServer;
+/// use squall::http1::{Request, Responder};
+///
+/// let server = HTTPServer::new(|req: Request, res: Responder| {
+///     let body = format!("you asked for {}", req.path());
+///     res.respond(200, &[("Content-Type", "text/plain")], body.as_bytes());
+/// });
+/// server.listen(8888, "127.0.0.1").unwrap();
+/// squall::ioloop::IOLoop::current().start();
+/// ```
+pub trait HttpDelegate: 'static {
+    /// Decides, once the head has arrived, how to receive the body. Called only for requests
+    /// with a body. The default buffers it.
+    fn body_mode(&self, _request: &Request) -> BodyMode {
+        BodyMode::Buffer
+    }
+
+    /// Handles a complete request. The response is written through `responder`, now or later
+    /// (an async handler keeps it); it must end with [`Responder::finish`] (or be dropped, which
+    /// answers 500 or closes the connection).
+    fn handle(&self, request: Request, responder: Responder);
+}
+
+impl<F: Fn(Request, Responder) + 'static> HttpDelegate for F {
+    fn handle(&self, request: Request, responder: Responder) {
+        self(request, responder)
+    }
+}
+
+/// Options of an HTTP server, with Tornado's defaults where Tornado has them.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HttpServerOptions {
+    /// Close every connection after one response.
+    pub no_keep_alive: bool,
+    /// Trust `X-Real-IP`/`X-Forwarded-For` and `X-Scheme`/`X-Forwarded-Proto` (behind a proxy).
+    pub xheaders: bool,
+    /// Largest request head (request line and headers), default 64 KiB; more is 431.
+    pub max_header_size: usize,
+    /// Largest request target, default 8 KiB; more is 414.
+    pub max_request_line: usize,
+    /// Largest request body, default 100 MiB; more is 413.
+    pub max_body_size: u64,
+    /// Time allowed for a request head to arrive once it has started (slowloris defence).
+    pub header_timeout: Option<Duration>,
+    /// Time an idle keep-alive connection is kept.
+    pub idle_timeout: Option<Duration>,
+    /// Time a request body may stall (no bytes arriving).
+    pub body_timeout: Option<Duration>,
+    /// Write one access-log line per request (target `squall::access`, at info/warn/error).
+    pub access_log: bool,
+}
+
+impl Default for HttpServerOptions {
+    fn default() -> Self {
+        HttpServerOptions {
+            no_keep_alive: false,
+            xheaders: false,
+            max_header_size: 64 * 1024,
+            max_request_line: 8 * 1024,
+            max_body_size: 100 * 1024 * 1024,
+            header_timeout: Some(Duration::from_secs(60)),
+            idle_timeout: Some(Duration::from_secs(3600)),
+            body_timeout: Some(Duration::from_secs(60)),
+            access_log: true,
+        }
+    }
+}
+
+/// State shared by every connection of one server.
+pub(crate) struct ServerCore {
+    pub(crate) options: HttpServerOptions,
+    pub(crate) delegate: Box<dyn HttpDelegate>,
+    pub(crate) pool: Rc<RequestPool>,
+    pub(crate) date: RefCell<DateCache>,
+    conns: RefCell<Vec<Weak<Conn>>>,
+    /// Set during graceful shutdown: finish in-flight requests, then close.
+    pub(crate) draining: Cell<bool>,
+}
+
+impl ServerCore {
+    pub(crate) fn new(delegate: Box<dyn HttpDelegate>, options: HttpServerOptions) -> Rc<Self> {
+        Rc::new(ServerCore {
+            options,
+            delegate,
+            pool: Rc::new(RequestPool::default()),
+            date: RefCell::new(DateCache::default()),
+            conns: RefCell::new(Vec::new()),
+            draining: Cell::new(false),
+        })
+    }
+
+    /// Number of open connections.
+    pub(crate) fn connection_count(&self) -> usize {
+        self.conns.borrow().len()
+    }
+
+    /// Number of connections with a request in flight.
+    pub(crate) fn busy_count(&self) -> usize {
+        self.conns
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .filter(|c| c.phase.get() != Phase::Head || c.stream.read_buffered() > 0)
+            .count()
+    }
+
+    /// Starts a graceful shutdown: idle connections close now, busy ones after their current
+    /// response.
+    pub(crate) fn drain(&self) {
+        self.draining.set(true);
+        let conns: Vec<Rc<Conn>> = self
+            .conns
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for c in conns {
+            if c.phase.get() == Phase::Head && c.stream.read_buffered() == 0 {
+                c.close_when_flushed();
+            }
+        }
+    }
+
+    /// Closes every connection at once.
+    pub(crate) fn close_all(&self) {
+        let conns: Vec<Rc<Conn>> = self
+            .conns
+            .borrow()
+            .iter()
+            .filter_map(Weak::upgrade)
+            .collect();
+        for c in conns {
+            c.stream.close();
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Waiting for (or reading) a request head.
+    Head,
+    /// Reading a request body.
+    Body,
+    /// The delegate has the request; its response is not finished.
+    Dispatched,
+    /// The last response is written; close once it is flushed.
+    Closing,
+}
+
+/// A request whose body is being read.
+struct BodyRead {
+    request: Request,
+    framing: BodyProgress,
+}
+
+enum BodyProgress {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+}
+
+/// What the responder needs to know about the request it answers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Current {
+    pub(crate) version: Version,
+    pub(crate) is_head: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) seq: u64,
+}
+
+/// One HTTP/1.x connection.
+pub(crate) struct Conn {
+    pub(crate) stream: IOStream,
+    pub(crate) server: Rc<ServerCore>,
+    remote: SocketAddr,
+    phase: Cell<Phase>,
+    searched: Cell<usize>,
+    body: RefCell<Option<BodyRead>>,
+    pub(crate) current: Cell<Current>,
+    in_process: Cell<bool>,
+    deadline: Cell<Option<Instant>>,
+    head_started: Cell<bool>,
+    timer: Cell<Option<(Timeout, Instant)>>,
+    pub(crate) close_callback: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// "METHOD uri" of the current request, for the access log (kept only when logging).
+    pub(crate) log_line: RefCell<String>,
+    pub(crate) log_start: Cell<Option<Instant>>,
+    pub(crate) remote_ip: Cell<std::net::IpAddr>,
+    index: Cell<usize>,
+    this: Weak<Conn>,
+}
+
+impl fmt::Debug for Conn {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Http1Connection")
+            .field("remote", &self.remote)
+            .field("phase", &self.phase.get())
+            .finish()
+    }
+}
+
+impl StreamProtocol for Conn {
+    fn on_read(&self, _stream: &IOStream) {
+        if let Some(me) = self.me() {
+            me.process();
+        }
+    }
+
+    fn on_drain(&self, stream: &IOStream) {
+        if self.phase.get() == Phase::Closing {
+            stream.close();
+        }
+    }
+
+    fn on_close(&self, _stream: &IOStream) {
+        if let Some((t, _)) = self.timer.take() {
+            self.stream.io_loop().remove_timeout(t);
+        }
+        self.unregister();
+        let cb = self.close_callback.borrow_mut().take();
+        if let Some(cb) = cb {
+            crate::ioloop::run_guarded("on_connection_close", cb);
+        }
+    }
+}
+
+impl Conn {
+    /// Starts serving `stream` for `server`.
+    pub(crate) fn start(server: &Rc<ServerCore>, stream: IOStream, remote: SocketAddr) {
+        let opts = &server.options;
+        // Bounded read buffer: a head, plus room for pipelined requests behind it.
+        stream.set_max_buffer_size(opts.max_header_size.max(16 * 1024) + 64 * 1024);
+        let conn = Rc::new_cyclic(|this| Conn {
+            stream: stream.clone(),
+            server: server.clone(),
+            remote,
+            phase: Cell::new(Phase::Head),
+            searched: Cell::new(0),
+            body: RefCell::new(None),
+            current: Cell::new(Current {
+                version: Version::Http11,
+                is_head: false,
+                keep_alive: false,
+                seq: 0,
+            }),
+            in_process: Cell::new(false),
+            deadline: Cell::new(None),
+            head_started: Cell::new(false),
+            timer: Cell::new(None),
+            close_callback: RefCell::new(None),
+            log_line: RefCell::new(String::new()),
+            log_start: Cell::new(None),
+            remote_ip: Cell::new(remote.ip()),
+            index: Cell::new(0),
+            this: this.clone(),
+        });
+        {
+            let mut conns = server.conns.borrow_mut();
+            conn.index.set(conns.len());
+            conns.push(Rc::downgrade(&conn));
+        }
+        stream.set_protocol(Some(conn.clone()));
+        let now = stream.io_loop().time();
+        conn.set_deadline(opts.idle_timeout.map(|t| now + t));
+        // Bytes may already be buffered (none for a fresh accept, but be general).
+        if stream.read_buffered() > 0 {
+            conn.process();
+        }
+    }
+
+    fn me(&self) -> Option<Rc<Conn>> {
+        self.this.upgrade()
+    }
+
+    fn unregister(&self) {
+        let mut conns = self.server.conns.borrow_mut();
+        let i = self.index.get();
+        if i < conns.len() && std::ptr::eq(conns[i].as_ptr(), self) {
+            conns.swap_remove(i);
+            if let Some(moved) = conns.get(i).and_then(Weak::upgrade) {
+                moved.index.set(i);
+            }
+        }
+    }
+
+    // ----- timeouts -------------------------------------------------------------------------
+
+    fn set_deadline(self: &Rc<Self>, deadline: Option<Instant>) {
+        self.deadline.set(deadline);
+        let Some(d) = deadline else { return };
+        match self.timer.get() {
+            // The armed timer fires no later than the deadline; it re-arms itself then.
+            Some((_, at)) if at <= d => {}
+            Some((t, _)) => {
+                self.stream.io_loop().remove_timeout(t);
+                self.arm(d);
+            }
+            None => self.arm(d),
+        }
+    }
+
+    fn arm(self: &Rc<Self>, at: Instant) {
+        let weak = Rc::downgrade(self);
+        let t = self.stream.io_loop().call_at(at, move || {
+            if let Some(c) = weak.upgrade() {
+                c.timer.set(None);
+                c.on_timer();
+            }
+        });
+        self.timer.set(Some((t, at)));
+    }
+
+    fn on_timer(self: &Rc<Self>) {
+        let Some(d) = self.deadline.get() else { return };
+        if Instant::now() >= d {
+            log::debug!(
+                "squall: closing connection from {} ({:?} timed out)",
+                self.remote,
+                self.phase.get()
+            );
+            self.stream.close();
+        } else {
+            self.arm(d);
+        }
+    }
+
+    // ----- the request loop -----------------------------------------------------------------
+
+    /// Parses and dispatches every complete request in the buffer, then flushes once.
+    pub(crate) fn process(self: &Rc<Self>) {
+        if self.in_process.replace(true) {
+            return;
+        }
+        loop {
+            let more = match self.phase.get() {
+                Phase::Head => self.read_head(),
+                Phase::Body => self.read_body(),
+                Phase::Dispatched | Phase::Closing => false,
+            };
+            if !more || self.stream.closed() {
+                break;
+            }
+        }
+        self.in_process.set(false);
+        if self.stream.closed() {
+            return;
+        }
+        let flushed = self.stream.flush();
+        if self.phase.get() == Phase::Closing && flushed {
+            self.stream.close();
+        }
+    }
+
+    /// Tries to read one request head. Returns whether to go on.
+    fn read_head(self: &Rc<Self>) -> bool {
+        let opts = &self.server.options;
+        if self.stream.read_buffered() == 0 {
+            if self.stream.at_eof() || self.server.draining.get() {
+                self.close_when_flushed();
+            }
+            return false;
+        }
+        let now = self.stream.io_loop().time();
+        if !self.head_started.replace(true) {
+            // The header timeout runs from the first byte of the head, not from the last one.
+            self.set_deadline(opts.header_timeout.map(|t| now + t));
+        }
+        let limits = HeadLimits {
+            max_header_size: opts.max_header_size,
+            max_request_line: opts.max_request_line,
+        };
+        let mut parts = self.server.pool.take();
+        let searched = self.searched.get();
+        let scan = self.stream.with_read_buffer(|buf| {
+            match parse::scan_head(buf, searched, limits, &mut parts) {
+                Scan::Complete(head) => (head.consumed, Scan::Complete(head)),
+                other => (0, other),
+            }
+        });
+        let head = match scan {
+            Scan::Partial { searched } => {
+                self.searched.set(searched);
+                self.server.pool_return(parts);
+                if self.stream.at_eof() {
+                    self.stream.close();
+                }
+                return false;
+            }
+            Scan::Error(status) => {
+                self.server.pool_return(parts);
+                self.fail(status);
+                return false;
+            }
+            Scan::Complete(head) => head,
+        };
+        self.searched.set(0);
+        self.head_started.set(false);
+        let mut request = Request {
+            parts,
+            method: head.method,
+            method_span: head.method_span,
+            target: head.target,
+            path_len: head.path_len,
+            version: head.version,
+            remote_addr: self.remote,
+            remote_ip: self.remote.ip(),
+            https: false,
+            keep_alive: head.keep_alive && !opts.no_keep_alive,
+            start: now,
+            sink: None,
+            pool: Some(self.server.pool.clone()),
+        };
+        if opts.xheaders {
+            apply_xheaders(&mut request);
+        }
+        let progress = match head.framing {
+            Framing::None => {
+                self.dispatch(request);
+                return true;
+            }
+            Framing::Length(n) if n > opts.max_body_size => {
+                self.fail(413);
+                return false;
+            }
+            Framing::Length(n) => BodyProgress::Length(n),
+            Framing::Chunked => BodyProgress::Chunked(ChunkedDecoder::new(
+                opts.max_body_size,
+                opts.max_header_size,
+            )),
+        };
+        match self.server.delegate.body_mode(&request) {
+            BodyMode::Buffer => {
+                if let BodyProgress::Length(n) = progress {
+                    // Within max_body_size, checked above.
+                    request.parts.body.reserve(n.min(1 << 20) as usize);
+                }
+            }
+            BodyMode::Stream(sink) => request.sink = Some(sink),
+            BodyMode::Reject(status) => {
+                self.fail(status);
+                return false;
+            }
+        }
+        if head.expect_continue {
+            // Only now that the body will be read (RFC 9110 §10.1.1).
+            self.stream
+                .with_write_buffer(|w| w.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n"));
+            self.stream.flush();
+        }
+        *self.body.borrow_mut() = Some(BodyRead {
+            request,
+            framing: progress,
+        });
+        self.phase.set(Phase::Body);
+        self.set_deadline(opts.body_timeout.map(|t| now + t));
+        true
+    }
+
+    /// Moves buffered body bytes into the request. Returns whether to go on.
+    fn read_body(self: &Rc<Self>) -> bool {
+        let mut slot = self.body.borrow_mut();
+        let Some(br) = slot.as_mut() else {
+            self.phase.set(Phase::Head);
+            return true;
+        };
+        let BodyRead { request, framing } = br;
+        let result: Result<bool, u16> = self.stream.with_read_buffer(|buf| {
+            let mut deliver = |data: &[u8]| -> Result<(), u16> {
+                match request.sink.as_mut() {
+                    Some(sink) => sink.data(data),
+                    None => {
+                        request.parts.body.extend_from_slice(data);
+                        Ok(())
+                    }
+                }
+            };
+            match framing {
+                BodyProgress::Length(left) => {
+                    let n = (*left as usize).min(buf.len());
+                    if let Err(e) = deliver(&buf[..n]) {
+                        return (n, Err(e));
+                    }
+                    *left -= n as u64;
+                    (n, Ok(*left == 0))
+                }
+                BodyProgress::Chunked(dec) => match dec.feed(buf, &mut deliver) {
+                    Ok(n) => (n, Ok(dec.is_done())),
+                    Err(e) => (0, Err(e)),
+                },
+            }
+        });
+        match result {
+            Err(status) => {
+                drop(slot);
+                self.fail(status);
+                false
+            }
+            Ok(true) => {
+                let br = slot.take();
+                drop(slot);
+                if let Some(br) = br {
+                    self.dispatch(br.request);
+                }
+                true
+            }
+            Ok(false) => {
+                drop(slot);
+                if self.stream.at_eof() {
+                    self.stream.close();
+                    return false;
+                }
+                let opts = &self.server.options;
+                let now = self.stream.io_loop().time();
+                self.set_deadline(opts.body_timeout.map(|t| now + t));
+                false
+            }
+        }
+    }
+
+    fn dispatch(self: &Rc<Self>, request: Request) {
+        let mut cur = self.current.get();
+        cur.seq += 1;
+        cur.version = request.version;
+        cur.is_head = request.method == Method::Head;
+        cur.keep_alive = request.keep_alive && !self.server.draining.get();
+        self.current.set(cur);
+        self.remote_ip.set(request.remote_ip);
+        self.phase.set(Phase::Dispatched);
+        self.deadline.set(None);
+        if self.server.options.access_log
+            && log::log_enabled!(target: "squall::access", log::Level::Error)
+        {
+            let mut line = self.log_line.borrow_mut();
+            line.clear();
+            line.push_str(request.method_str());
+            line.push(' ');
+            line.push_str(request.uri());
+            self.log_start.set(Some(Instant::now()));
+        }
+        let responder = Responder::new(self.clone(), cur.seq);
+        let server = self.server.clone();
+        if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
+            server.delegate.handle(request, responder)
+        })) {
+            // The responder was dropped while unwinding, which answered 500 or closed.
+            log::error!(
+                "squall: request delegate panicked: {}",
+                crate::ioloop::panic_message(&*p)
+            );
+        }
+    }
+
+    /// Called by the responder when its response is complete.
+    pub(crate) fn response_finished(self: &Rc<Self>, seq: u64, keep_alive: bool) {
+        if self.current.get().seq != seq || self.phase.get() != Phase::Dispatched {
+            return;
+        }
+        self.close_callback.borrow_mut().take();
+        if keep_alive && !self.server.draining.get() {
+            self.phase.set(Phase::Head);
+            let opts = &self.server.options;
+            let now = self.stream.io_loop().time();
+            self.set_deadline(opts.idle_timeout.map(|t| now + t));
+        } else if keep_alive && self.stream.read_buffered() > 0 {
+            // Draining: requests already received are still answered.
+            self.phase.set(Phase::Head);
+        } else {
+            self.phase.set(Phase::Closing);
+        }
+        if !self.in_process.get() {
+            // Finished asynchronously: answer pipelined requests and flush.
+            self.process();
+        }
+    }
+
+    /// Answers bad input with `status` and closes.
+    fn fail(self: &Rc<Self>, status: u16) {
+        log::debug!("squall: bad request from {}: {status}", self.remote);
+        let date = self.server.date_now(self.stream.io_loop().time());
+        self.stream.with_write_buffer(|w| {
+            response::write_status_line(w, Version::Http11, status, None);
+            w.extend_from_slice(b"Content-Length: 0\r\nConnection: close\r\nDate: ");
+            w.extend_from_slice(&date);
+            w.extend_from_slice(b"\r\n\r\n");
+        });
+        self.phase.set(Phase::Closing);
+        if !self.in_process.get() && self.stream.flush() {
+            self.stream.close();
+        }
+    }
+
+    /// Closes once pending output has been written.
+    fn close_when_flushed(&self) {
+        self.phase.set(Phase::Closing);
+        if !self.stream.writing() {
+            self.stream.close();
+        }
+    }
+}
+
+impl ServerCore {
+    fn pool_return(&self, parts: request::Parts) {
+        self.pool.give(parts);
+    }
+
+    pub(crate) fn date_now(&self, now: Instant) -> [u8; 29] {
+        self.date.borrow_mut().get(now)
+    }
+}
+
+/// Applies `X-Real-IP`/`X-Forwarded-For` and `X-Scheme`/`X-Forwarded-Proto` (Tornado's rules:
+/// the last hop of X-Forwarded-For; only well-formed IPs and http/https are believed).
+fn apply_xheaders(request: &mut Request) {
+    let ip = request
+        .header("X-Real-IP")
+        .or_else(|| {
+            request
+                .header("X-Forwarded-For")
+                .and_then(|v| v.rsplit(',').next())
+        })
+        .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
+    if let Some(ip) = ip {
+        request.remote_ip = ip;
+    }
+    let scheme = request
+        .header("X-Scheme")
+        .or_else(|| {
+            request
+                .header("X-Forwarded-Proto")
+                .and_then(|v| v.rsplit(',').next())
+        })
+        .map(str::trim);
+    match scheme {
+        Some(s) if s.eq_ignore_ascii_case("https") => request.https = true,
+        Some(s) if s.eq_ignore_ascii_case("http") => request.https = false,
+        _ => {}
+    }
+}

@@ -1,0 +1,450 @@
+//! [`Request`]: one parsed HTTP request, its head kept as raw bytes with offsets into them.
+
+use std::any::Any;
+use std::cell::RefCell;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::rc::Rc;
+use std::time::Instant;
+
+/// A byte range `[start, end)` into a request's head.
+pub(crate) type Span = (u32, u32);
+
+/// The request method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `PATCH`
+    Patch,
+    /// `OPTIONS`
+    Options,
+    /// `CONNECT`
+    Connect,
+    /// `TRACE`
+    Trace,
+    /// Any other (valid token) method; see [`Request::method_str`].
+    Other,
+}
+
+impl Method {
+    /// Parses a method token (case-sensitive, as RFC 9110 says).
+    pub fn parse(s: &str) -> Method {
+        match s {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "PATCH" => Method::Patch,
+            "OPTIONS" => Method::Options,
+            "CONNECT" => Method::Connect,
+            "TRACE" => Method::Trace,
+            _ => Method::Other,
+        }
+    }
+
+    /// The method's name (`"OTHER"` for [`Method::Other`]; use [`Request::method_str`]).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Patch => "PATCH",
+            Method::Options => "OPTIONS",
+            Method::Connect => "CONNECT",
+            Method::Trace => "TRACE",
+            Method::Other => "OTHER",
+        }
+    }
+
+    /// Whether the method is safe (GET, HEAD, OPTIONS, TRACE): no XSRF check, ETag applies.
+    pub fn is_safe(self) -> bool {
+        matches!(
+            self,
+            Method::Get | Method::Head | Method::Options | Method::Trace
+        )
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The HTTP version of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Version {
+    /// HTTP/1.0
+    Http10,
+    /// HTTP/1.1
+    Http11,
+}
+
+impl Version {
+    /// `"HTTP/1.0"` or `"HTTP/1.1"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Version::Http10 => "HTTP/1.0",
+            Version::Http11 => "HTTP/1.1",
+        }
+    }
+}
+
+/// Receives a request body piece by piece instead of having it buffered whole (see
+/// [`BodyMode::Stream`](crate::httpserver::BodyMode::Stream)).
+pub trait BodySink: Any {
+    /// A piece of the body, in order.
+    ///
+    /// # Errors
+    ///
+    /// An HTTP status (4xx/5xx) to answer with; the rest of the body is not read and the
+    /// connection closes after the response.
+    fn data(&mut self, chunk: &[u8]) -> Result<(), u16>;
+
+    /// Converts the sink back into `Box<dyn Any>`, so its owner can take it back by type from
+    /// [`Request::take_body_sink`].
+    fn into_any(self: Box<Self>) -> Box<dyn Any>;
+}
+
+/// Recycled request buffers, per server.
+#[derive(Default)]
+pub(crate) struct RequestPool {
+    spare: RefCell<Vec<Parts>>,
+}
+
+/// The reusable allocations of a request.
+#[derive(Default)]
+pub(crate) struct Parts {
+    pub(crate) head: Vec<u8>,
+    pub(crate) headers: Vec<(Span, Span)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl RequestPool {
+    pub(crate) fn take(&self) -> Parts {
+        self.spare.borrow_mut().pop().unwrap_or_default()
+    }
+
+    pub(crate) fn give(&self, mut parts: Parts) {
+        const KEEP: usize = 256;
+        const MAX_BODY: usize = 64 * 1024;
+        let mut spare = self.spare.borrow_mut();
+        if spare.len() < KEEP {
+            parts.head.clear();
+            parts.headers.clear();
+            if parts.body.capacity() > MAX_BODY {
+                parts.body = Vec::new();
+            }
+            parts.body.clear();
+            spare.push(parts);
+        }
+    }
+}
+
+/// One HTTP request as the server parsed it: method, target, version, headers and body.
+///
+/// The head is stored once, as the raw bytes that arrived, with offsets for each part; the
+/// accessors return slices of it. Its buffers are recycled by the server when it is dropped.
+pub struct Request {
+    pub(crate) parts: Parts,
+    pub(crate) method: Method,
+    pub(crate) method_span: Span,
+    pub(crate) target: Span,
+    /// Length of the path within the target (before `?`).
+    pub(crate) path_len: u32,
+    pub(crate) version: Version,
+    pub(crate) remote_addr: SocketAddr,
+    pub(crate) remote_ip: IpAddr,
+    pub(crate) https: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) start: Instant,
+    pub(crate) sink: Option<Box<dyn BodySink>>,
+    pub(crate) pool: Option<Rc<RequestPool>>,
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        if let Some(pool) = self.pool.take() {
+            pool.give(std::mem::take(&mut self.parts));
+        }
+    }
+}
+
+impl fmt::Debug for Request {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("method", &self.method_str())
+            .field("uri", &self.uri())
+            .field("version", &self.version)
+            .field("headers", &self.headers().collect::<Vec<_>>())
+            .field("body_len", &self.parts.body.len())
+            .field("remote_ip", &self.remote_ip)
+            .finish()
+    }
+}
+
+fn span_str(head: &[u8], (a, b): Span) -> &str {
+    // Spans are only created over bytes checked to be UTF-8 (method, target) or are read
+    // through `header_bytes` (values); an invalid span yields "".
+    head.get(a as usize..b as usize)
+        .and_then(|s| std::str::from_utf8(s).ok())
+        .unwrap_or("")
+}
+
+impl Request {
+    /// Builds a request by hand (for tests and tools); the server builds them from the wire.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::http1::{Method, Request};
+    /// let r = Request::builder(Method::Post, "/a/b?x=1").header("Host", "h").body(b"hi".to_vec()).build();
+    /// assert_eq!(r.path(), "/a/b");
+    /// assert_eq!(r.query(), "x=1");
+    /// assert_eq!(r.header("host"), Some("h"));
+    /// assert_eq!(r.body(), b"hi");
+    /// ```
+    pub fn builder(method: Method, uri: &str) -> RequestBuilder {
+        RequestBuilder {
+            method: method.as_str().to_owned(),
+            uri: uri.to_owned(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            version: Version::Http11,
+            remote: SocketAddr::from(([127, 0, 0, 1], 0)),
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> Method {
+        self.method
+    }
+
+    /// The method as sent (useful for [`Method::Other`]).
+    pub fn method_str(&self) -> &str {
+        span_str(&self.parts.head, self.method_span)
+    }
+
+    /// The request target as sent: path and query, still percent-encoded.
+    pub fn uri(&self) -> &str {
+        span_str(&self.parts.head, self.target)
+    }
+
+    /// The path part of the target (percent-encoded, as routing sees it).
+    pub fn path(&self) -> &str {
+        span_str(
+            &self.parts.head,
+            (self.target.0, self.target.0 + self.path_len),
+        )
+    }
+
+    /// The query string (after `?`, without it), or `""`.
+    pub fn query(&self) -> &str {
+        let q0 = self.target.0 + self.path_len + 1;
+        if q0 > self.target.1 {
+            ""
+        } else {
+            span_str(&self.parts.head, (q0, self.target.1))
+        }
+    }
+
+    /// The HTTP version.
+    pub fn version(&self) -> Version {
+        self.version
+    }
+
+    /// The first value of header `name` (case-insensitive), if present and valid UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.header_bytes(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+    }
+
+    /// The first value of header `name` as raw bytes (HTTP allows obs-text, which is not UTF-8).
+    pub fn header_bytes(&self, name: &str) -> Option<&[u8]> {
+        let head = &self.parts.head;
+        self.parts.headers.iter().find_map(|&(n, v)| {
+            let hn = &head[n.0 as usize..n.1 as usize];
+            hn.eq_ignore_ascii_case(name.as_bytes())
+                .then(|| &head[v.0 as usize..v.1 as usize])
+        })
+    }
+
+    /// Every value of header `name`, in order.
+    pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v)
+    }
+
+    /// Every header as `(name, value)` in arrival order (values that are not UTF-8 read as "").
+    pub fn headers(&self) -> impl Iterator<Item = (&str, &str)> + '_ {
+        let head = &self.parts.head;
+        self.parts
+            .headers
+            .iter()
+            .map(move |&(n, v)| (span_str(head, n), span_str(head, v)))
+    }
+
+    /// The body (empty if it was streamed to a [`BodySink`]).
+    pub fn body(&self) -> &[u8] {
+        &self.parts.body
+    }
+
+    /// Takes the body out of the request.
+    pub fn take_body(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.parts.body)
+    }
+
+    /// The peer's socket address.
+    pub fn remote_addr(&self) -> SocketAddr {
+        self.remote_addr
+    }
+
+    /// The client's IP: the peer's, or with `xheaders` the one the proxy reported.
+    pub fn remote_ip(&self) -> IpAddr {
+        self.remote_ip
+    }
+
+    /// `"http"` or `"https"` (with `xheaders`, as the proxy reported).
+    pub fn protocol(&self) -> &'static str {
+        if self.https {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// The `Host` header, or `""`.
+    pub fn host(&self) -> &str {
+        self.header("Host").unwrap_or("")
+    }
+
+    /// The host name without a port (`[::1]` keeps its brackets off: `::1`).
+    pub fn host_name(&self) -> &str {
+        let h = self.host();
+        if let Some(rest) = h.strip_prefix('[') {
+            return rest.split(']').next().unwrap_or("");
+        }
+        h.rsplit_once(':').map_or(h, |(name, _)| name)
+    }
+
+    /// `protocol://host/uri`, the URL the client asked for.
+    pub fn full_url(&self) -> String {
+        format!("{}://{}{}", self.protocol(), self.host(), self.uri())
+    }
+
+    /// Whether the connection stays open after this request's response (as the client asked
+    /// and the server allows).
+    pub fn keep_alive(&self) -> bool {
+        self.keep_alive
+    }
+
+    /// When the server started reading the request.
+    pub fn start_time(&self) -> Instant {
+        self.start
+    }
+
+    /// Time since the request started, in seconds (Tornado's `request_time()`).
+    pub fn request_time(&self) -> f64 {
+        self.start.elapsed().as_secs_f64()
+    }
+
+    /// Takes back the [`BodySink`] that received a streamed body.
+    pub fn take_body_sink(&mut self) -> Option<Box<dyn BodySink>> {
+        self.sink.take()
+    }
+}
+
+/// Builds a [`Request`] by hand; see [`Request::builder`].
+#[derive(Debug, Clone)]
+pub struct RequestBuilder {
+    method: String,
+    uri: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+    version: Version,
+    remote: SocketAddr,
+}
+
+impl RequestBuilder {
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Sets the body.
+    pub fn body(mut self, body: Vec<u8>) -> Self {
+        self.body = body;
+        self
+    }
+
+    /// Sets the version (default HTTP/1.1).
+    pub fn version(mut self, v: Version) -> Self {
+        self.version = v;
+        self
+    }
+
+    /// Sets the peer address (default 127.0.0.1:0).
+    pub fn remote_addr(mut self, a: SocketAddr) -> Self {
+        self.remote = a;
+        self
+    }
+
+    /// Builds the request.
+    pub fn build(self) -> Request {
+        let mut head = Vec::new();
+        let m0 = 0u32;
+        head.extend_from_slice(self.method.as_bytes());
+        let m1 = head.len() as u32;
+        head.push(b' ');
+        let t0 = head.len() as u32;
+        head.extend_from_slice(self.uri.as_bytes());
+        let t1 = head.len() as u32;
+        head.extend_from_slice(b" HTTP/1.1\r\n");
+        let mut headers = Vec::new();
+        for (n, v) in &self.headers {
+            let n0 = head.len() as u32;
+            head.extend_from_slice(n.as_bytes());
+            let n1 = head.len() as u32;
+            head.extend_from_slice(b": ");
+            let v0 = head.len() as u32;
+            head.extend_from_slice(v.as_bytes());
+            let v1 = head.len() as u32;
+            head.extend_from_slice(b"\r\n");
+            headers.push(((n0, n1), (v0, v1)));
+        }
+        let path_len = self.uri.find('?').unwrap_or(self.uri.len()) as u32;
+        Request {
+            parts: Parts {
+                head,
+                headers,
+                body: self.body,
+            },
+            method: Method::parse(&self.method),
+            method_span: (m0, m1),
+            target: (t0, t1),
+            path_len,
+            version: self.version,
+            remote_addr: self.remote,
+            remote_ip: self.remote.ip(),
+            https: false,
+            keep_alive: true,
+            start: Instant::now(),
+            sink: None,
+            pool: None,
+        }
+    }
+}
