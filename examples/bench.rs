@@ -25,8 +25,10 @@ fn raw(req: Request, res: Responder) {
 
 fn main() -> std::io::Result<()> {
     let args = common::Args::parse();
-    let mut options = HttpServerOptions::default();
-    options.access_log = false;
+    let options = HttpServerOptions {
+        access_log: false,
+        ..HttpServerOptions::default()
+    };
     let server = HTTPServer::with_options(raw, options);
     server.listen(args.port, &args.address)?;
     eprintln!("bench server on {}:{}", args.address, args.port);

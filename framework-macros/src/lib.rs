@@ -1,1 +1,27 @@
-//! Procedural macros of Squall: `#[handler]` and `routes!`. Use them through `squall`.
+//! Procedural macros of Squall: `#[handler]` and `routes!`. Use them through `squall`, which
+//! re-exports both; the generated code names `::squall::__private`.
+//!
+//! Each macro splits parsing and validation (a model of the input, every problem a
+//! `syn::Error` with the offending token's span) from code generation. Nothing here panics.
+
+mod handler;
+mod routes;
+
+use proc_macro::TokenStream;
+
+/// Turns an `impl` block's `get`/`post`/`put`/`patch`/`delete`/`head`/`options` methods into
+/// a Squall request handler. See `squall::web::RequestHandler`.
+///
+/// Options: `#[handler(xsrf_exempt)]` (no XSRF check for this handler; per method, put
+/// `#[xsrf_exempt]` on the method), `#[handler(stream_request_body)]` (body to `data_received`).
+#[proc_macro_attribute]
+pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
+    handler::expand(attr.into(), item.into()).into()
+}
+
+/// Builds an application's routing table: `routes![(r"/", Main), (r"/user/(\d+)", User,
+/// name = "user")]`. Patterns are checked at compile time.
+#[proc_macro]
+pub fn routes(input: TokenStream) -> TokenStream {
+    routes::expand(input.into()).into()
+}

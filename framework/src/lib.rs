@@ -3,6 +3,42 @@
 //! A web framework in Tornado's lineage: handler types annotated with `#[handler]`, a regex
 //! routing table written with `routes!`, served by an HTTP/1.1 server on a single-threaded,
 //! [`polling`]-based [`IOLoop`](ioloop::IOLoop).
+//!
+//! ```no_run
+//! use squall::prelude::*;
+//!
+//! #[derive(Clone, Default)]
+//! struct MainHandler;
+//!
+//! #[handler]
+//! impl MainHandler {
+//!     fn get(&mut self, cx: &mut Context) -> Result<()> {
+//!         cx.write("Hello, world");
+//!         Ok(())
+//!     }
+//! }
+//!
+//! #[derive(Clone, Default)]
+//! struct UserHandler;
+//!
+//! #[handler]
+//! impl UserHandler {
+//!     fn get(&mut self, cx: &mut Context, id: u64) -> Result<()> {
+//!         cx.write(format!("user {id}"));
+//!         Ok(())
+//!     }
+//! }
+//!
+//! fn main() -> std::io::Result<()> {
+//!     let app = Application::new(routes![
+//!         (r"/", MainHandler),
+//!         (r"/user/(\d+)", UserHandler, name = "user"),
+//!     ]);
+//!     app.listen(8888)?;
+//!     IOLoop::current().start();
+//!     Ok(())
+//! }
+//! ```
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 #[allow(unused_extern_crates)]
@@ -18,4 +54,27 @@ pub mod iostream;
 pub mod netutil;
 pub mod task;
 pub mod tcpserver;
+pub mod testing;
 pub mod web;
+
+pub use squall_macros::{handler, routes};
+
+/// Everything a typical application needs: `use squall::prelude::*;`.
+pub mod prelude {
+    pub use crate::http1::Method;
+    pub use crate::ioloop::IOLoop;
+    pub use crate::web::{Application, Context, HttpError, Result, Settings};
+    pub use crate::{handler, routes};
+}
+
+/// What the macros' generated code names. Not public API.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::http1::{Method, Request};
+    pub use crate::web::{
+        path_arg, path_arg_opt, Context, HttpError, IntoHandlerResult, RequestHandler, Route,
+        RouteArity, RouteSpec, Routes,
+    };
+    pub use std::future::Future;
+    pub use std::result::Result;
+}

@@ -107,7 +107,6 @@ impl<F: Fn(Request, Responder) + 'static> HttpDelegate for F {
 
 /// Options of an HTTP server, with Tornado's defaults where Tornado has them.
 #[derive(Debug, Clone)]
-#[non_exhaustive]
 pub struct HttpServerOptions {
     /// Close every connection after one response.
     pub no_keep_alive: bool,

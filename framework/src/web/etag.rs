@@ -399,6 +399,38 @@ fn skip_element(bytes: &[u8], from: usize) -> usize {
     bytes.len()
 }
 
+/// Headers a 304 drops: they describe the body it does not carry (RFC 9110 §15.4.5).
+const REPRESENTATION_HEADERS: [&str; 4] = [
+    "Content-Type",
+    "Content-Encoding",
+    "Content-Language",
+    "Content-Length",
+];
+
+/// Adds an ETag to a finished 200 response (unless the handler set one) and turns it into
+/// a 304 when the request's `If-None-Match` matches.
+pub(crate) fn apply_etag(cx: &mut crate::web::Context) {
+    let etag = match cx.response_headers().get("Etag") {
+        Some(e) => e.to_owned(),
+        None => {
+            let e = compute_etag(cx.written());
+            let _ = cx.set_header("Etag", e.clone());
+            e
+        }
+    };
+    let matched = cx
+        .request()
+        .header_all("If-None-Match")
+        .any(|h| if_none_match(h, &etag));
+    if matched {
+        cx.set_status(304);
+        cx.body_mut().clear();
+        for h in REPRESENTATION_HEADERS {
+            cx.headers_mut().remove(h);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

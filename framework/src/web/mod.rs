@@ -8,6 +8,24 @@
 //! - [`xsrf`]: Tornado's version-2 (masked) XSRF tokens.
 //! - [`etag`]: ETags and `If-None-Match` / `If-Match` evaluation.
 
+mod application;
+mod arguments;
+mod context;
 pub mod cookies;
+mod error;
 pub mod etag;
+mod handler;
+mod security;
+mod streaming;
 pub mod xsrf;
+
+pub use application::{
+    Application, DefaultHandler, Route, RouteArity, RouteSpec, Routes, Settings,
+};
+pub use context::Context;
+pub use error::{Error, ErrorKind, HttpError, Result};
+pub use handler::{IntoHandlerResult, PathArg, RequestHandler};
+pub use security::XSRF_NAME;
+
+#[doc(hidden)]
+pub use handler::{path_arg, path_arg_opt};

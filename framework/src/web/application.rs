@@ -1,0 +1,612 @@
+//! [`Application`]: the routing table `routes!` builds, the settings, and the dispatch of each
+//! request to a freshly built handler.
+//!
+//! ### Routing
+//!
+//! Routes are tried in order and the first match wins, against the percent-encoded path;
+//! groups are percent-decoded after matching. Patterns are anchored at both ends (`^(?:p)$`).
+//! A pattern without regex syntax is a literal route, matched by string comparison; when many
+//! regex routes could match, one [`RegexSet`](regex::RegexSet) pass says which do instead of
+//! trying each. Either way the first route in the table's order wins.
+
+use std::cell::RefCell;
+use std::fmt;
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use regex::{Regex, RegexSet};
+
+use super::context::{Context, ContextParts, PathArgs, MAX_PATH_ARGS};
+use super::cookies::CookieSecrets;
+use super::error::{Error, ErrorKind, HttpError};
+use super::handler::{allow_header, serve, RequestHandler};
+use crate::http1::{BodyMode, HttpDelegate, HttpServerOptions, Request, Responder};
+use crate::httpserver::HTTPServer;
+
+/// Application settings (Tornado's `Application(**settings)`).
+///
+/// # Examples
+///
+/// ```
+/// use squall::web::Settings;
+/// let s = Settings {
+///     xsrf_cookies: true,
+///     cookie_secret: Some("a long random secret".into()),
+///     ..Settings::default()
+/// };
+/// assert!(!s.debug);
+/// ```
+#[derive(Clone, Default)]
+pub struct Settings {
+    /// Show error details (log messages, panic text) on error pages. Never in production.
+    pub debug: bool,
+    /// Require an XSRF token on POST, PUT, PATCH and DELETE (needs `cookie_secret`).
+    pub xsrf_cookies: bool,
+    /// The key(s) for signed cookies and XSRF; `"secret".into()` for one key.
+    pub cookie_secret: Option<CookieSecrets>,
+    /// Folder served under `static_url_prefix` by a built-in static route, if set.
+    pub static_path: Option<PathBuf>,
+    /// URL prefix of the static route (default `/static/`).
+    pub static_url_prefix: Option<String>,
+    /// The handler for requests no route matches (default: a plain 404).
+    pub default_handler: Option<DefaultHandler>,
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("debug", &self.debug)
+            .field("xsrf_cookies", &self.xsrf_cookies)
+            .field("cookie_secret", &self.cookie_secret)
+            .field("static_path", &self.static_path)
+            .field("static_url_prefix", &self.static_url_prefix)
+            .field("default_handler", &self.default_handler.is_some())
+            .finish()
+    }
+}
+
+impl Settings {
+    /// The static URL prefix in effect.
+    pub fn static_url_prefix(&self) -> &str {
+        self.static_url_prefix.as_deref().unwrap_or("/static/")
+    }
+}
+
+/// Serves one matched request: the type-erased face of a handler type.
+pub(crate) trait RouteTarget {
+    /// Builds a handler and runs the request through it.
+    fn serve(&self, cx: Context);
+    /// Whether the handler streams request bodies (`stream_request_body`).
+    fn streams_body(&self) -> bool {
+        false
+    }
+    /// Builds a body sink for a streamed request.
+    fn body_sink(&self, _app: &Rc<AppInner>, _request: &Request, _args: PathArgs) -> BodyMode {
+        BodyMode::Buffer
+    }
+}
+
+/// Proof that handler `H` serves routes with `N` groups: `#[handler]` implements it for the
+/// number of path arguments its methods take, so `routes!` can require it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot serve a route whose pattern has {N} group(s)",
+    label = "route pattern and handler disagree",
+    note = "the handler's methods must take one path argument per group in the pattern (after `cx`), and its impl block needs `#[squall::handler]`"
+)]
+pub trait RouteArity<const N: usize>: RequestHandler {}
+
+/// Builds a handler per request.
+trait Make<H> {
+    fn make(&self) -> H;
+}
+
+/// Builds handlers with `Default` (a route written with a type path).
+struct ByDefault;
+
+impl<H: Default> Make<H> for ByDefault {
+    fn make(&self) -> H {
+        H::default()
+    }
+}
+
+/// Builds handlers by cloning a template (a route written with a value).
+struct ByClone<H>(H);
+
+impl<H: Clone> Make<H> for ByClone<H> {
+    fn make(&self) -> H {
+        self.0.clone()
+    }
+}
+
+/// The route target of handler type `H`.
+struct Factory<H, M> {
+    make: M,
+    allow: String,
+    _h: std::marker::PhantomData<fn() -> H>,
+}
+
+impl<H: RequestHandler, M: Make<H>> Factory<H, M> {
+    fn new(make: M) -> Self {
+        Factory {
+            make,
+            allow: allow_header(H::METHODS),
+            _h: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<H: RequestHandler, M: Make<H>> RouteTarget for Factory<H, M> {
+    fn serve(&self, mut cx: Context) {
+        // A streamed body already built the handler (and fed it the body).
+        let streamed = if H::STREAM_REQUEST_BODY {
+            super::streaming::take_handler::<H>(cx.request_mut())
+        } else {
+            None
+        };
+        let h = streamed.unwrap_or_else(|| self.make.make());
+        serve(h, cx, &self.allow);
+    }
+
+    fn streams_body(&self) -> bool {
+        H::STREAM_REQUEST_BODY
+    }
+
+    fn body_sink(&self, app: &Rc<AppInner>, request: &Request, args: PathArgs) -> BodyMode {
+        super::streaming::body_sink(self.make.make(), app, request, args)
+    }
+}
+
+/// One entry of the routing table, as `routes!` writes it.
+pub struct Route {
+    pattern: &'static str,
+    literal: Option<&'static str>,
+    name: Option<&'static str>,
+    /// Literal pieces around the groups, for `reverse_url` (None: not reversible).
+    reverse: Option<&'static [&'static str]>,
+    groups: usize,
+    target: Rc<dyn RouteTarget>,
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route")
+            .field("pattern", &self.pattern)
+            .field("name", &self.name)
+            .field("literal", &self.literal.is_some())
+            .finish()
+    }
+}
+
+impl Route {
+    /// A route whose handlers are built with `Default` (what `routes!` emits for a type path).
+    #[doc(hidden)]
+    pub fn with_default<H: RouteArity<N> + Default, const N: usize>(spec: RouteSpec) -> Route {
+        Route::build(spec, Rc::new(Factory::<H, _>::new(ByDefault)))
+    }
+
+    /// A route whose handlers are clones of `template` (what `routes!` emits for a value).
+    #[doc(hidden)]
+    pub fn with_template<H: RouteArity<N> + Clone, const N: usize>(
+        spec: RouteSpec,
+        template: H,
+    ) -> Route {
+        Route::build(spec, Rc::new(Factory::<H, _>::new(ByClone(template))))
+    }
+
+    fn build(spec: RouteSpec, target: Rc<dyn RouteTarget>) -> Route {
+        Route {
+            pattern: spec.pattern,
+            literal: spec.literal,
+            name: spec.name,
+            reverse: spec.reverse,
+            groups: spec.groups,
+            target,
+        }
+    }
+
+    /// The pattern as written.
+    pub fn pattern(&self) -> &'static str {
+        self.pattern
+    }
+
+    /// The route's name, if it has one.
+    pub fn name(&self) -> Option<&'static str> {
+        self.name
+    }
+}
+
+/// What `routes!` knows about a route at compile time.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub pattern: &'static str,
+    pub literal: Option<&'static str>,
+    pub name: Option<&'static str>,
+    pub reverse: Option<&'static [&'static str]>,
+    pub groups: usize,
+}
+
+/// A routing table: what `routes![...]` evaluates to.
+#[derive(Debug, Default)]
+pub struct Routes(pub(crate) Vec<Route>);
+
+impl Routes {
+    /// An empty table.
+    pub fn new() -> Routes {
+        Routes(Vec::new())
+    }
+
+    #[doc(hidden)]
+    pub fn from_vec(routes: Vec<Route>) -> Routes {
+        Routes(routes)
+    }
+
+    /// Appends a route (used by `routes!`; also to add routes in code).
+    pub fn push(&mut self, route: Route) {
+        self.0.push(route);
+    }
+
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The handler for unmatched requests, set in [`Settings::default_handler`].
+#[derive(Clone)]
+pub struct DefaultHandler(Rc<dyn RouteTarget>);
+
+impl fmt::Debug for DefaultHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DefaultHandler(..)")
+    }
+}
+
+impl DefaultHandler {
+    /// Serves unmatched requests with clones of `handler` (its methods take no path arguments).
+    pub fn new<H: RouteArity<0> + Clone>(handler: H) -> DefaultHandler {
+        DefaultHandler(Rc::new(Factory::<H, _>::new(ByClone(handler))))
+    }
+}
+
+/// What `reverse_url` escapes in an argument: all but unreserved characters.
+const PATH_ARG: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// Regex routes tried one by one up to this many; beyond, a `RegexSet` answers first.
+const LINEAR_REGEX_LIMIT: usize = 4;
+
+/// The compiled routing table.
+struct Router {
+    routes: Vec<Route>,
+    /// For each route: its compiled regex (None for literal routes).
+    regexes: Vec<Option<Regex>>,
+    /// Indices of regex routes, in order.
+    regex_idx: Vec<usize>,
+    set: Option<RegexSet>,
+    locs: RefCell<Vec<Option<regex::CaptureLocations>>>,
+}
+
+impl Router {
+    fn new(routes: Vec<Route>) -> Result<Router, Error> {
+        let mut regexes = Vec::with_capacity(routes.len());
+        let mut regex_idx = Vec::new();
+        let mut anchored = Vec::new();
+        for (i, r) in routes.iter().enumerate() {
+            if r.literal.is_some() {
+                regexes.push(None);
+                continue;
+            }
+            let src = format!("^(?:{})$", r.pattern);
+            let re = Regex::new(&src)
+                .map_err(|e| Error::new(ErrorKind::Route, format!("route {:?}: {e}", r.pattern)))?;
+            if re.captures_len() - 1 > MAX_PATH_ARGS {
+                return Err(Error::new(
+                    ErrorKind::Route,
+                    format!("route {:?} has more than {MAX_PATH_ARGS} groups", r.pattern),
+                ));
+            }
+            regexes.push(Some(re));
+            regex_idx.push(i);
+            anchored.push(src);
+        }
+        let set = if regex_idx.len() > LINEAR_REGEX_LIMIT {
+            Some(
+                RegexSet::new(&anchored)
+                    .map_err(|e| Error::new(ErrorKind::Route, e.to_string()))?,
+            )
+        } else {
+            None
+        };
+        let locs = regexes
+            .iter()
+            .map(|r| r.as_ref().map(Regex::capture_locations))
+            .collect();
+        Ok(Router {
+            routes,
+            regexes,
+            regex_idx,
+            set,
+            locs: RefCell::new(locs),
+        })
+    }
+
+    /// The first route matching `path`, with its groups.
+    fn find(&self, path: &str) -> Option<(usize, PathArgs)> {
+        let literal = self.routes.iter().position(|r| r.literal == Some(path));
+        // Only regex routes before the literal one can win over it.
+        let limit = literal.unwrap_or(usize::MAX);
+        let candidate = match &self.set {
+            Some(set) => {
+                let matches = set.matches(path);
+                self.regex_idx
+                    .iter()
+                    .enumerate()
+                    .find(|&(k, &i)| i < limit && matches.matched(k))
+                    .map(|(_, &i)| i)
+            }
+            None => self
+                .regex_idx
+                .iter()
+                .copied()
+                .take_while(|&i| i < limit)
+                .find(|&i| self.regexes[i].as_ref().is_some_and(|re| re.is_match(path))),
+        };
+        match candidate {
+            Some(i) => Some((i, self.captures(i, path))),
+            None => literal.map(|i| (i, PathArgs::default())),
+        }
+    }
+
+    fn captures(&self, i: usize, path: &str) -> PathArgs {
+        let mut args = PathArgs::default();
+        let Some(re) = self.regexes[i].as_ref() else {
+            return args;
+        };
+        let mut all = self.locs.borrow_mut();
+        let Some(locs) = all[i].as_mut() else {
+            return args;
+        };
+        if re.captures_read(locs, path).is_none() {
+            return args;
+        }
+        args.len = (locs.len() - 1).min(MAX_PATH_ARGS);
+        for g in 0..args.len {
+            args.spans[g] = locs.get(g + 1).map(|(a, b)| (a as u32, b as u32));
+        }
+        args
+    }
+}
+
+/// State shared by every request of an application.
+pub(crate) struct AppInner {
+    pub(crate) settings: Settings,
+    router: Router,
+    parts: RefCell<Vec<ContextParts>>,
+}
+
+impl AppInner {
+    pub(crate) fn take_parts(&self) -> ContextParts {
+        self.parts.borrow_mut().pop().unwrap_or_default()
+    }
+
+    pub(crate) fn give_parts(&self, parts: ContextParts) {
+        let mut pool = self.parts.borrow_mut();
+        if pool.len() < 256 && parts.body.capacity() <= 256 * 1024 {
+            pool.push(parts);
+        }
+    }
+
+    pub(crate) fn reverse_url(
+        &self,
+        name: &str,
+        args: &[&dyn fmt::Display],
+    ) -> Result<String, Error> {
+        let route = self
+            .router
+            .routes
+            .iter()
+            .find(|r| r.name == Some(name))
+            .ok_or_else(|| Error::new(ErrorKind::Route, format!("no route named {name:?}")))?;
+        let pieces = route.reverse.ok_or_else(|| {
+            Error::new(
+                ErrorKind::Route,
+                format!("route {name:?} is not reversible"),
+            )
+        })?;
+        if args.len() != route.groups {
+            return Err(Error::new(
+                ErrorKind::Route,
+                format!(
+                    "route {name:?} takes {} arguments, got {}",
+                    route.groups,
+                    args.len()
+                ),
+            ));
+        }
+        let mut out = String::from(pieces[0]);
+        for (arg, piece) in args.iter().zip(&pieces[1..]) {
+            // Each argument fills one path group: escape everything but RFC 3986's unreserved
+            // characters (`/` included, so the URL routes back to the same groups).
+            let text = arg.to_string();
+            out.extend(percent_encoding::utf8_percent_encode(&text, PATH_ARG));
+            out.push_str(piece);
+        }
+        Ok(out)
+    }
+
+    fn route_request(
+        self: &Rc<Self>,
+        request: &Request,
+    ) -> (Option<Rc<dyn RouteTarget>>, PathArgs) {
+        match self.router.find(request.path()) {
+            Some((i, args)) => (Some(self.router.routes[i].target.clone()), args),
+            None => (
+                self.settings.default_handler.as_ref().map(|d| d.0.clone()),
+                PathArgs::default(),
+            ),
+        }
+    }
+}
+
+/// A web application: routes plus settings, served by an [`HTTPServer`].
+///
+/// # Examples
+///
+/// ```no_run
+/// use squall::prelude::*;
+///
+/// #[derive(Clone, Default)]
+/// struct Main;
+///
+/// #[handler]
+/// impl Main {
+///     fn get(&mut self, cx: &mut Context) -> Result<()> {
+///         cx.write("Hello, world");
+///         Ok(())
+///     }
+/// }
+///
+/// let app = Application::new(routes![(r"/", Main)]);
+/// app.listen(8888).unwrap();
+/// IOLoop::current().start();
+/// ```
+#[derive(Clone)]
+pub struct Application {
+    inner: Rc<AppInner>,
+}
+
+impl fmt::Debug for Application {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Application")
+            .field("routes", &self.inner.router.routes)
+            .field("settings", &self.inner.settings)
+            .finish()
+    }
+}
+
+impl Application {
+    /// An application with default settings.
+    ///
+    /// # Panics
+    ///
+    /// Never for tables built by `routes!` (it checks every pattern at compile time); a route
+    /// added by hand with an invalid pattern panics here with the pattern and the error.
+    pub fn new(routes: Routes) -> Application {
+        Application::with_settings(routes, Settings::default())
+            .unwrap_or_else(|e| panic!("squall: invalid routing table: {e}"))
+    }
+
+    /// An application with `settings`.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Config`] for inconsistent settings (`xsrf_cookies` without
+    /// `cookie_secret`), [`ErrorKind::Route`] for a route that does not compile.
+    pub fn with_settings(routes: Routes, settings: Settings) -> Result<Application, Error> {
+        if settings.xsrf_cookies && settings.cookie_secret.is_none() {
+            return Err(Error::new(
+                ErrorKind::Config,
+                "xsrf_cookies requires a cookie_secret (Settings::cookie_secret)",
+            ));
+        }
+        let router = Router::new(routes.0)?;
+        Ok(Application {
+            inner: Rc::new(AppInner {
+                settings,
+                router,
+                parts: RefCell::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Replaces the settings (builder style), re-checking them.
+    ///
+    /// # Errors
+    ///
+    /// As [`with_settings`](Application::with_settings).
+    pub fn settings(self, settings: Settings) -> Result<Application, Error> {
+        let inner = Rc::try_unwrap(self.inner).map_err(|_| {
+            Error::new(
+                ErrorKind::Config,
+                "settings() on an application already in use",
+            )
+        })?;
+        Application::with_settings(Routes(inner.router.routes), settings)
+    }
+
+    /// The settings.
+    pub fn get_settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The URL of the route named `name` with `args` (percent-encoded) in its groups.
+    ///
+    /// # Errors
+    ///
+    /// [`ErrorKind::Route`] if there is no such route or the argument count is wrong.
+    pub fn reverse_url(&self, name: &str, args: &[&dyn fmt::Display]) -> Result<String, Error> {
+        self.inner.reverse_url(name, args)
+    }
+
+    /// An [`HTTPServer`] for this application with default options, not yet listening.
+    pub fn into_server(self) -> HTTPServer {
+        self.into_server_with(HttpServerOptions::default())
+    }
+
+    /// An [`HTTPServer`] for this application with `options`.
+    pub fn into_server_with(self, options: HttpServerOptions) -> HTTPServer {
+        HTTPServer::with_options(self, options)
+    }
+
+    /// Listens on 127.0.0.1:`port` (Tornado listens on every interface; Squall's default is
+    /// loopback — use [`listen_on`](Application::listen_on) for another address).
+    ///
+    /// # Errors
+    ///
+    /// The bind error.
+    pub fn listen(self, port: u16) -> Result<HTTPServer, Error> {
+        self.listen_on(port, "127.0.0.1")
+    }
+
+    /// Listens on `address:port`.
+    ///
+    /// # Errors
+    ///
+    /// The bind error.
+    pub fn listen_on(self, port: u16, address: &str) -> Result<HTTPServer, Error> {
+        let server = self.into_server();
+        server.listen(port, address)?;
+        Ok(server)
+    }
+}
+
+impl HttpDelegate for Application {
+    fn body_mode(&self, request: &Request) -> BodyMode {
+        let (target, args) = self.inner.route_request(request);
+        match target {
+            Some(t) if t.streams_body() => t.body_sink(&self.inner, request, args),
+            _ => BodyMode::Buffer,
+        }
+    }
+
+    fn handle(&self, request: Request, responder: Responder) {
+        let (target, args) = self.inner.route_request(&request);
+        let cx = Context::new(self.inner.clone(), request, responder, args);
+        match target {
+            Some(t) => t.serve(cx),
+            None => {
+                let mut cx = cx;
+                cx.send_error(HttpError::new(404));
+            }
+        }
+    }
+}

@@ -1,0 +1,518 @@
+//! [`Context`]: one request as a handler sees it, and the response it builds.
+//!
+//! Tornado's `RequestHandler` mixes the user's handler with the request machinery; Squall keeps
+//! them apart: the handler is the user's type, the machinery is the `Context` passed to each
+//! method. It gives the request (headers, arguments, cookies) and builds the response: status,
+//! headers and body are buffered until [`finish`](Context::finish) (or
+//! [`flush`](Context::flush), which sends what is there and streams the rest, chunked).
+
+use std::borrow::Cow;
+use std::fmt;
+use std::rc::Rc;
+
+use super::application::{AppInner, Settings};
+use super::error::{HttpError, Result};
+use crate::http1::{Method, Request, Responder};
+use crate::httputil::{validate_header_name, validate_header_value, HeaderMap};
+
+/// Largest number of path groups a route may have.
+pub(crate) const MAX_PATH_ARGS: usize = 16;
+
+/// The spans of a route's groups within the request path (`None`: the group did not match).
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct PathArgs {
+    pub(crate) len: usize,
+    pub(crate) spans: [Option<(u32, u32)>; MAX_PATH_ARGS],
+}
+
+/// Buffers a context reuses across requests (pooled by the application).
+#[derive(Default)]
+pub(crate) struct ContextParts {
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Vec<u8>,
+}
+
+/// A request being handled and the response being built.
+///
+/// Every handler method receives `&mut Context`. See the methods for what Tornado users know
+/// as `self.request`, `self.get_argument`, `self.write`, `self.set_header`, ...
+pub struct Context {
+    pub(crate) app: Rc<AppInner>,
+    request: Request,
+    responder: Option<Responder>,
+    args: PathArgs,
+    dispatch_method: Method,
+    status: u16,
+    reason: Option<Cow<'static, str>>,
+    parts: ContextParts,
+    finished: bool,
+    head_sent: bool,
+    pub(crate) etag_enabled: bool,
+    pub(crate) args_cache: super::arguments::ArgsCache,
+    pub(crate) xsrf_cache: Option<crate::web::xsrf::XsrfToken>,
+    close_hook: Option<Box<dyn FnOnce()>>,
+}
+
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("request", &self.request)
+            .field("status", &self.status)
+            .field("headers", &self.parts.headers)
+            .field("body_len", &self.parts.body.len())
+            .field("finished", &self.finished)
+            .finish()
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        let mut parts = std::mem::take(&mut self.parts);
+        parts.headers.clear();
+        parts.body.clear();
+        self.app.give_parts(parts);
+    }
+}
+
+impl Context {
+    pub(crate) fn new(
+        app: Rc<AppInner>,
+        request: Request,
+        responder: Responder,
+        args: PathArgs,
+    ) -> Context {
+        let mut parts = app.take_parts();
+        parts
+            .headers
+            .insert("Content-Type", "text/html; charset=UTF-8");
+        let method = request.method();
+        Context {
+            app,
+            request,
+            responder: Some(responder),
+            args,
+            dispatch_method: method,
+            status: 200,
+            reason: None,
+            parts,
+            finished: false,
+            head_sent: false,
+            etag_enabled: true,
+            args_cache: Default::default(),
+            xsrf_cache: None,
+            close_hook: None,
+        }
+    }
+
+    // ----- the request ------------------------------------------------------------------------
+
+    /// The request.
+    pub fn request(&self) -> &Request {
+        &self.request
+    }
+
+    /// The request, mutably (to take its body, say).
+    pub fn request_mut(&mut self) -> &mut Request {
+        &mut self.request
+    }
+
+    /// The application's settings.
+    pub fn settings(&self) -> &Settings {
+        &self.app.settings
+    }
+
+    /// The request method.
+    pub fn method(&self) -> Method {
+        self.request.method()
+    }
+
+    /// The method being served: the request's, or GET for a HEAD served by `get`.
+    pub fn dispatch_method(&self) -> Method {
+        self.dispatch_method
+    }
+
+    pub(crate) fn set_dispatch_method(&mut self, m: Method) {
+        self.dispatch_method = m;
+    }
+
+    /// The request target (path and query, as sent).
+    pub fn uri(&self) -> &str {
+        self.request.uri()
+    }
+
+    /// The request path (percent-encoded).
+    pub fn path(&self) -> &str {
+        self.request.path()
+    }
+
+    /// The query string, without `?`.
+    pub fn query(&self) -> &str {
+        self.request.query()
+    }
+
+    /// A request header (first value).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.request.header(name)
+    }
+
+    /// The request body.
+    pub fn body(&self) -> &[u8] {
+        self.request.body()
+    }
+
+    /// The client's IP (see `xheaders`).
+    pub fn remote_ip(&self) -> std::net::IpAddr {
+        self.request.remote_ip()
+    }
+
+    /// `"http"` or `"https"`.
+    pub fn protocol(&self) -> &'static str {
+        self.request.protocol()
+    }
+
+    /// The `Host` header.
+    pub fn host(&self) -> &str {
+        self.request.host()
+    }
+
+    /// The full URL of the request.
+    pub fn full_url(&self) -> String {
+        self.request.full_url()
+    }
+
+    /// Path argument `i` (a route group), percent-decoded; `None` if the group did not match
+    /// or is not valid UTF-8 once decoded.
+    pub fn path_arg(&self, i: usize) -> Option<Cow<'_, str>> {
+        if i >= self.args.len {
+            return None;
+        }
+        let (a, b) = self.args.spans[i]?;
+        let raw = self.request.path().get(a as usize..b as usize)?;
+        crate::escape::url_unescape(raw, false).ok()
+    }
+
+    /// How many path arguments the route captured.
+    pub fn path_args_len(&self) -> usize {
+        self.args.len
+    }
+
+    /// Decodes the body as JSON into `T`.
+    ///
+    /// # Errors
+    ///
+    /// 400 if the body is not valid JSON for `T`.
+    #[cfg(feature = "json")]
+    pub fn json_body<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T> {
+        serde_json::from_slice(self.request.body())
+            .map_err(|e| HttpError::new(400).log(format!("invalid JSON body: {e}")))
+    }
+
+    /// Runs `f` on the executor thread pool; await the result on the loop.
+    pub fn run_in_executor<F, T>(&self, f: F) -> crate::executor::ExecutorFuture<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        crate::executor::run_in_executor(f)
+    }
+
+    /// The URL of the route named `name` with `args` filled in (Tornado's `reverse_url`).
+    ///
+    /// # Errors
+    ///
+    /// 500 if there is no such route or the argument count differs.
+    pub fn reverse_url(&self, name: &str, args: &[&dyn fmt::Display]) -> Result<String> {
+        self.app
+            .reverse_url(name, args)
+            .map_err(|e| HttpError::internal(e.to_string()))
+    }
+
+    // ----- the response -----------------------------------------------------------------------
+
+    /// Sets the status code (100..=599; anything else becomes 500 when sent).
+    pub fn set_status(&mut self, status: u16) {
+        self.status = status;
+        self.reason = None;
+    }
+
+    /// Sets the status with a custom reason phrase.
+    pub fn set_status_with_reason(&mut self, status: u16, reason: impl Into<Cow<'static, str>>) {
+        self.status = status;
+        self.reason = Some(reason.into());
+    }
+
+    /// The status set so far (200 by default).
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    fn checked_header(name: &str, value: &str) -> Result<()> {
+        validate_header_name(name)
+            .and_then(|()| validate_header_value(value))
+            .map_err(|e| HttpError::internal(format!("refused response header {name:?}: {e}")))
+    }
+
+    /// Sets a response header, replacing earlier values.
+    ///
+    /// # Errors
+    ///
+    /// A 500 `HttpError` if the name is not a token or the value holds CR, LF, NUL or another
+    /// control character: no response splitting.
+    pub fn set_header(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Result<()> {
+        let (name, value) = (name.into(), value.into());
+        Self::checked_header(&name, &value)?;
+        self.parts.headers.insert(name, value);
+        Ok(())
+    }
+
+    /// Adds a response header value (for headers that may repeat).
+    ///
+    /// # Errors
+    ///
+    /// As [`set_header`](Context::set_header).
+    pub fn add_header(
+        &mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Result<()> {
+        let (name, value) = (name.into(), value.into());
+        Self::checked_header(&name, &value)?;
+        self.parts.headers.append(name, value);
+        Ok(())
+    }
+
+    /// Removes a response header.
+    pub fn clear_header(&mut self, name: &str) {
+        self.parts.headers.remove(name);
+    }
+
+    /// The response headers set so far.
+    pub fn response_headers(&self) -> &HeaderMap {
+        &self.parts.headers
+    }
+
+    /// Appends to the response body. Ignored (and logged) after `finish`.
+    pub fn write(&mut self, data: impl AsRef<[u8]>) {
+        if self.finished {
+            log::error!("squall: write() after finish() ignored");
+            return;
+        }
+        self.parts.body.extend_from_slice(data.as_ref());
+    }
+
+    /// Writes `value` as JSON and sets `Content-Type: application/json` (unless set).
+    ///
+    /// # Errors
+    ///
+    /// 500 if `value` cannot be serialized.
+    #[cfg(feature = "json")]
+    pub fn write_json<T: serde::Serialize + ?Sized>(&mut self, value: &T) -> Result<()> {
+        if self.finished {
+            return Err(HttpError::internal("write_json() after finish()"));
+        }
+        serde_json::to_writer(&mut self.parts.body, value)?;
+        if self
+            .parts
+            .headers
+            .get("Content-Type")
+            .is_none_or(|v| v.starts_with("text/html"))
+        {
+            self.parts
+                .headers
+                .insert("Content-Type", "application/json");
+        }
+        Ok(())
+    }
+
+    /// The body written so far (not yet sent).
+    pub fn written(&self) -> &[u8] {
+        &self.parts.body
+    }
+
+    /// Resets status, headers and the unsent body (Tornado's `clear`).
+    pub fn clear(&mut self) {
+        self.parts.headers.clear();
+        self.parts
+            .headers
+            .insert("Content-Type", "text/html; charset=UTF-8");
+        self.parts.body.clear();
+        self.status = 200;
+        self.reason = None;
+    }
+
+    /// Turns off the automatic ETag for this response.
+    pub fn set_etag_enabled(&mut self, on: bool) {
+        self.etag_enabled = on;
+    }
+
+    /// Redirects to `url` (302, or 301 when `permanent`) and finishes.
+    ///
+    /// # Errors
+    ///
+    /// 500 if the URL holds CR/LF/NUL, or the response was already started.
+    pub fn redirect(&mut self, url: &str, permanent: bool) -> Result<()> {
+        if self.head_sent || self.finished {
+            return Err(HttpError::internal(
+                "cannot redirect after the response started",
+            ));
+        }
+        self.set_header("Location", url.to_owned())?;
+        self.set_status(if permanent { 301 } else { 302 });
+        self.finish()
+    }
+
+    /// Answers `error` now: clears what was written and sends the default error page.
+    /// Handlers usually just return `Err(HttpError::new(..))`, which goes through their
+    /// `write_error`.
+    pub fn send_error(&mut self, error: HttpError) {
+        if self.finished {
+            return;
+        }
+        if self.head_sent {
+            self.abort();
+            return;
+        }
+        self.clear();
+        match error.custom_reason() {
+            Some(r) => self.set_status_with_reason(error.status(), r.to_owned()),
+            None => self.set_status(error.status()),
+        }
+        super::handler::default_error_page(self, error.status(), &error);
+        let _ = self.finish();
+    }
+
+    /// Whether the response is finished.
+    pub fn is_finished(&self) -> bool {
+        self.finished
+    }
+
+    /// Whether the response head has been sent (after a flush).
+    pub fn head_sent(&self) -> bool {
+        self.head_sent
+    }
+
+    /// Whether the client has gone away.
+    pub fn connection_closed(&self) -> bool {
+        self.responder.as_ref().is_none_or(|r| r.is_closed())
+    }
+
+    /// Sends the head and the body written so far; the rest of the body follows in chunks
+    /// (HTTP/1.1) or until the connection closes (HTTP/1.0).
+    ///
+    /// # Errors
+    ///
+    /// 500 if the response is finished or the connection failed.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.finished {
+            return Err(HttpError::internal("flush() after finish()"));
+        }
+        let Some(res) = self.responder.as_mut() else {
+            return Err(HttpError::internal("no connection"));
+        };
+        if !self.head_sent {
+            self.head_sent = true;
+            let status = sanitize_status(self.status);
+            res.write_head(
+                status,
+                self.reason.as_deref(),
+                self.parts.headers.iter(),
+                None,
+            )?;
+        }
+        res.write(&self.parts.body)?;
+        self.parts.body.clear();
+        res.flush();
+        Ok(())
+    }
+
+    /// Flushes, then waits until the client's socket has taken the data: await it between
+    /// pieces of a large streamed body to keep memory bounded.
+    ///
+    /// # Errors
+    ///
+    /// 500 if the connection failed or closed.
+    pub async fn flush_and_wait(&mut self) -> Result<()> {
+        self.flush()?;
+        match self.responder.as_ref() {
+            Some(r) => r.drain().await.map_err(HttpError::from),
+            None => Ok(()),
+        }
+    }
+
+    /// Finishes the response: sends the head (with `Content-Length` and, for a 200 GET, an
+    /// ETag — answering 304 if the client has it) and the body. Called automatically after the
+    /// handler method returns.
+    ///
+    /// # Errors
+    ///
+    /// 500 if already finished or the connection failed.
+    pub fn finish(&mut self) -> Result<()> {
+        if self.finished {
+            return Err(HttpError::internal("finish() called twice"));
+        }
+        self.finished = true;
+        let Some(mut res) = self.responder.take() else {
+            return Ok(());
+        };
+        if !self.head_sent {
+            if self.etag_enabled && self.status == 200 && self.dispatch_method == Method::Get {
+                super::etag::apply_etag(self);
+            }
+            let status = sanitize_status(self.status);
+            let len = if status == 304 || status == 204 {
+                0
+            } else {
+                self.parts.body.len() as u64
+            };
+            if status == 304 || status == 204 {
+                self.parts.body.clear();
+            }
+            res.write_head(
+                status,
+                self.reason.as_deref(),
+                self.parts.headers.iter(),
+                Some(len),
+            )?;
+        }
+        res.write(&self.parts.body)?;
+        res.finish()?;
+        Ok(())
+    }
+
+    /// Closes the connection without completing the response.
+    pub fn abort(&mut self) {
+        self.finished = true;
+        if let Some(r) = self.responder.take() {
+            r.abort();
+        }
+    }
+
+    /// Runs `f` if the client closes the connection before the response is finished.
+    pub fn on_connection_close<F: FnOnce() + 'static>(&mut self, f: F) {
+        match self.responder.as_ref() {
+            Some(r) => r.set_close_callback(f),
+            None => self.close_hook = Some(Box::new(f)),
+        }
+    }
+
+    pub(crate) fn headers_mut(&mut self) -> &mut HeaderMap {
+        &mut self.parts.headers
+    }
+
+    pub(crate) fn body_mut(&mut self) -> &mut Vec<u8> {
+        &mut self.parts.body
+    }
+}
+
+fn sanitize_status(status: u16) -> u16 {
+    if (100..=599).contains(&status) {
+        status
+    } else {
+        log::error!("squall: invalid status {status}; sending 500");
+        500
+    }
+}
