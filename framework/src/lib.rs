@@ -14,6 +14,7 @@ pub mod httputil;
 pub mod ioloop;
 pub mod iostream;
 pub mod netutil;
+pub mod process;
 pub mod task;
 pub mod tcpserver;
 pub mod web;
