@@ -22,6 +22,8 @@ struct Helper {
     seen: Vec<String>,
     /// Lines not yet matched by `expect` (the processes' lines arrive in any order).
     unclaimed: Vec<String>,
+    /// The parent was reaped and every process holding its stdout has exited.
+    finished: bool,
 }
 
 impl Helper {
@@ -48,6 +50,7 @@ impl Helper {
             lines,
             seen: Vec::new(),
             unclaimed: Vec::new(),
+            finished: false,
         }
     }
 
@@ -117,7 +120,10 @@ impl Helper {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.lines.recv_timeout(left) {
                 Ok(line) => self.seen.push(line),
-                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Disconnected) => {
+                    self.finished = true;
+                    break;
+                }
                 Err(RecvTimeoutError::Timeout) => {
                     panic!("a child outlived the parent; saw {:#?}", self.seen)
                 }
@@ -138,8 +144,12 @@ impl Helper {
 
 impl Drop for Helper {
     fn drop(&mut self) {
-        // The helper leads its own group: this reaches the parent and every child.
-        // SAFETY: killpg on the group we created; ESRCH when all are gone is fine.
+        if self.finished {
+            return; // nobody left, and the group id may be free for reuse
+        }
+        // The helper leads its own group: this reaches the parent and every child. The group
+        // id cannot have been reused: the unreaped parent or a live child still holds it.
+        // SAFETY: killpg on the group we created.
         unsafe { libc::killpg(self.pid(), libc::SIGKILL) };
         let _ = self.child.wait();
     }
