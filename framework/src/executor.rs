@@ -199,7 +199,6 @@ pub fn default_pool() -> &'static ThreadPool {
 }
 
 /// Whether the default pool has started any thread (forking after that is unsafe).
-#[allow(dead_code)] // used by process.rs (fork safety check)
 pub(crate) fn has_threads() -> bool {
     DEFAULT_POOL.get().is_some_and(|p| p.threads() > 0)
 }
