@@ -206,6 +206,12 @@ cpu_ticks() {
   echo "$total"
 }
 
+# core_jiffies CPU: "busy total" jiffies of one core since boot, from /proc/stat (busy excludes
+# idle and iowait). Whoever ran there counts: the server, wrk, or someone else's compiler.
+core_jiffies() {
+  awk -v c="cpu$1" '$1 == c { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+
 # Resident memory of the whole process tree, in KiB.
 rss_kib() {
   local total=0 pid kib

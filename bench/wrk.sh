@@ -72,7 +72,7 @@ run_wrk() {
     "${url_args[@]}" >"$out" 2>&1
 }
 
-declare -A RPS RPC CPU P50 P99 ERR CHECK
+declare -A RPS RPC CPU SCORE CCORE P50 P99 ERR CHECK
 for name in "${READY[@]}"; do
   port=$(free_port)
   log "== $name on 127.0.0.1:$port"
@@ -90,6 +90,8 @@ for name in "${READY[@]}"; do
     fi
     raw=$OUT_DIR/wrk-$STAMP-$name-$sc.txt
     run_wrk "$WARMUP" "$raw.warmup" "$port" "$sc" || true
+    read -r sb0 st0 < <(core_jiffies "$SERVER_CPU")
+    read -r cb0 ct0 < <(core_jiffies "$CLIENT_CPU")
     t0=$(cpu_ticks "$pid")
     w0=$(date +%s.%N)
     if ! run_wrk "$DURATION" "$raw" "$port" "$sc"; then
@@ -97,6 +99,10 @@ for name in "${READY[@]}"; do
     fi
     w1=$(date +%s.%N)
     t1=$(cpu_ticks "$pid")
+    read -r sb1 st1 < <(core_jiffies "$SERVER_CPU")
+    read -r cb1 ct1 < <(core_jiffies "$CLIENT_CPU")
+    SCORE[$name:$sc]=$(( st1 > st0 ? 100 * (sb1 - sb0) / (st1 - st0) : 0 ))
+    CCORE[$name:$sc]=$(( ct1 > ct0 ? 100 * (cb1 - cb0) / (ct1 - ct0) : 0 ))
     if ! kill -0 "$pid" 2>/dev/null; then
       log "$name died during $sc; see $OUT_DIR/server-$name.log"
       ERR[$name:$sc]="server died"
@@ -114,7 +120,7 @@ for name in "${READY[@]}"; do
       'BEGIN { if (t > 0) printf "%.0f", r / (t / hz); else print "-" }')
     CPU[$name:$sc]=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v w0="$w0" -v w1="$w1" \
       'BEGIN { printf "%.0f", 100 * (t / hz) / (w1 - w0) }')
-    log "$name/$sc: ${RPS[$name:$sc]:-?} req/s, ${RPC[$name:$sc]} req/CPU-s, server CPU ${CPU[$name:$sc]}%, p50 ${P50[$name:$sc]} ms, p99 ${P99[$name:$sc]} ms, errors ${ERR[$name:$sc]}"
+    log "$name/$sc: ${RPS[$name:$sc]:-?} req/s, ${RPC[$name:$sc]} req/CPU-s, server CPU ${CPU[$name:$sc]}% (core $SERVER_CPU busy ${SCORE[$name:$sc]}%, core $CLIENT_CPU busy ${CCORE[$name:$sc]}%), p50 ${P50[$name:$sc]} ms, p99 ${P99[$name:$sc]} ms, errors ${ERR[$name:$sc]}"
   done
   stop_server "$pid"
 done
@@ -160,7 +166,7 @@ cell_lat() {
   # per-request counts (p90/p99 come out as 0). Show nothing rather than a wrong number.
   if [ "$2" = pipeline ]; then echo "n/a"; else echo "${P50[$1:$2]:--} / ${P99[$1:$2]:--}"; fi
 }
-cell_cpu() { echo "${CPU[$1:$2]:--}%"; }
+cell_cpu() { echo "${CPU[$1:$2]:--}% / ${SCORE[$1:$2]:--}% / ${CCORE[$1:$2]:--}%"; }
 cell_err() { echo "${ERR[$1:$2]:--}"; }
 
 report() {
@@ -180,7 +186,11 @@ report() {
   table "Per CPU-second, relative to hyper" cell_vs_hyper
   table "Requests per second (wall clock; mostly bounded by wrk on a 2-core machine)" cell_rps
   table "Latency p50 / p99, ms (wrk --latency)" cell_lat
-  table "Server CPU use during the run (100% = one core busy)" cell_cpu
+  table "CPU during the run: server process / core $SERVER_CPU busy / core $CLIENT_CPU busy (100% = one core)" cell_cpu
+  echo
+  echo "Core $CLIENT_CPU near 100% means wrk set the pace; core $SERVER_CPU busy well above the server's own"
+  echo "share means other processes ran on the server's core during the run."
+
   table "Errors (socket errors + non-2xx responses)" cell_err
   echo
   echo "Raw wrk output: bench/out/wrk-$STAMP-*.txt"
