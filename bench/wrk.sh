@@ -159,6 +159,7 @@ table() {
 cell_rpc() { echo "${RPC[$1:$2]:--}"; }
 cell_vs_bare() { ratio "$1" "$2" bare; }
 cell_vs_hyper() { ratio "$1" "$2" hyper; }
+cell_vs_squall() { ratio "$1" "$2" squall; }
 cell_rps() { echo "${RPS[$1:$2]:--}"; }
 cell_lat() {
   # wrk 4's percentiles are wrong under pipelining: it records one sample per batch and its
@@ -184,6 +185,9 @@ report() {
   table "Requests per server CPU-second (the figure that separates servers)" cell_rpc
   table "Per CPU-second, relative to the bare responder" cell_vs_bare
   table "Per CPU-second, relative to hyper" cell_vs_hyper
+  if [[ " ${READY[*]} " == *" squall "* ]]; then
+    table "Per CPU-second, relative to squall (§7: Tornado at most 5%)" cell_vs_squall
+  fi
   table "Requests per second (wall clock; mostly bounded by wrk on a 2-core machine)" cell_rps
   table "Latency p50 / p99, ms (wrk --latency)" cell_lat
   table "CPU during the run: server process / core $SERVER_CPU busy / core $CLIENT_CPU busy (100% = one core)" cell_cpu
