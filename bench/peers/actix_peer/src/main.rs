@@ -21,7 +21,10 @@ async fn plaintext() -> HttpResponse {
 
 async fn json() -> HttpResponse {
     // Serialised per request, as TechEmpower's json test requires.
-    let body = serde_json::to_vec(&Message { message: "Hello, World!" }).unwrap_or_default();
+    let body = serde_json::to_vec(&Message {
+        message: "Hello, World!",
+    })
+    .unwrap_or_default();
     HttpResponse::Ok()
         .content_type("application/json")
         .body(body)

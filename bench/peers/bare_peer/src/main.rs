@@ -102,7 +102,11 @@ impl Canned {
         let mut date_at = [0; 6];
         let specs: [(&str, &str, &[u8]); 3] = [
             ("200 OK", "text/plain", b"Hello, World!"),
-            ("200 OK", "application/json", br#"{"message":"Hello, World!"}"#),
+            (
+                "200 OK",
+                "application/json",
+                br#"{"message":"Hello, World!"}"#,
+            ),
             ("404 Not Found", "text/plain", b"Not Found"),
         ];
         for (i, (status, ctype, body)) in specs.iter().enumerate() {
@@ -238,8 +242,11 @@ impl Server {
             });
             let k = key(idx, self.slots[idx].gen);
             // SAFETY: the stream is deleted from the poller before it is dropped (see close).
-            if unsafe { self.poller.add_with_mode(&stream, Event::readable(k), PollMode::Level) }
-                .is_err()
+            if unsafe {
+                self.poller
+                    .add_with_mode(&stream, Event::readable(k), PollMode::Level)
+            }
+            .is_err()
             {
                 self.free.push(idx);
                 continue;
@@ -255,11 +262,15 @@ impl Server {
 
     fn on_event(&mut self, ev: Event) {
         let (idx, gen) = unkey(ev.key);
-        let Some(slot) = self.slots.get_mut(idx) else { return };
+        let Some(slot) = self.slots.get_mut(idx) else {
+            return;
+        };
         if slot.gen != gen {
             return; // for a connection that has since been closed
         }
-        let Some(conn) = slot.conn.as_mut() else { return };
+        let Some(conn) = slot.conn.as_mut() else {
+            return;
+        };
         let keep = serve(
             conn,
             &ev,
@@ -290,8 +301,12 @@ fn serve(
     canned: &Canned,
     end_of_head: &Finder<'_>,
 ) -> bool {
-    let would_block =
-        |e: &io::Error| matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted);
+    let would_block = |e: &io::Error| {
+        matches!(
+            e.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+        )
+    };
 
     if !conn.unsent.is_empty() {
         // Registered writable only: finish the backlog before reading anything more.
@@ -452,7 +467,13 @@ mod tests {
             let searched = pending.len();
             pending.extend_from_slice(chunk);
             let before = out.len();
-            let (used, _) = answer(&pending, searched.saturating_sub(3), &canned, &mut out, &finder);
+            let (used, _) = answer(
+                &pending,
+                searched.saturating_sub(3),
+                &canned,
+                &mut out,
+                &finder,
+            );
             pending.drain(..used);
             answered += (out.len() > before) as usize;
         }
@@ -479,7 +500,8 @@ mod tests {
         let canned = Canned::new();
         let finder = Finder::new(b"\r\n\r\n");
         let mut out = Vec::new();
-        let req = b"GET /plaintext HTTP/1.1\r\nconnection:  Close \r\n\r\nGET /json HTTP/1.1\r\n\r\n";
+        let req =
+            b"GET /plaintext HTTP/1.1\r\nconnection:  Close \r\n\r\nGET /json HTTP/1.1\r\n\r\n";
         let (used, close) = answer(req, 0, &canned, &mut out, &finder);
         assert!(close);
         assert_eq!(used, req.len() - "GET /json HTTP/1.1\r\n\r\n".len());
@@ -491,7 +513,10 @@ mod tests {
         let mut canned = Canned::new();
         canned.set_date(UNIX_EPOCH + Duration::from_secs(784_111_777));
         let r = String::from_utf8(canned.get(Route::Json, false).to_vec()).unwrap();
-        assert!(r.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"), "{r}");
+        assert!(
+            r.contains("\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"),
+            "{r}"
+        );
         assert!(r.ends_with("Content-Length: 27\r\nDate: Sun, 06 Nov 1994 08:49:37 GMT\r\n\r\n{\"message\":\"Hello, World!\"}"));
     }
 }

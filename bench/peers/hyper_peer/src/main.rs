@@ -68,14 +68,24 @@ async fn serve(port: u16) -> std::io::Result<()> {
 
 async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let (status, ctype, body) = match req.uri().path() {
-        "/plaintext" => (StatusCode::OK, "text/plain", Bytes::from_static(b"Hello, World!")),
+        "/plaintext" => (
+            StatusCode::OK,
+            "text/plain",
+            Bytes::from_static(b"Hello, World!"),
+        ),
         "/json" => {
             // Serialised per request, as TechEmpower's json test requires.
-            let body = serde_json::to_vec(&Message { message: "Hello, World!" })
-                .unwrap_or_default();
+            let body = serde_json::to_vec(&Message {
+                message: "Hello, World!",
+            })
+            .unwrap_or_default();
             (StatusCode::OK, "application/json", Bytes::from(body))
         }
-        _ => (StatusCode::NOT_FOUND, "text/plain", Bytes::from_static(b"Not Found")),
+        _ => (
+            StatusCode::NOT_FOUND,
+            "text/plain",
+            Bytes::from_static(b"Not Found"),
+        ),
     };
     let mut resp = Response::new(Full::new(body));
     *resp.status_mut() = status;

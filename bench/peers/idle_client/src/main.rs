@@ -37,7 +37,10 @@ fn main() {
     let start = Instant::now();
     // Loopback only, by construction.
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, args.port));
-    let request = format!("GET {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n", args.path, args.port);
+    let request = format!(
+        "GET {} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        args.path, args.port
+    );
     let mut buf = vec![0u8; 16 * 1024];
 
     let mut streams = Vec::with_capacity(args.conns);
@@ -61,7 +64,11 @@ fn main() {
             }
         }
     }
-    println!("held {} in {:.2}s", streams.len(), start.elapsed().as_secs_f64());
+    println!(
+        "held {} in {:.2}s",
+        streams.len(),
+        start.elapsed().as_secs_f64()
+    );
     let _ = io::stdout().flush();
 
     std::thread::sleep(Duration::from_secs(args.hold));
@@ -83,17 +90,25 @@ fn exchange(s: &mut TcpStream, request: &[u8], buf: &mut [u8]) -> io::Result<()>
     let mut have = 0;
     loop {
         if have == buf.len() {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "response too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "response too large",
+            ));
         }
         let n = s.read(&mut buf[have..])?;
         if n == 0 {
             return Err(io::ErrorKind::UnexpectedEof.into());
         }
         have += n;
-        let Some(head_end) = find(&buf[..have], b"\r\n\r\n") else { continue };
+        let Some(head_end) = find(&buf[..have], b"\r\n\r\n") else {
+            continue;
+        };
         let head = &buf[..head_end];
         if !head.starts_with(b"HTTP/1.1 200") {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "status is not 200"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "status is not 200",
+            ));
         }
         let len = content_length(head)
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no Content-Length"))?;
@@ -120,14 +135,24 @@ fn content_length(head: &[u8]) -> Option<usize> {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut a = Args { port: 0, conns: 10_000, hold: 5, path: "/plaintext".into() };
+    let mut a = Args {
+        port: 0,
+        conns: 10_000,
+        hold: 5,
+        path: "/plaintext".into(),
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let (name, inline) = match flag.split_once('=') {
             Some((n, v)) => (n.to_string(), Some(v.to_string())),
             None => (flag.clone(), None),
         };
-        let mut value = || inline.clone().or_else(|| it.next()).ok_or(format!("{name} needs a value"));
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next())
+                .ok_or(format!("{name} needs a value"))
+        };
         match name.as_str() {
             "--port" => a.port = value()?.parse().map_err(|_| "bad --port")?,
             "--conns" => a.conns = value()?.parse().map_err(|_| "bad --conns")?,
