@@ -106,10 +106,9 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
             }),
             Err(e) => emit_with_errors(&item, e),
         },
-        (Err(a), Err(b)) => emit_with_errors(
-            &item,
-            combine(vec![a, b]).unwrap_or_else(unreachable_error),
-        ),
+        (Err(a), Err(b)) => {
+            emit_with_errors(&item, combine(vec![a, b]).unwrap_or_else(unreachable_error))
+        }
         (Err(e), _) | (_, Err(e)) => emit_with_errors(&item, e),
     }
 }
