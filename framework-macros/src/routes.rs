@@ -206,11 +206,28 @@ fn reverse_pieces(hir: &Hir, groups: usize) -> Option<Vec<String>> {
     (seen == groups).then_some(pieces)
 }
 
+/// Whether a path expression names a type (by Rust's naming convention: `UpperCamelCase`),
+/// rather than a variable (`lower_case`) or a constant (`SCREAMING_CASE`), which are values.
+fn names_type(path: &syn::ExprPath) -> bool {
+    if path.qself.is_some() || !path.attrs.is_empty() {
+        return false;
+    }
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    let name = last.ident.to_string();
+    let starts_upper = name.chars().next().is_some_and(char::is_uppercase);
+    let screaming = name.len() > 1
+        && name
+            .chars()
+            .all(|c| c.is_uppercase() || c.is_ascii_digit() || c == '_');
+    starts_upper && !screaming
+}
+
 fn generate(routes: Vec<Checked>) -> TokenStream {
     let p = quote!(::squall::__private);
     let built = routes.iter().map(|c| {
         let pattern = &c.input.pattern;
-        let span = pattern.span();
         let groups = c.groups;
         let literal = match &c.literal {
             Some(l) => quote!(::std::option::Option::Some(#l)),
@@ -235,10 +252,9 @@ fn generate(routes: Vec<Checked>) -> TokenStream {
         };
         let target = &c.input.target;
         let target_span = target.span();
-        let _ = span;
         match target {
-            // A bare type path: handlers are built with `Default`.
-            Expr::Path(path) if path.qself.is_none() && path.attrs.is_empty() => {
+            // A path naming a type: handlers are built with `Default`.
+            Expr::Path(path) if names_type(path) => {
                 quote_spanned!(target_span=>
                     #p::Route::with_default::<#path, #groups>(#spec)
                 )

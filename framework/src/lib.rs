@@ -51,6 +51,7 @@ pub mod httpserver;
 pub mod httputil;
 pub mod ioloop;
 pub mod iostream;
+pub mod locks;
 pub mod netutil;
 pub mod process;
 pub mod task;

@@ -278,6 +278,14 @@ impl fmt::Debug for Conn {
 
 impl StreamProtocol for Conn {
     fn on_read(&self, _stream: &IOStream) {
+        if self.phase.get() == Phase::Dispatched && self.stream.at_eof() {
+            // The client stopped sending while its request is being handled. A 0-byte read
+            // cannot tell a half-close from a departure, and a long-running handler must
+            // learn that its client left (Tornado's rule too): close, which runs the
+            // handler's on_connection_close.
+            self.stream.close();
+            return;
+        }
         if let Some(me) = self.me() {
             me.process();
         }
