@@ -61,6 +61,8 @@ struct PathParam {
 /// One HTTP method of the handler.
 struct HttpMethod {
     ident: Ident,
+    /// Where the return type is (errors about it point there).
+    ret_span: Span,
     variant: Ident,
     is_async: bool,
     xsrf_exempt: bool,
@@ -146,20 +148,27 @@ fn is_option(ty: &Type) -> Option<Type> {
     }
 }
 
-fn check_receiver(f: &ImplItemFn, errors: &mut Vec<syn::Error>) {
+/// Checks that `f` takes `&mut self`; returns whether it has a receiver at all.
+fn check_receiver(f: &ImplItemFn, errors: &mut Vec<syn::Error>) -> bool {
     match f.sig.inputs.first() {
-        Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_some() => {}
-        Some(FnArg::Receiver(r)) => errors.push(syn::Error::new(
-            r.span(),
-            format!("`{}` must take `&mut self`", f.sig.ident),
-        )),
-        _ => errors.push(syn::Error::new(
-            f.sig.ident.span(),
-            format!(
-                "`{}` must take `&mut self` as its first parameter",
-                f.sig.ident
-            ),
-        )),
+        Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_some() => true,
+        Some(FnArg::Receiver(r)) => {
+            errors.push(syn::Error::new(
+                r.span(),
+                format!("`{}` must take `&mut self`", f.sig.ident),
+            ));
+            true
+        }
+        _ => {
+            errors.push(syn::Error::new(
+                f.sig.ident.span(),
+                format!(
+                    "`{}` must take `&mut self` as its first parameter",
+                    f.sig.ident
+                ),
+            ));
+            false
+        }
     }
 }
 
@@ -196,7 +205,7 @@ fn parse(item: &mut ItemImpl) -> syn::Result<(Vec<HttpMethod>, Vec<Hook>)> {
                 | "write_error"
                 | "data_received"
                 | "body_started" => {
-                    check_receiver(f, &mut errors);
+                    let _ = check_receiver(f, &mut errors);
                     let is_async = f.sig.asyncness.is_some();
                     if is_async && name != "prepare" {
                         errors.push(syn::Error::new(
@@ -216,7 +225,10 @@ fn parse(item: &mut ItemImpl) -> syn::Result<(Vec<HttpMethod>, Vec<Hook>)> {
             }
             continue;
         };
-        check_receiver(f, &mut errors);
+        if !check_receiver(f, &mut errors) {
+            // Without a receiver the other checks would only repeat the same mistake.
+            continue;
+        }
         let mut inputs = f.sig.inputs.iter().skip(1);
         match inputs.next() {
             Some(FnArg::Typed(pt)) if matches!(&*pt.ty, Type::Reference(r) if r.mutability.is_some()) => {}
@@ -251,6 +263,10 @@ fn parse(item: &mut ItemImpl) -> syn::Result<(Vec<HttpMethod>, Vec<Hook>)> {
         }
         methods.push(HttpMethod {
             ident: f.sig.ident.clone(),
+            ret_span: match &f.sig.output {
+                syn::ReturnType::Default => f.sig.ident.span(),
+                syn::ReturnType::Type(_, t) => t.span(),
+            },
             variant: Ident::new(variant, Span::call_site()),
             is_async: f.sig.asyncness.is_some(),
             xsrf_exempt: exempt,
@@ -374,25 +390,26 @@ fn generate(model: Model) -> TokenStream {
     let sync_arms = methods.iter().filter(|m| !m.is_async).map(|m| {
         let (names, lets) = arg_bindings(m);
         let (v, ident) = (&m.variant, &m.ident);
+        let call = quote_spanned!(m.ret_span=>
+            #p::IntoHandlerResult::into_result(Self::#ident(self, cx #(, #names)*))
+        );
         quote! {
             #p::Method::#v => {
                 #(#lets)*
-                #p::IntoHandlerResult::into_result(Self::#ident(self, cx #(, #names)*))
+                #call
             }
         }
     });
-    let async_arms = methods.iter().map(|m| {
+    let async_arms = methods.iter().filter(|m| m.is_async).map(|m| {
         let (names, lets) = arg_bindings(m);
         let (v, ident) = (&m.variant, &m.ident);
-        let call = if m.is_async {
-            quote!(Self::#ident(self, cx #(, #names)*).await)
-        } else {
-            quote!(Self::#ident(self, cx #(, #names)*))
-        };
+        let call = quote_spanned!(m.ret_span=>
+            #p::IntoHandlerResult::into_result(Self::#ident(self, cx #(, #names)*).await)
+        );
         quote! {
             #p::Method::#v => {
                 #(#lets)*
-                #p::IntoHandlerResult::into_result(#call)
+                #call
             }
         }
     });
@@ -475,7 +492,8 @@ fn generate(model: Model) -> TokenStream {
                 async move {
                     match cx.dispatch_method() {
                         #(#async_arms)*
-                        _ => #p::Result::Err(#p::HttpError::new(405)),
+                        // Sync methods (with an async `prepare`) run as they do without a task.
+                        _ => <Self as #p::RequestHandler>::__call_sync(self, cx),
                     }
                 }
             }

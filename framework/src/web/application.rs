@@ -89,9 +89,9 @@ pub(crate) trait RouteTarget {
 /// Proof that handler `H` serves routes with `N` groups: `#[handler]` implements it for the
 /// number of path arguments its methods take, so `routes!` can require it.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot serve a route whose pattern has {N} group(s)",
-    label = "route pattern and handler disagree",
-    note = "the handler's methods must take one path argument per group in the pattern (after `cx`), and its impl block needs `#[squall::handler]`"
+    message = "`{Self}` cannot handle a route with {N} group(s): it needs a `#[handler]` impl whose methods take {N} path argument(s)",
+    label = "not a `#[handler]` type, or its methods take a different number of path arguments",
+    note = "annotate the type's `impl` block with `#[squall::handler]`; each method takes `&mut self`, `cx: &mut Context`, then one argument per group of the pattern"
 )]
 pub trait RouteArity<const N: usize>: RequestHandler {}
 

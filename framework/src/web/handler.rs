@@ -146,6 +146,11 @@ pub(crate) fn default_error_page(cx: &mut Context, status: u16, error: &HttpErro
 }
 
 /// What a handler method may return: `()` or `Result<(), E>` with `E: Into<HttpError>`.
+#[diagnostic::on_unimplemented(
+    message = "handler methods and hooks return `Result<()>` (or `()`), not `{Self}`",
+    label = "this return type",
+    note = "write the response with `cx.write(..)` and return `Ok(())`; errors are `HttpError` (or convert into it)"
+)]
 pub trait IntoHandlerResult {
     /// Converts to the lifecycle's result.
     fn into_result(self) -> Result<()>;
