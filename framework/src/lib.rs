@@ -52,6 +52,7 @@ pub mod httputil;
 pub mod ioloop;
 pub mod iostream;
 pub mod locks;
+pub mod log;
 pub mod netutil;
 pub mod process;
 pub mod task;
