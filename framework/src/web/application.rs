@@ -6,15 +6,16 @@
 //! Routes are tried in order and the first match wins, against the percent-encoded path;
 //! groups are percent-decoded after matching. Patterns are anchored at both ends (`^(?:p)$`).
 //! A pattern without regex syntax is a literal route, matched by string comparison; when many
-//! regex routes could match, one [`RegexSet`](regex::RegexSet) pass says which do instead of
-//! trying each. Either way the first route in the table's order wins.
+//! regex routes could match, one search of a multi-pattern regex (leftmost-first: among
+//! patterns matching the whole path, the earliest wins) says which instead of trying each.
+//! Either way the first route in the table's order wins.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
 
 use super::context::{Context, ContextParts, PathArgs, MAX_PATH_ARGS};
 use super::cookies::CookieSecrets;
@@ -291,7 +292,8 @@ struct Router {
     regexes: Vec<Option<Regex>>,
     /// Indices of regex routes, in order.
     regex_idx: Vec<usize>,
-    set: Option<RegexSet>,
+    /// All regex routes as one multi-pattern regex (pattern k = route `regex_idx[k]`).
+    set: Option<regex_automata::meta::Regex>,
     locs: RefCell<Vec<Option<regex::CaptureLocations>>>,
 }
 
@@ -319,10 +321,9 @@ impl Router {
             anchored.push(src);
         }
         let set = if regex_idx.len() > LINEAR_REGEX_LIMIT {
-            Some(
-                RegexSet::new(&anchored)
-                    .map_err(|e| Error::new(ErrorKind::Route, e.to_string()))?,
-            )
+            let many = regex_automata::meta::Regex::new_many(&anchored)
+                .map_err(|e| Error::new(ErrorKind::Route, e.to_string()))?;
+            Some(many)
         } else {
             None
         };
@@ -344,15 +345,16 @@ impl Router {
         let literal = self.routes.iter().position(|r| r.literal == Some(path));
         // Only regex routes before the literal one can win over it.
         let limit = literal.unwrap_or(usize::MAX);
+        let first_regex = self.regex_idx.first().copied().unwrap_or(usize::MAX);
         let candidate = match &self.set {
-            Some(set) => {
-                let matches = set.matches(path);
-                self.regex_idx
-                    .iter()
-                    .enumerate()
-                    .find(|&(k, &i)| i < limit && matches.matched(k))
-                    .map(|(_, &i)| i)
-            }
+            // No regex route comes before the literal match: nothing to run.
+            _ if first_regex >= limit => None,
+            // Leftmost-first over anchored patterns: the earliest route matching the whole
+            // path. One search, no allocation.
+            Some(set) => set
+                .find(path)
+                .map(|m| self.regex_idx[m.pattern().as_usize()])
+                .filter(|&i| i < limit),
             None => self
                 .regex_idx
                 .iter()

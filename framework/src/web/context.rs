@@ -30,6 +30,8 @@ pub(crate) struct PathArgs {
 pub(crate) struct ContextParts {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
+    /// The computed ETag, kept here (not in `headers`) so its buffer is reused.
+    pub(crate) etag: String,
 }
 
 /// A request being handled and the response being built.
@@ -459,24 +461,19 @@ impl Context {
             return Ok(());
         };
         if !self.head_sent {
-            if self.etag_enabled && self.status == 200 && self.dispatch_method == Method::Get {
-                super::etag::apply_etag(self);
-            }
+            let computed_etag = self.etag_enabled
+                && self.status == 200
+                && self.dispatch_method == Method::Get
+                && super::etag::apply_etag(self);
             let status = sanitize_status(self.status);
-            let len = if status == 304 || status == 204 {
-                0
-            } else {
-                self.parts.body.len() as u64
-            };
-            if status == 304 || status == 204 {
+            let no_body = status == 304 || status == 204;
+            if no_body {
                 self.parts.body.clear();
             }
-            res.write_head(
-                status,
-                self.reason.as_deref(),
-                self.parts.headers.iter(),
-                Some(len),
-            )?;
+            let len = self.parts.body.len() as u64;
+            let etag = computed_etag.then_some(("Etag", self.parts.etag.as_str()));
+            let headers = self.parts.headers.iter().chain(etag);
+            res.write_head(status, self.reason.as_deref(), headers, Some(len))?;
         }
         res.write(&self.parts.body)?;
         res.finish()?;
@@ -497,6 +494,14 @@ impl Context {
             Some(r) => r.set_close_callback(f),
             None => self.close_hook = Some(Box::new(f)),
         }
+    }
+
+    pub(crate) fn compute_etag(&mut self) {
+        super::etag::write_etag(&self.parts.body, &mut self.parts.etag);
+    }
+
+    pub(crate) fn computed_etag(&self) -> &str {
+        &self.parts.etag
     }
 
     pub(crate) fn headers_mut(&mut self) -> &mut HeaderMap {
