@@ -21,6 +21,8 @@ use super::context::{Context, ContextParts, PathArgs, MAX_PATH_ARGS};
 use super::cookies::CookieSecrets;
 use super::error::{Error, ErrorKind, HttpError};
 use super::handler::{allow_header, serve, RequestHandler};
+use super::static_files::StaticFileHandler;
+use super::static_url::VersionCache;
 use crate::http1::{BodyMode, HttpDelegate, HttpServerOptions, Request, Responder};
 use crate::httpserver::HTTPServer;
 
@@ -45,9 +47,11 @@ pub struct Settings {
     pub xsrf_cookies: bool,
     /// The key(s) for signed cookies and XSRF; `"secret".into()` for one key.
     pub cookie_secret: Option<CookieSecrets>,
-    /// Folder served under `static_url_prefix` by a built-in static route, if set.
+    /// Folder served under `static_url_prefix` by a built-in
+    /// [`StaticFileHandler`](super::StaticFileHandler) route, added after the application's
+    /// own routes, if set; also the folder of [`Context::static_url`].
     pub static_path: Option<PathBuf>,
-    /// URL prefix of the static route (default `/static/`).
+    /// URL prefix of the static route (default `/static/`); must start with `/`.
     pub static_url_prefix: Option<String>,
     /// The handler for requests no route matches (default: a plain 404).
     pub default_handler: Option<DefaultHandler>,
@@ -165,6 +169,8 @@ pub struct Route {
     /// Literal pieces around the groups, for `reverse_url` (None: not reversible).
     reverse: Option<&'static [&'static str]>,
     groups: usize,
+    /// Added by the application from its settings (the static route), not by the user.
+    builtin: bool,
     target: Rc<dyn RouteTarget>,
 }
 
@@ -201,6 +207,7 @@ impl Route {
             name: spec.name,
             reverse: spec.reverse,
             groups: spec.groups,
+            builtin: false,
             target,
         }
     }
@@ -393,6 +400,8 @@ pub(crate) struct AppInner {
     pub(crate) settings: Settings,
     router: Router,
     parts: RefCell<Vec<ContextParts>>,
+    /// The hashes behind `static_url`'s versioned URLs.
+    pub(crate) static_versions: VersionCache,
 }
 
 impl AppInner {
@@ -459,6 +468,31 @@ impl AppInner {
     }
 }
 
+/// The route `Settings::static_path` adds: `<prefix>(.*)` served by a [`StaticFileHandler`].
+fn static_route(prefix: &str, root: &std::path::Path) -> Result<Route, Error> {
+    if !prefix.starts_with('/') {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("static_url_prefix {prefix:?} must start with '/'"),
+        ));
+    }
+    // Routes hold `&'static str` patterns (`routes!` writes literals). This one is built at
+    // startup, once per application, so leaking it costs a few bytes once.
+    let pattern: &'static str =
+        Box::leak(format!("{}(.*)", regex::escape(prefix)).into_boxed_str());
+    let spec = RouteSpec {
+        pattern,
+        literal: None,
+        name: None,
+        reverse: None,
+        groups: 1,
+    };
+    let mut route =
+        Route::with_template::<StaticFileHandler, 1>(spec, StaticFileHandler::new(root));
+    route.builtin = true;
+    Ok(route)
+}
+
 /// A web application: routes plus settings, served by an [`HTTPServer`].
 ///
 /// # Examples
@@ -512,7 +546,8 @@ impl Application {
     /// # Errors
     ///
     /// [`ErrorKind::Config`] for inconsistent settings (`xsrf_cookies` without
-    /// `cookie_secret`), [`ErrorKind::Route`] for a route that does not compile.
+    /// `cookie_secret`, a `static_url_prefix` not starting with `/`), [`ErrorKind::Route`] for
+    /// a route that does not compile.
     pub fn with_settings(routes: Routes, settings: Settings) -> Result<Application, Error> {
         if settings.xsrf_cookies && settings.cookie_secret.is_none() {
             return Err(Error::new(
@@ -520,12 +555,17 @@ impl Application {
                 "xsrf_cookies requires a cookie_secret (Settings::cookie_secret)",
             ));
         }
-        let router = Router::new(routes.0)?;
+        let mut routes = routes.0;
+        if let Some(root) = &settings.static_path {
+            routes.push(static_route(settings.static_url_prefix(), root)?);
+        }
+        let router = Router::new(routes)?;
         Ok(Application {
             inner: Rc::new(AppInner {
                 settings,
                 router,
                 parts: RefCell::new(Vec::new()),
+                static_versions: VersionCache::default(),
             }),
         })
     }
@@ -542,7 +582,10 @@ impl Application {
                 "settings() on an application already in use",
             )
         })?;
-        Application::with_settings(Routes(inner.router.routes), settings)
+        // The static route of the old settings goes; the new ones add their own.
+        let mut routes = inner.router.routes;
+        routes.retain(|r| !r.builtin);
+        Application::with_settings(Routes(routes), settings)
     }
 
     /// The settings.
