@@ -460,7 +460,9 @@ impl Conn {
                 self.searched.set(searched);
                 self.server.pool_return(parts);
                 if self.stream.at_eof() {
-                    self.stream.close();
+                    // The client will never finish this head; responses to the requests
+                    // before it are still in the write buffer and must go out first.
+                    self.close_when_flushed();
                 }
                 return false;
             }
@@ -584,7 +586,8 @@ impl Conn {
             Ok(false) => {
                 drop(slot);
                 if self.stream.at_eof() {
-                    self.stream.close();
+                    // As for a partial head: flush earlier responses, then close.
+                    self.close_when_flushed();
                     return false;
                 }
                 let opts = &self.server.options;
