@@ -132,12 +132,14 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
     let mut found: Option<u64> = None;
     for part in value.split(|&b| b == b',') {
         let part = part.trim_ascii();
-        if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let n = part
-            .iter()
-            .fold(0u64, |acc, &d| acc * 10 + (d - b'0') as u64);
+        // Every value that fits in a u64 is a length (then 413 if over max_body_size); only
+        // one that overflows is unframeable.
+        let n = part.iter().try_fold(0u64, |acc, &d| {
+            acc.checked_mul(10)?.checked_add((d - b'0') as u64)
+        })?;
         match found {
             Some(m) if m != n => return None,
             _ => found = Some(n),
@@ -442,5 +444,8 @@ mod tests {
         assert_eq!(parse_content_length(b"+12"), None);
         assert_eq!(parse_content_length(b""), None);
         assert_eq!(parse_content_length(b"1 2"), None);
+        assert_eq!(parse_content_length(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(parse_content_length(b"00000000000000000000012"), Some(12));
+        assert_eq!(parse_content_length(b"18446744073709551616"), None);
     }
 }
