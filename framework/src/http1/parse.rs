@@ -94,11 +94,9 @@ pub(crate) fn scan_head(
     let end = match find_head_end(body, from) {
         Some(e) => e,
         None => {
-            let line_done = body
-                .iter()
-                .take(limits.max_request_line + 1)
-                .any(|&b| b == b'\n');
-            if !line_done && body.len() > limits.max_request_line {
+            if body.len() > limits.max_request_line
+                && target_overflows(body, limits.max_request_line)
+            {
                 return Scan::Error(414);
             }
             if body.len() > limits.max_header_size {
@@ -118,6 +116,28 @@ pub(crate) fn scan_head(
             Scan::Complete(head)
         }
         Err(status) => Scan::Error(status),
+    }
+}
+
+/// Longest method the early target check looks past (longer ones are left to the full parse).
+const METHOD_SLACK: usize = 64;
+
+/// Whether the request target of a head still arriving is already longer than `max`. Only the
+/// first `max + METHOD_SLACK` bytes are looked at, so a slow client costs O(max) per piece at
+/// most, and only once it has sent more than `max` bytes.
+fn target_overflows(body: &[u8], max: usize) -> bool {
+    let window = &body[..body.len().min(max + METHOD_SLACK)];
+    let line = match window.iter().position(|&b| b == b'\n') {
+        Some(i) => &window[..i],
+        None => window,
+    };
+    match line.iter().position(|&b| b == b' ') {
+        Some(sp) => {
+            let rest = &line[sp + 1..];
+            rest.iter().position(|&b| b == b' ').unwrap_or(rest.len()) > max
+        }
+        // No space at all in a line this long: not a request line we could take.
+        None => line.len() > max,
     }
 }
 
@@ -414,6 +434,17 @@ mod tests {
         assert_eq!(status(long_target.as_bytes()), 414);
         let unfinished_line = format!("GET /{}", "a".repeat(300));
         assert_eq!(status(unfinished_line.as_bytes()), 414);
+        // A target exactly at the limit is fine however much of its line has arrived.
+        let at_limit = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(255));
+        for cut in 1..at_limit.len() {
+            assert!(
+                matches!(scan(&at_limit.as_bytes()[..cut]), Scan::Partial { .. }),
+                "cut {cut}"
+            );
+        }
+        assert!(matches!(scan(at_limit.as_bytes()), Scan::Complete(_)));
+        let no_space = "A".repeat(300);
+        assert_eq!(status(no_space.as_bytes()), 414);
         let big_header = format!(
             "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
             "b".repeat(2000)
@@ -444,7 +475,10 @@ mod tests {
         assert_eq!(parse_content_length(b"+12"), None);
         assert_eq!(parse_content_length(b""), None);
         assert_eq!(parse_content_length(b"1 2"), None);
-        assert_eq!(parse_content_length(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(
+            parse_content_length(b"18446744073709551615"),
+            Some(u64::MAX)
+        );
         assert_eq!(parse_content_length(b"00000000000000000000012"), Some(12));
         assert_eq!(parse_content_length(b"18446744073709551616"), None);
     }
