@@ -316,3 +316,32 @@ fn bad_request_after_good_ones_answers_them_first() {
     assert_eq!(rs[2].header("Connection"), Some("close"));
     c.assert_closed();
 }
+
+#[test]
+fn oversized_body_larger_than_the_read_buffer_still_gets_its_413() {
+    // More than the server ever reads: it closes with data unread.
+    let (server, _) = server();
+    for _ in 0..5 {
+        let mut c = Client::connect(server.addr());
+        let mut req = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n".to_vec();
+        req.extend_from_slice(&vec![b'x'; 2_000_000]);
+        let _ = c.try_send(&req);
+        let r = c.read_response();
+        assert_eq!(r.status, 413);
+        c.assert_closed();
+    }
+    for _ in 0..5 {
+        let mut c = Client::connect(server.addr());
+        let mut req = b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+        for _ in 0..200 {
+            req.extend_from_slice(b"2710\r\n");
+            req.extend_from_slice(&[b'x'; 10000]);
+            req.extend_from_slice(b"\r\n");
+        }
+        let _ = c.try_send(&req);
+        let r = c.read_response();
+        assert_eq!(r.status, 413);
+        c.assert_closed();
+    }
+    server.assert_serves();
+}
