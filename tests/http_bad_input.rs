@@ -69,6 +69,16 @@ fn invalid_method_token_is_400() {
         ],
         400,
     );
+    // A "method" longer than 64 bytes, complete or still arriving.
+    let long = format!("{} / HTTP/1.1\r\nHost: t\r\n\r\n", "M".repeat(65));
+    rejects(
+        &[
+            long.as_bytes(),
+            &long.as_bytes()[..70],
+            "M".repeat(2000).as_bytes(),
+        ],
+        400,
+    );
 }
 
 #[test]

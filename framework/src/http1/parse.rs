@@ -94,10 +94,10 @@ pub(crate) fn scan_head(
     let end = match find_head_end(body, from) {
         Some(e) => e,
         None => {
-            if body.len() > limits.max_request_line
-                && target_overflows(body, limits.max_request_line)
-            {
-                return Scan::Error(414);
+            if body.len() > MAX_METHOD {
+                if let Some(status) = early_refusal(body, limits.max_request_line) {
+                    return Scan::Error(status);
+                }
             }
             if body.len() > limits.max_header_size {
                 return Scan::Error(431);
@@ -119,26 +119,28 @@ pub(crate) fn scan_head(
     }
 }
 
-/// Longest method the early target check looks past (longer ones are left to the full parse).
-const METHOD_SLACK: usize = 64;
+/// Longest method accepted (a longer "method" is garbage: 400).
+pub(crate) const MAX_METHOD: usize = 64;
 
-/// Whether the request target of a head still arriving is already longer than `max`. Only the
-/// first `max + METHOD_SLACK` bytes are looked at, so a slow client costs O(max) per piece at
-/// most, and only once it has sent more than `max` bytes.
-fn target_overflows(body: &[u8], max: usize) -> bool {
-    let window = &body[..body.len().min(max + METHOD_SLACK)];
+/// Refuses a head still arriving whose request line is already bad: a method longer than
+/// [`MAX_METHOD`] (400) or a target longer than `max_target` (414). Both only grow as bytes
+/// arrive, so a refusal never depends on how the bytes were split into reads. Only the first
+/// line, and at most `MAX_METHOD + max_target + 2` bytes of it, is looked at.
+fn early_refusal(body: &[u8], max_target: usize) -> Option<u16> {
+    let window = &body[..body.len().min(MAX_METHOD + max_target + 2)];
     let line = match window.iter().position(|&b| b == b'\n') {
         Some(i) => &window[..i],
         None => window,
     };
-    match line.iter().position(|&b| b == b' ') {
-        Some(sp) => {
-            let rest = &line[sp + 1..];
-            rest.iter().position(|&b| b == b' ').unwrap_or(rest.len()) > max
-        }
-        // No space at all in a line this long: not a request line we could take.
-        None => line.len() > max,
+    let Some(sp) = line.iter().position(|&b| b == b' ') else {
+        return (line.len() > MAX_METHOD).then_some(400);
+    };
+    if sp > MAX_METHOD {
+        return Some(400);
     }
+    let rest = &line[sp + 1..];
+    let target = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+    (target > max_target).then_some(414)
 }
 
 fn token_list_contains(value: &[u8], token: &str) -> bool {
@@ -189,6 +191,9 @@ fn parse(head: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Head, u16
         (a, a + s.len() as u32)
     };
     let method_s = req.method.ok_or(400u16)?;
+    if method_s.len() > MAX_METHOD {
+        return Err(400);
+    }
     let path = req.path.ok_or(400u16)?;
     if path.len() > limits.max_request_line {
         return Err(414);
@@ -443,8 +448,13 @@ mod tests {
             );
         }
         assert!(matches!(scan(at_limit.as_bytes()), Scan::Complete(_)));
-        let no_space = "A".repeat(300);
-        assert_eq!(status(no_space.as_bytes()), 414);
+        // A "method" longer than MAX_METHOD is refused however it arrives.
+        let long_method = format!("{} / HTTP/1.1\r\nHost: h\r\n\r\n", "A".repeat(65));
+        assert_eq!(status(long_method.as_bytes()), 400);
+        assert_eq!(status(&long_method.as_bytes()[..66]), 400);
+        assert_eq!(status("A".repeat(300).as_bytes()), 400);
+        let ok_method = format!("{} / HTTP/1.1\r\nHost: h\r\n\r\n", "A".repeat(64));
+        assert!(matches!(scan(ok_method.as_bytes()), Scan::Complete(_)));
         let big_header = format!(
             "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
             "b".repeat(2000)
