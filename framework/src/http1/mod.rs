@@ -30,6 +30,12 @@ mod parse;
 mod request;
 mod response;
 
+/// Fuzzing entry points for `framework/fuzz`: **not part of the API** (hidden, no stability
+/// promise).
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 pub use request::{BodySink, Method, Request, RequestBuilder, Version};
 pub use response::{reason_phrase, Responder, ResponseError};
 
