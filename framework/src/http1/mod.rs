@@ -10,7 +10,9 @@
 //!
 //! Requests on a connection are answered strictly in order. While a response is pending (an
 //! async handler), later pipelined requests wait in the read buffer, which is bounded: reading
-//! pauses when it is full.
+//! pauses when it is full. Output is bounded the same way: while more than
+//! `WRITE_HIGH_WATER` bytes of responses wait for a client that does not read them, no further
+//! request is taken, so the read buffer fills and reading pauses.
 //!
 //! ### Framing and errors
 //!
@@ -52,6 +54,9 @@ use chunked::ChunkedDecoder;
 use parse::{Framing, HeadLimits, Scan};
 use request::RequestPool;
 use response::DateCache;
+
+/// Output a connection may hold unsent before it stops taking new requests.
+const WRITE_HIGH_WATER: usize = 64 * 1024;
 
 /// How the server should receive a request's body; see [`HttpDelegate::body_mode`].
 pub enum BodyMode {
@@ -291,8 +296,16 @@ impl StreamProtocol for Conn {
     }
 
     fn on_drain(&self, stream: &IOStream) {
-        if self.phase.get() == Phase::Closing {
-            stream.close();
+        match self.phase.get() {
+            Phase::Closing => stream.close(),
+            // Requests may be waiting for the output to drain (see WRITE_HIGH_WATER), or the
+            // client may have finished sending meanwhile.
+            Phase::Head => {
+                if let Some(me) = self.me() {
+                    me.process();
+                }
+            }
+            Phase::Body | Phase::Dispatched => {}
         }
     }
 
@@ -415,8 +428,16 @@ impl Conn {
         if self.in_process.replace(true) {
             return;
         }
+        let mut blocked = false;
         loop {
             let more = match self.phase.get() {
+                Phase::Head if self.stream.write_buffered() >= WRITE_HIGH_WATER => {
+                    // The client is not reading its responses: take no more requests until
+                    // they drain (on_drain resumes). The read buffer then fills and reading
+                    // stops too, so a pipelining client cannot make us buffer without bound.
+                    blocked = !self.stream.flush();
+                    !blocked
+                }
                 Phase::Head => self.read_head(),
                 Phase::Body => self.read_body(),
                 Phase::Dispatched | Phase::Closing => false,
@@ -429,7 +450,8 @@ impl Conn {
         if self.stream.closed() {
             return;
         }
-        let flushed = self.stream.flush();
+        // (Blocked: the flush just made found the kernel's buffer full; WRITE is watched.)
+        let flushed = !blocked && self.stream.flush();
         if self.phase.get() == Phase::Closing && flushed {
             self.stream.close();
         }
