@@ -21,6 +21,9 @@ struct Sink {
 
 impl BodySink for Sink {
     fn data(&mut self, chunk: &[u8]) -> Result<(), u16> {
+        if self.fail_after == Some(0) {
+            panic!("sink panicked on purpose");
+        }
         self.total += chunk.len();
         self.pieces += 1;
         let _ = self.tx.send(chunk.to_vec());
@@ -45,6 +48,13 @@ impl HttpDelegate for Bodies {
     fn body_mode(&self, request: &Request) -> BodyMode {
         match request.path() {
             "/reject" => BodyMode::Reject(403),
+            "/panic-mode" => panic!("body_mode panicked on purpose"),
+            "/panic-sink" => BodyMode::Stream(Box::new(Sink {
+                tx: self.tx.clone(),
+                total: 0,
+                pieces: 0,
+                fail_after: Some(0),
+            })),
             p if p.starts_with("/stream") || p == "/fail" => BodyMode::Stream(Box::new(Sink {
                 tx: self.tx.clone(),
                 total: 0,
@@ -303,4 +313,21 @@ fn http10_body_by_content_length() {
         echo_expected("POST", "/old", "1.0", b"body", Some("close"))
     );
     c.assert_closed();
+}
+
+#[test]
+fn panicking_body_mode_or_sink_answers_500_and_closes() {
+    let (server, _rx) = server();
+    for (path, body) in [("/panic-mode", "abc"), ("/panic-sink", "abc")] {
+        let mut c = server.connect();
+        c.send(
+            format!("POST {path} HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\n{body}")
+                .as_bytes(),
+        );
+        let r = c.read_response();
+        assert_eq!(r.status, 500, "{path}: {r:?}");
+        assert_eq!(r.header("Connection"), Some("close"), "{path}");
+        c.assert_closed();
+    }
+    server.assert_serves();
 }

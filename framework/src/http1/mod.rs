@@ -536,7 +536,19 @@ impl Conn {
                 opts.max_header_size,
             )),
         };
-        match self.server.delegate.body_mode(&request) {
+        // Delegate code: a panic here is answered like one in `handle` (500), not left to
+        // unwind through the connection, which would wedge it mid-request.
+        let mode = catch_unwind(AssertUnwindSafe(|| {
+            self.server.delegate.body_mode(&request)
+        }))
+        .unwrap_or_else(|p| {
+            log::error!(
+                "squall: body_mode panicked: {}",
+                crate::ioloop::panic_message(&*p)
+            );
+            BodyMode::Reject(500)
+        });
+        match mode {
             BodyMode::Buffer => {
                 if let BodyProgress::Length(n) = progress {
                     // Within max_body_size, checked above.
@@ -575,7 +587,15 @@ impl Conn {
         let result: Result<bool, u16> = self.stream.with_read_buffer(|buf| {
             let mut deliver = |data: &[u8]| -> Result<(), u16> {
                 match request.sink.as_mut() {
-                    Some(sink) => sink.data(data),
+                    // As for body_mode: a panicking sink is a 500, not a wedged connection.
+                    Some(sink) => catch_unwind(AssertUnwindSafe(|| sink.data(data)))
+                        .unwrap_or_else(|p| {
+                            log::error!(
+                                "squall: body sink panicked: {}",
+                                crate::ioloop::panic_message(&*p)
+                            );
+                            Err(500)
+                        }),
                     None => {
                         request.parts.body.extend_from_slice(data);
                         Ok(())
