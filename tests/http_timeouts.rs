@@ -210,3 +210,71 @@ fn header_timeout_applies_to_a_pipelined_partial_head() {
     assert_eq!(c.read_response().header("X-Uri"), Some("/1"));
     c.assert_closed_within(SHORT + SLACK);
 }
+
+#[test]
+fn slow_reader_of_a_large_response_is_not_cut_by_the_idle_timeout() {
+    // The whole response is written at once (respond) and leaves as fast as the client reads
+    // it, which takes several idle timeouts: the connection is not idle meanwhile.
+    const SIZE: usize = 48 << 20;
+    let idle = Duration::from_millis(200);
+    let server = TestServer::start(opts(LONG, idle, LONG), || {
+        |_req: squall::http1::Request, res: squall::http1::Responder| {
+            let body = vec![b'z'; SIZE];
+            res.respond(200, &[], &body);
+        }
+    });
+    let mut c = server.connect();
+    c.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    let t0 = Instant::now();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 20];
+    while got < SIZE + 40 {
+        use std::io::Read;
+        let n = c.stream.read(&mut buf).expect("read");
+        if n == 0 {
+            break;
+        }
+        got += n;
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let took = t0.elapsed();
+    assert!(got > SIZE, "cut off after {got} bytes ({took:?})");
+    assert!(
+        took > idle * 2,
+        "the test read too fast to mean anything ({took:?})"
+    );
+    // Once the response is out and the client is quiet, the idle timeout applies.
+    let mut tmp = [0u8; 64];
+    use std::io::Read;
+    c.stream.set_read_timeout(Some(idle + SLACK)).unwrap();
+    assert!(matches!(c.stream.read(&mut tmp), Ok(0) | Err(_)));
+}
+
+#[test]
+fn client_that_stops_reading_is_closed_after_the_idle_timeout() {
+    const SIZE: usize = 48 << 20;
+    let idle = Duration::from_millis(200);
+    let server = TestServer::start(opts(LONG, idle, LONG), || {
+        |_req: squall::http1::Request, res: squall::http1::Responder| {
+            let body = vec![b'z'; SIZE];
+            res.respond(200, &[], &body);
+        }
+    });
+    let mut c = server.connect();
+    c.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
+    // Read nothing for a while: the server gives up on us.
+    std::thread::sleep(idle * 3 + SLACK);
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        use std::io::Read;
+        match c.stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert!(
+        got < SIZE,
+        "the whole response arrived: the stalled connection was kept"
+    );
+}

@@ -269,6 +269,8 @@ pub(crate) struct Conn {
     in_process: Cell<bool>,
     deadline: Cell<Option<Instant>>,
     head_started: Cell<bool>,
+    /// Unsent output when last looked at by an idle deadline (see `sending_on`).
+    pending_seen: Cell<usize>,
     timer: Cell<Option<(Timeout, Instant)>>,
     pub(crate) close_callback: RefCell<Option<Box<dyn FnOnce()>>>,
     /// "METHOD uri" of the current request, for the access log (kept only when logging).
@@ -343,6 +345,7 @@ impl Conn {
             in_process: Cell::new(false),
             deadline: Cell::new(None),
             head_started: Cell::new(false),
+            pending_seen: Cell::new(usize::MAX),
             timer: Cell::new(None),
             close_callback: RefCell::new(None),
             log_line: RefCell::new(String::new()),
@@ -384,6 +387,7 @@ impl Conn {
 
     fn set_deadline(self: &Rc<Self>, deadline: Option<Instant>) {
         self.deadline.set(deadline);
+        self.pending_seen.set(usize::MAX);
         let Some(d) = deadline else { return };
         match self.timer.get() {
             // The armed timer fires no later than the deadline; it re-arms itself then.
@@ -409,7 +413,11 @@ impl Conn {
 
     fn on_timer(self: &Rc<Self>) {
         let Some(d) = self.deadline.get() else { return };
-        if Instant::now() >= d {
+        let now = Instant::now();
+        if now >= d && self.sending_on(now) {
+            return;
+        }
+        if now >= d {
             log::debug!(
                 "squall: closing connection from {} ({:?} timed out)",
                 self.remote,
@@ -419,6 +427,31 @@ impl Conn {
         } else {
             self.arm(d);
         }
+    }
+
+    /// At an idle deadline: whether the connection is in fact still sending a response the
+    /// client is reading (its unsent output shrank since the deadline was set). It is then not
+    /// idle, and gets another idle_timeout; a client that stopped reading does not.
+    fn sending_on(self: &Rc<Self>, now: Instant) -> bool {
+        let idle = match self.phase.get() {
+            Phase::Head => !self.head_started.get(),
+            Phase::Closing => true,
+            Phase::Body | Phase::Dispatched => false,
+        };
+        let Some(timeout) = self.server.options.idle_timeout else {
+            return false;
+        };
+        if !idle || !self.stream.writing() {
+            return false;
+        }
+        let pending = self.stream.write_buffered();
+        if pending >= self.pending_seen.replace(pending) {
+            return false;
+        }
+        let d = now + timeout;
+        self.deadline.set(Some(d));
+        self.arm(d);
+        true
     }
 
     // ----- the request loop -----------------------------------------------------------------
@@ -695,6 +728,11 @@ impl Conn {
             self.phase.set(Phase::Head);
         } else {
             self.phase.set(Phase::Closing);
+            // The last response may still be leaving: a client that stops reading it does
+            // not hold the connection forever (see `sending_on`).
+            let opts = &self.server.options;
+            let now = self.stream.io_loop().time();
+            self.set_deadline(opts.idle_timeout.map(|t| now + t));
         }
         if !self.in_process.get() {
             // Finished asynchronously: answer pipelined requests and flush.
