@@ -7,6 +7,7 @@ use std::sync::mpsc::{self, Receiver, Sender};
 use std::time::Duration;
 
 use squall::http1::{BodyMode, BodySink, HttpDelegate, Request, Responder};
+use squall::ioloop::Trigger;
 use squall_tests::{echo, echo_expected, options, Client, TestServer, READ_TIMEOUT};
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -82,10 +83,17 @@ impl HttpDelegate for Bodies {
 }
 
 fn server() -> (TestServer, Receiver<Vec<u8>>) {
+    server_with(Trigger::Level)
+}
+
+fn server_with(trigger: Trigger) -> (TestServer, Receiver<Vec<u8>>) {
     let (tx, rx) = mpsc::channel();
     let mut o = options();
     o.max_body_size = 1000;
-    (TestServer::start(o, move || Bodies { tx }), rx)
+    (
+        TestServer::start_with(trigger, o, move || Bodies { tx }),
+        rx,
+    )
 }
 
 #[test]
@@ -329,5 +337,28 @@ fn panicking_body_mode_or_sink_answers_500_and_closes() {
         assert_eq!(r.header("Connection"), Some("close"), "{path}");
         c.assert_closed();
     }
+    server.assert_serves();
+}
+
+#[test]
+fn bodies_edge_triggered() {
+    // The same framing paths on an edge-triggered loop, where every read drains the socket.
+    let (server, rx) = server_with(Trigger::Edge);
+    let mut c = server.connect();
+    c.send(b"POST /a HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(c.read_response().raw, CONTINUE);
+    c.send(b"he");
+    c.send(b"llo");
+    assert_eq!(c.read_response().body, b"hello");
+    c.send(b"POST /b HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n2;x\r\nab\r\n0\r\nT: 1\r\n\r\n");
+    assert_eq!(c.read_response().body, b"ab");
+    c.send(b"POST /stream HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\n12");
+    assert_eq!(sink_bytes(&rx, 2), b"12");
+    c.send(b"34");
+    assert_eq!(sink_bytes(&rx, 2), b"34");
+    assert_eq!(c.read_response().body, b"streamed 4 bytes; buffered 0");
+    c.send(b"POST /c HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n");
+    assert_eq!(c.read_response().status, 400);
+    c.assert_closed();
     server.assert_serves();
 }

@@ -209,9 +209,18 @@ fn leading_blank_lines_before_a_request_are_ignored() {
 
 #[test]
 fn many_pipelined_requests_beyond_the_read_buffer() {
+    many_pipelined(Trigger::Level);
+}
+
+#[test]
+fn many_pipelined_requests_beyond_the_read_buffer_edge_triggered() {
+    many_pipelined(Trigger::Edge);
+}
+
+fn many_pipelined(trigger: Trigger) {
     // More pipelined bytes than the connection's read buffer holds: reading pauses and resumes,
     // every request is answered, in order.
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(trigger, options(), || echo);
     let mut c = Client::connect(server.addr());
     let n = 3000;
     let mut reqs = Vec::new();
