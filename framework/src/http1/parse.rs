@@ -94,12 +94,10 @@ pub(crate) fn scan_head(
     let end = match find_head_end(body, from) {
         Some(e) => e,
         None => {
-            let line_done = body
-                .iter()
-                .take(limits.max_request_line + 1)
-                .any(|&b| b == b'\n');
-            if !line_done && body.len() > limits.max_request_line {
-                return Scan::Error(414);
+            if body.len() > MAX_METHOD {
+                if let Some(status) = early_refusal(body, limits.max_request_line) {
+                    return Scan::Error(status);
+                }
             }
             if body.len() > limits.max_header_size {
                 return Scan::Error(431);
@@ -121,6 +119,30 @@ pub(crate) fn scan_head(
     }
 }
 
+/// Longest method accepted (a longer "method" is garbage: 400).
+pub(crate) const MAX_METHOD: usize = 64;
+
+/// Refuses a head still arriving whose request line is already bad: a method longer than
+/// [`MAX_METHOD`] (400) or a target longer than `max_target` (414). Both only grow as bytes
+/// arrive, so a refusal never depends on how the bytes were split into reads. Only the first
+/// line, and at most `MAX_METHOD + max_target + 2` bytes of it, is looked at.
+fn early_refusal(body: &[u8], max_target: usize) -> Option<u16> {
+    let window = &body[..body.len().min(MAX_METHOD + max_target + 2)];
+    let line = match window.iter().position(|&b| b == b'\n') {
+        Some(i) => &window[..i],
+        None => window,
+    };
+    let Some(sp) = line.iter().position(|&b| b == b' ') else {
+        return (line.len() > MAX_METHOD).then_some(400);
+    };
+    if sp > MAX_METHOD {
+        return Some(400);
+    }
+    let rest = &line[sp + 1..];
+    let target = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+    (target > max_target).then_some(414)
+}
+
 fn token_list_contains(value: &[u8], token: &str) -> bool {
     value
         .split(|&b| b == b',')
@@ -132,12 +154,14 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
     let mut found: Option<u64> = None;
     for part in value.split(|&b| b == b',') {
         let part = part.trim_ascii();
-        if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let n = part
-            .iter()
-            .fold(0u64, |acc, &d| acc * 10 + (d - b'0') as u64);
+        // Every value that fits in a u64 is a length (then 413 if over max_body_size); only
+        // one that overflows is unframeable.
+        let n = part.iter().try_fold(0u64, |acc, &d| {
+            acc.checked_mul(10)?.checked_add((d - b'0') as u64)
+        })?;
         match found {
             Some(m) if m != n => return None,
             _ => found = Some(n),
@@ -167,6 +191,9 @@ fn parse(head: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Head, u16
         (a, a + s.len() as u32)
     };
     let method_s = req.method.ok_or(400u16)?;
+    if method_s.len() > MAX_METHOD {
+        return Err(400);
+    }
     let path = req.path.ok_or(400u16)?;
     if path.len() > limits.max_request_line {
         return Err(414);
@@ -412,6 +439,22 @@ mod tests {
         assert_eq!(status(long_target.as_bytes()), 414);
         let unfinished_line = format!("GET /{}", "a".repeat(300));
         assert_eq!(status(unfinished_line.as_bytes()), 414);
+        // A target exactly at the limit is fine however much of its line has arrived.
+        let at_limit = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(255));
+        for cut in 1..at_limit.len() {
+            assert!(
+                matches!(scan(&at_limit.as_bytes()[..cut]), Scan::Partial { .. }),
+                "cut {cut}"
+            );
+        }
+        assert!(matches!(scan(at_limit.as_bytes()), Scan::Complete(_)));
+        // A "method" longer than MAX_METHOD is refused however it arrives.
+        let long_method = format!("{} / HTTP/1.1\r\nHost: h\r\n\r\n", "A".repeat(65));
+        assert_eq!(status(long_method.as_bytes()), 400);
+        assert_eq!(status(&long_method.as_bytes()[..66]), 400);
+        assert_eq!(status("A".repeat(300).as_bytes()), 400);
+        let ok_method = format!("{} / HTTP/1.1\r\nHost: h\r\n\r\n", "A".repeat(64));
+        assert!(matches!(scan(ok_method.as_bytes()), Scan::Complete(_)));
         let big_header = format!(
             "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
             "b".repeat(2000)
@@ -442,5 +485,11 @@ mod tests {
         assert_eq!(parse_content_length(b"+12"), None);
         assert_eq!(parse_content_length(b""), None);
         assert_eq!(parse_content_length(b"1 2"), None);
+        assert_eq!(
+            parse_content_length(b"18446744073709551615"),
+            Some(u64::MAX)
+        );
+        assert_eq!(parse_content_length(b"00000000000000000000012"), Some(12));
+        assert_eq!(parse_content_length(b"18446744073709551616"), None);
     }
 }

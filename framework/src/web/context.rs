@@ -556,6 +556,15 @@ impl Context {
         }
     }
 
+    /// Counts the client's end of input while this response is pending as the client leaving
+    /// (see [`Responder::close_on_client_eof`]). Done automatically for async handlers that
+    /// define `on_connection_close`.
+    pub fn close_on_client_eof(&self) {
+        if let Some(r) = self.responder.as_ref() {
+            r.close_on_client_eof();
+        }
+    }
+
     /// Runs `f` if the client closes the connection before the response is finished.
     pub fn on_connection_close<F: FnOnce() + 'static>(&mut self, f: F) {
         match self.responder.as_ref() {
