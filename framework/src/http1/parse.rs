@@ -88,33 +88,52 @@ pub(crate) fn scan_head(
     if body.is_empty() {
         return Scan::Partial { searched: 0 };
     }
-    // Resume where the last search stopped, backing up so a terminator split across reads is
-    // still seen.
-    let from = searched.saturating_sub(skip + 2);
-    let end = match find_head_end(body, from) {
-        Some(e) => e,
-        None => {
-            if body.len() > MAX_METHOD {
-                if let Some(status) = early_refusal(body, limits.max_request_line) {
-                    return Scan::Error(status);
-                }
+    // A fresh head usually arrives whole: one httparse pass finds and parses it. Only when it
+    // is incomplete does the rescan bookkeeping start: later reads search just the new bytes
+    // for the blank line, and httparse runs again only once that is there.
+    let end = if searched == 0 {
+        match parse(body, limits, parts) {
+            Ok(Some(mut head)) => {
+                head.consumed += skip;
+                return Scan::Complete(head);
             }
-            if body.len() > limits.max_header_size {
-                return Scan::Error(431);
-            }
-            return Scan::Partial {
-                searched: buf.len(),
-            };
+            // httparse can refuse an unfinished head early; decide it only once the head is
+            // complete (or over a limit), as for a head that arrives in pieces, so the answer
+            // does not depend on how the bytes were split into reads.
+            Err(status) => match find_head_end(body, 0) {
+                Some(_) => return Scan::Error(status),
+                None => None,
+            },
+            Ok(None) => None,
         }
+    } else {
+        // Resume where the last search stopped, backing up so a terminator split across
+        // reads is still seen.
+        find_head_end(body, searched.saturating_sub(skip + 2))
+    };
+    let Some(end) = end else {
+        if body.len() > MAX_METHOD {
+            if let Some(status) = early_refusal(body, limits.max_request_line) {
+                return Scan::Error(status);
+            }
+        }
+        if body.len() > limits.max_header_size {
+            return Scan::Error(431);
+        }
+        return Scan::Partial {
+            searched: buf.len(),
+        };
     };
     if end > limits.max_header_size {
         return Scan::Error(431);
     }
     match parse(&body[..end], limits, parts) {
-        Ok(mut head) => {
-            head.consumed = skip + end;
+        Ok(Some(mut head)) => {
+            head.consumed += skip;
             Scan::Complete(head)
         }
+        // The blank line was found, so httparse sees the whole head: not being done is bad input.
+        Ok(None) => Scan::Error(400),
         Err(status) => Scan::Error(status),
     }
 }
@@ -170,21 +189,27 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
     found
 }
 
-fn parse(head: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Head, u16> {
+/// Parses the head at the start of `buf` (which may hold more after it). `Ok(None)`: the head
+/// is not complete yet.
+fn parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Option<Head>, u16> {
     let mut storage: [MaybeUninit<httparse::Header<'_>>; MAX_HEADERS] =
         [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let status = httparse::ParserConfig::default().parse_request_with_uninit_headers(
         &mut req,
-        head,
+        buf,
         &mut storage,
     );
-    match status {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(400),
+    let head_len = match status {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(431),
         Err(_) => return Err(400),
+    };
+    if head_len > limits.max_header_size {
+        return Err(431);
     }
+    let head = &buf[..head_len];
     let base = head.as_ptr() as usize;
     let span = |s: &[u8]| -> Span {
         let a = (s.as_ptr() as usize - base) as u32;
@@ -221,12 +246,9 @@ fn parse(head: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Head, u16
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         let value = h.value;
+        // RFC 9110 §5.5: CR, LF and NUL are never valid in a field value; httparse refuses
+        // them (pinned by `framing_errors`), so values need no second scan here.
         parts.headers.push((span(name), span(value)));
-        // RFC 9110 §5.5: CR, LF and NUL are never valid in a field value (httparse already
-        // refuses them; the check is kept for defence in depth).
-        if value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(400);
-        }
         match name.len() {
             4 if name.eq_ignore_ascii_case(b"host") => hosts += 1,
             6 if name.eq_ignore_ascii_case(b"expect")
@@ -278,9 +300,9 @@ fn parse(head: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Head, u16
         Version::Http11 => !conn_close,
         Version::Http10 => conn_keep_alive && !conn_close,
     };
-    let path_len = path.find('?').unwrap_or(path.len()) as u32;
-    Ok(Head {
-        consumed: 0,
+    let path_len = path.bytes().position(|b| b == b'?').unwrap_or(path.len()) as u32;
+    Ok(Some(Head {
+        consumed: head_len,
         method,
         method_span: span(method_s.as_bytes()),
         target: span(path.as_bytes()),
@@ -289,7 +311,7 @@ fn parse(head: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Head, u16
         framing,
         expect_continue: expect_continue && version == Version::Http11,
         keep_alive,
-    })
+    }))
 }
 
 #[cfg(test)]
