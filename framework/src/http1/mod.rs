@@ -2,7 +2,7 @@
 //! and the [`Responder`] that writes each response.
 //!
 //! One `Http1Connection` serves one socket. It is event-driven (a
-//! [`StreamProtocol`](crate::iostream::StreamProtocol)), not a task: when bytes arrive it
+//! [`StreamProtocol`]), not a task: when bytes arrive it
 //! parses every complete request in the read buffer, hands each to the [`HttpDelegate`], and
 //! lets all the responses of that batch leave in one write.
 //!

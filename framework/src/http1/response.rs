@@ -186,8 +186,8 @@ impl fmt::Display for ResponseError {
 
 impl std::error::Error for ResponseError {}
 
-/// Writes the response to one request. Obtained from [`HttpDelegate::handle`]
-/// (super::HttpDelegate::handle).
+/// Writes the response to one request. Obtained from
+/// [`HttpDelegate::handle`](super::HttpDelegate::handle).
 ///
 /// Dropping a responder before [`finish`](Responder::finish) answers 500 if nothing was sent
 /// yet, and otherwise closes the connection (the response cannot be completed truthfully).

@@ -6,6 +6,8 @@ use std::sync::{Arc, Mutex};
 
 use polling::Poller;
 
+#[cfg(doc)]
+use super::IOLoop;
 use super::SendCallback;
 use crate::task::TaskKey;
 
