@@ -156,7 +156,10 @@ mod tests {
             let deadline = Instant::now() + Duration::from_secs(10);
             let heard = |who| seen.borrow().iter().any(|(i, _)| *i == who);
             while !(heard(1) && heard(2)) {
-                assert!(Instant::now() < deadline, "signal not delivered to the loop");
+                assert!(
+                    Instant::now() < deadline,
+                    "signal not delivered to the loop"
+                );
                 crate::task::sleep(Duration::from_millis(5)).await;
             }
         });

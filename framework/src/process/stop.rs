@@ -60,7 +60,10 @@ impl fmt::Debug for StopSignalHandler {
 ///
 /// Creating the pipe, installing the handler (`sigaction`), or registering the pipe on the
 /// loop failed; more than 256 registrations at once is an error too.
-pub fn add_stop_signal_handler<F>(io_loop: &IOLoop, mut callback: F) -> io::Result<StopSignalHandler>
+pub fn add_stop_signal_handler<F>(
+    io_loop: &IOLoop,
+    mut callback: F,
+) -> io::Result<StopSignalHandler>
 where
     F: FnMut(i32) + 'static,
 {
