@@ -106,6 +106,35 @@ fn sigint_also_shuts_down_gracefully() {
     assert_eq!(app.wait_exit(Duration::from_secs(5)).code(), Some(0));
 }
 
+#[test]
+fn threads_mode_drains_every_thread_on_sigterm() {
+    let (mut app, addr) = start(&["--threads", "2", "--grace-ms", "5000"]);
+    let mut idle = Vec::new();
+    for _ in 0..4 {
+        let mut c = Client::connect(addr);
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(c.read_response().status, 200);
+        idle.push(c);
+    }
+    let mut slow = Client::connect(addr);
+    slow.send(b"GET /slow?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n");
+    app.expect_word("slow");
+    let t0 = Instant::now();
+    app.signal(libc::SIGTERM);
+    wait_refused(addr, Duration::from_secs(3));
+    for c in &mut idle {
+        c.assert_closed_within(Duration::from_secs(3));
+    }
+    assert!(!slow.has_answered(), "drained only after the slow response");
+    let r = slow.read_response();
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body, b"slow done");
+    let status = app.wait_exit(Duration::from_secs(5));
+    assert_eq!(status.code(), Some(0), "{status}; {:#?}", app.seen);
+    assert!(t0.elapsed() < Duration::from_secs(5));
+    assert_eq!(app.lines("done").len(), 1, "{:#?}", app.seen);
+}
+
 /// A server on its own thread whose `/slow` answers after 500 ms (an async wait), started
 /// and stopped through a `ShutdownHandle`; it reports when `/slow` starts.
 #[test]

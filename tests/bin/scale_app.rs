@@ -2,14 +2,15 @@
 //! (`tests/shutdown.rs`), forked workers (`tests/scale_processes.rs`) and nginx in front of
 //! two instances (`tests/nginx.rs`).
 //!
-//! Usage: `scale_app [--port P] [--processes N] [--grace-ms MS] [--instance NAME] [--xheaders]
-//! [--secret S] [--log]`. It binds 127.0.0.1:P (0: a free port) with `HTTPServer::bind`, starts
-//! with `start(N)` (default 1: no fork), and serves until SIGTERM/SIGINT with
-//! `serve_until_shutdown`. Every line goes to stdout in one `write(2)`, so the lines of a parent
+//! Usage: `scale_app [--port P] [--processes N | --threads N] [--grace-ms MS] [--instance NAME]
+//! [--xheaders] [--secret S] [--log]`. It binds 127.0.0.1:P (0: a free port) with
+//! `HTTPServer::bind`, starts with `start(N)` (default 1: no fork) or `start_threads(N)`, and
+//! serves until SIGTERM/SIGINT with `serve_until_shutdown`. Every line goes to stdout in one `write(2)`, so the lines of a parent
 //! and its workers never interleave:
 //!
 //! - `port <port>`: bound (printed once, before any fork);
-//! - `ready <task_id|none> <pid>`: this process serves and handles SIGTERM/SIGINT;
+//! - `ready <task_id|none> <pid>`: this process serves and handles SIGTERM/SIGINT (with
+//!   `--threads`: `ready threads <pid>`, once every thread does);
 //! - `slow <pid>` / `block <task_id|none> <pid>`: a `/slow` or `/block` request has started;
 //! - `done <task_id|none> <pid>`: `serve_until_shutdown` returned (the process then exits 0);
 //! - `error <message>`: starting failed (exit status 2).
@@ -145,6 +146,7 @@ impl Ip {
 struct Args {
     port: u16,
     processes: usize,
+    threads: Option<usize>,
     grace: Duration,
     xheaders: bool,
     secret: String,
@@ -155,6 +157,7 @@ fn parse_args() -> Args {
     let mut args = Args {
         port: 0,
         processes: 1,
+        threads: None,
         grace: Duration::from_secs(30),
         xheaders: false,
         secret: "scale-test-secret".to_owned(),
@@ -172,6 +175,9 @@ fn parse_args() -> Args {
             "--port" => args.port = value().parse().unwrap_or_else(|_| bad("--port")),
             "--processes" => {
                 args.processes = value().parse().unwrap_or_else(|_| bad("--processes"))
+            }
+            "--threads" => {
+                args.threads = Some(value().parse().unwrap_or_else(|_| bad("--threads")))
             }
             "--grace-ms" => {
                 let ms = value().parse().unwrap_or_else(|_| bad("--grace-ms"));
@@ -226,6 +232,16 @@ fn main() {
         .options(options);
     say(&format!("port {}", bound.local_addrs()[0].port()));
     let secret = args.secret;
+    if let Some(n) = args.threads {
+        let servers = bound
+            .start_threads(n, move || make_app(secret.clone()))
+            .unwrap_or_else(|e| fail(e));
+        servers.shutdown_on_signals().unwrap_or_else(|e| fail(e));
+        say(&format!("ready threads {}", std::process::id()));
+        servers.serve_until_shutdown().unwrap_or_else(|e| fail(e));
+        say(&format!("done threads {}", std::process::id()));
+        return;
+    }
     let server = bound
         .start(args.processes, move || make_app(secret))
         .unwrap_or_else(|e| fail(e));

@@ -336,30 +336,54 @@ impl ThreadedServer {
         self.join_all()
     }
 
-    /// Makes `SIGTERM` and `SIGINT` start a graceful shutdown of every thread (see
-    /// [`HTTPServer::shutdown_on_signals`]), then waits until every thread has finished.
+    /// From now on, `SIGTERM` and `SIGINT` start a graceful shutdown of every thread (see
+    /// [`HTTPServer::shutdown_on_signals`]). Returns once every thread has installed it.
+    ///
+    /// # Errors
+    ///
+    /// Installing the signal handling failed on some thread.
+    pub fn shutdown_on_signals(&self) -> io::Result<()> {
+        let (tx, rx) = mpsc::channel();
+        let queued = self.handle.on_each(move |server| {
+            let _ = tx.send(server.shutdown_on_signals());
+        });
+        // A callback queued on a loop that has just stopped never runs (nor is it dropped
+        // while the handle keeps the loop's queue alive): stop waiting once every thread is done.
+        let mut result = Ok(());
+        let mut answers = 0;
+        while answers < queued {
+            match rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(r) => {
+                    answers += 1;
+                    if let Err(e) = r {
+                        result = Err(e);
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if self.threads.iter().all(JoinHandle::is_finished) {
+                        break;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        result
+    }
+
+    /// [`shutdown_on_signals`](ThreadedServer::shutdown_on_signals), then waits until every
+    /// thread has finished: the threaded form of [`HTTPServer::serve_until_shutdown`].
     ///
     /// # Errors
     ///
     /// Installing the signal handling failed (every thread is then shut down), or a server
     /// thread panicked.
     pub fn serve_until_shutdown(mut self) -> io::Result<()> {
-        let (tx, rx) = mpsc::channel();
-        self.handle.on_each(move |server| {
-            let _ = tx.send(server.shutdown_on_signals());
-        });
-        // Each callback holds a sender: this ends when all have answered or been dropped.
-        let mut result = Ok(());
-        for r in rx.iter() {
-            if let Err(e) = r {
-                result = Err(e);
-            }
-        }
-        if result.is_err() {
+        if let Err(e) = self.shutdown_on_signals() {
             self.handle.shutdown();
+            let _ = self.join_all();
+            return Err(e);
         }
-        let joined = self.join_all();
-        result.and(joined)
+        self.join_all()
     }
 
     fn join_all(&mut self) -> io::Result<()> {
