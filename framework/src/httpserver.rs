@@ -40,19 +40,20 @@
 //! - **Threads**, [`BoundServer::start_threads(n)`](BoundServer::start_threads): `n` threads,
 //!   each with its own loop and delegate, each accepting from a close-on-exec duplicate
 //!   (`F_DUPFD_CLOEXEC`) of the listening socket. Cheaper (no fork, one address space, one
-//!   process to run and monitor) and state can be shared through `Arc`s; but one panic that
-//!   escapes or one memory error takes every thread down, and `fork_processes` can no longer
-//!   be used in that process.
+//!   process to run and monitor) and state can be shared through `Arc`s; but a crash (an abort,
+//!   a memory error) takes every thread down, a thread that dies is not restarted, and
+//!   `fork_processes` can no longer be used in that process.
 //!
-//! Both let the kernel wake every loop waiting on the socket for each new connection (one wins
-//! the `accept`, the others see `EAGAIN`): a cost of a few microseconds per connection, not per
+//! Either way every loop waiting on the socket is woken for each new connection (one wins the
+//! `accept`, the others see `EAGAIN`): a cost of a few microseconds per connection, not per
 //! request, with keep-alive.
 //!
-//! `SO_REUSEPORT` (one socket per loop, the kernel hashing connections over them) is not used:
-//! it is bound *after* forking, so a worker restarted by the supervisor, or a second program of
-//! the same user, can bind the same port; a connection hashed to a busy or blocked worker waits
-//! there while others are idle; and when a worker closes its socket during a graceful shutdown,
-//! the connections queued on that socket are reset instead of being served by the others.
+//! `SO_REUSEPORT` (one socket per loop, the kernel hashing each new connection to one of them)
+//! is not used: a connection is assigned to a socket's queue when it arrives, whether or not
+//! that loop is busy, so a worker stuck in a slow request leaves its queue waiting while the
+//! others idle; when a worker closes its socket (a graceful shutdown, a crash, a restart), the
+//! connections queued on it are reset instead of being served by the others; and any program
+//! of the same user may bind the same port with the option and take a share of the traffic.
 //! Sharing one socket keeps one queue, drained by whichever loop is free.
 
 mod bound;
