@@ -7,6 +7,10 @@
 //!   read so no test can hang.
 //! - [`Client::assert_closed`] and [`TestServer::assert_serves`]: the checks every negative
 //!   test ends with (the bad connection is closed, a fresh one is served normally).
+//! - [`app_process::AppProcess`]: a server program run as a child process (its own process
+//!   group, killed when the test ends), for signals, forking and nginx.
+
+pub mod app_process;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -304,6 +308,21 @@ impl Client {
     /// Sends `bytes`, returning the error instead of panicking (the server may have closed).
     pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes)
+    }
+
+    /// Whether the server has sent anything (or closed) yet, without blocking or consuming it.
+    pub fn has_answered(&self) -> bool {
+        if !self.buf.is_empty() {
+            return true;
+        }
+        self.stream.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 1];
+        let r = self.stream.peek(&mut b);
+        self.stream.set_nonblocking(false).unwrap();
+        match r {
+            Ok(_) => true,
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        }
     }
 
     /// Closes the sending side (the server sees EOF).
