@@ -221,11 +221,11 @@ fn push_field(out: &mut String, field: &str) {
 }
 
 /// Signs `value` for the cookie `name` at `timestamp` (seconds since the Unix epoch), in
-/// Tornado's version-2 format (see the [module docs](self)).
+/// Tornado's version-2 format (see [`crate::web::cookies`]).
 ///
 /// The key version field is the secrets' current version, or `0` for a single secret; the
 /// value is base64-encoded, so any bytes may be signed. The result consists of cookie-octets
-/// only, so it is always a valid [`Cookie`] value. Field lengths count bytes (Tornado counts
+/// only, so it is always a valid [`Cookie`](crate::web::cookies::Cookie) value. Field lengths count bytes (Tornado counts
 /// characters for its `str` name; the two agree for the token names cookies allow).
 ///
 /// # Examples
