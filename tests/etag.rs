@@ -100,3 +100,72 @@ fn handler_etag_opt_out_and_non_200() {
     assert_eq!(r.status(), 201);
     assert!(r.header("Etag").is_none());
 }
+
+#[derive(Clone, Default)]
+struct Document;
+
+#[handler(xsrf_exempt)]
+impl Document {
+    fn put(&mut self, cx: &mut Context, which: String) -> Result<()> {
+        let modified = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        match which.as_str() {
+            "exists" => cx.check_preconditions(Some("\"v3\""), Some(modified))?,
+            _ => cx.check_preconditions(None, None)?,
+        }
+        cx.write("saved");
+        Ok(())
+    }
+}
+
+#[test]
+fn if_match_and_if_unmodified_since_give_412() {
+    let server = TestServer::start(|| Application::new(routes![(r"/doc/(\w+)", Document)]));
+    let mut c = TestClient::new(&server);
+    let put = |c: &mut TestClient, path: &str, h: &[(&str, &str)]| {
+        let mut r = c.request("PUT", path).body("x");
+        for (n, v) in h {
+            r = r.header(n, v);
+        }
+        r.send().status()
+    };
+    // No precondition: proceed.
+    assert_eq!(put(&mut c, "/doc/exists", &[]), 200);
+    // If-Match: strong comparison, lists, `*`.
+    assert_eq!(put(&mut c, "/doc/exists", &[("If-Match", "\"v3\"")]), 200);
+    assert_eq!(
+        put(&mut c, "/doc/exists", &[("If-Match", "\"v1\", \"v3\"")]),
+        200
+    );
+    assert_eq!(put(&mut c, "/doc/exists", &[("If-Match", "*")]), 200);
+    assert_eq!(put(&mut c, "/doc/exists", &[("If-Match", "\"v2\"")]), 412);
+    assert_eq!(
+        put(&mut c, "/doc/exists", &[("If-Match", "W/\"v3\"")]),
+        412,
+        "weak never matches"
+    );
+    assert_eq!(
+        put(&mut c, "/doc/missing", &[("If-Match", "*")]),
+        412,
+        "no representation"
+    );
+    // If-Unmodified-Since, only without If-Match.
+    let before = "Tue, 14 Nov 2023 22:13:19 GMT"; // 1699999999
+    let at = "Tue, 14 Nov 2023 22:13:20 GMT"; // 1700000000
+    assert_eq!(
+        put(&mut c, "/doc/exists", &[("If-Unmodified-Since", at)]),
+        200
+    );
+    assert_eq!(
+        put(&mut c, "/doc/exists", &[("If-Unmodified-Since", before)]),
+        412
+    );
+    assert_eq!(
+        put(
+            &mut c,
+            "/doc/exists",
+            &[("If-Match", "\"v3\""), ("If-Unmodified-Since", before)]
+        ),
+        200,
+        "If-Match takes precedence"
+    );
+}

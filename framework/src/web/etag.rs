@@ -449,6 +449,69 @@ pub(crate) fn apply_etag(cx: &mut crate::web::Context) -> bool {
     computed
 }
 
+impl crate::web::Context {
+    /// Checks the request's `If-Match` and `If-Unmodified-Since` preconditions (RFC 9110
+    /// §13.1.1, §13.1.4, evaluated in §13.2.2's order) against the resource's current ETag and
+    /// modification time, as declared by the handler. For unsafe methods (PUT, PATCH, DELETE,
+    /// POST) that must not overwrite a representation the client has not seen: lost-update
+    /// protection.
+    ///
+    /// `etag: None` means the resource does not exist (then `If-Match` never matches, not even
+    /// `*`). `If-Unmodified-Since` is only consulted without `If-Match`, and only when
+    /// `last_modified` is given.
+    ///
+    /// # Errors
+    ///
+    /// 412 Precondition Failed when a precondition does not hold.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::prelude::*;
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Doc;
+    ///
+    /// #[handler]
+    /// impl Doc {
+    ///     fn put(&mut self, cx: &mut Context) -> Result<()> {
+    ///         cx.check_preconditions(Some("\"v3\""), None)?; // 412 unless If-Match: "v3" (or none)
+    ///         cx.write("saved");
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn check_preconditions(
+        &self,
+        etag: Option<&str>,
+        last_modified: Option<std::time::SystemTime>,
+    ) -> crate::web::Result<()> {
+        let failed = || crate::web::HttpError::new(412).log("precondition failed");
+        let mut if_match = self.request().header_all("If-Match").peekable();
+        if if_match.peek().is_some() {
+            let ok = match etag {
+                Some(tag) => if_match.any(|h| self::if_match(h, tag)),
+                None => false,
+            };
+            return if ok { Ok(()) } else { Err(failed()) };
+        }
+        let since = self
+            .header("If-Unmodified-Since")
+            .and_then(|v| httpdate::parse_http_date(v.trim()).ok());
+        if let (Some(since), Some(modified)) = (since, last_modified) {
+            // HTTP dates have one-second resolution: compare whole seconds.
+            let secs = |t: std::time::SystemTime| {
+                t.duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs())
+            };
+            if secs(modified) > secs(since) {
+                return Err(failed());
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
