@@ -1,0 +1,704 @@
+//! Black-box checks of the showcase example (`examples/showcase.rs`) against every row of its
+//! contract (`showcase-contract.md`): the real binary runs as a child process on a free port,
+//! and everything is checked over sockets: statuses, headers, exact bodies and framing.
+//!
+//! Each test starts its own server (they run in parallel); the slow checks (timeouts) run their
+//! cases in parallel threads so the whole file takes a few seconds over the 5 s timeout.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::SocketAddr;
+use std::sync::{Arc, Barrier};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use squall::testing::{TestClient, TestResponse};
+use squall_tests::raw;
+use squall_tests::ExampleServer;
+
+fn showcase() -> ExampleServer {
+    ExampleServer::start("showcase")
+}
+
+const HTML: &str = "text/html; charset=UTF-8";
+
+fn assert_fresh_connection_serves(addr: SocketAddr) {
+    let r = TestClient::connect_to(addr).get("/");
+    assert_eq!((r.status(), r.text().as_str()), (200, "Hello, world"));
+}
+
+fn body_of(r: &TestResponse) -> (u16, String) {
+    (r.status(), r.text())
+}
+
+// ---- simple routes ---------------------------------------------------------------------------
+
+#[test]
+fn hello_plaintext_json_user_reverse_redirect() {
+    let server = showcase();
+    let mut c = TestClient::connect_to(server.addr());
+
+    let r = c.get("/");
+    assert_eq!(body_of(&r), (200, "Hello, world".into()));
+    assert_eq!(r.header("Content-Type"), Some(HTML));
+    assert_eq!(r.header("Content-Length"), Some("12"));
+    assert!(r.header("Date").is_some());
+
+    let r = c.request("HEAD", "/").send();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("Content-Length"), Some("12"));
+    assert!(r.body().is_empty());
+
+    let r = c.get("/plaintext");
+    assert_eq!(body_of(&r), (200, "Hello, World!".into()));
+    assert_eq!(r.header("Content-Type"), Some("text/plain"));
+
+    let r = c.get("/json");
+    assert_eq!(body_of(&r), (200, r#"{"message":"Hello, World!"}"#.into()));
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+
+    let r = c.get("/user/42");
+    assert_eq!(body_of(&r), (200, r#"{"id":42}"#.into()));
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    assert_eq!(c.get("/user/0").text(), r#"{"id":0}"#);
+    assert_eq!(c.get("/user/abc").status(), 404);
+    assert_eq!(c.get("/user/").status(), 404);
+    // Matches the pattern but does not fit a u64: a 404 too, never a panic.
+    assert_eq!(c.get("/user/99999999999999999999999").status(), 404);
+
+    let r = c.get("/reverse");
+    assert_eq!(body_of(&r), (200, "/user/42".into()));
+
+    let r = c.get("/redirect");
+    assert_eq!(r.status(), 302);
+    assert_eq!(r.header("Location"), Some("/"));
+
+    assert_eq!(c.get("/no/such/page").status(), 404);
+    assert_fresh_connection_serves(server.addr());
+}
+
+#[test]
+fn delete_on_root_is_405_with_allow() {
+    let server = showcase();
+    let mut c = TestClient::connect_to(server.addr());
+    for method in ["DELETE", "POST", "PUT", "PATCH"] {
+        let r = c.request(method, "/").send();
+        assert_eq!(r.status(), 405, "{method} /");
+        let allow = r
+            .header("Allow")
+            .unwrap_or_else(|| panic!("{method} /: no Allow header"));
+        let mut methods: Vec<&str> = allow.split(',').map(str::trim).collect();
+        methods.sort_unstable();
+        // The handler defines `get`; HEAD and OPTIONS come with it.
+        assert_eq!(
+            methods,
+            ["GET", "HEAD", "OPTIONS"],
+            "{method} /: Allow: {allow}"
+        );
+    }
+    assert_eq!(c.get("/").status(), 200, "same connection after a 405");
+}
+
+#[test]
+fn error_is_500_and_the_server_carries_on() {
+    let server = showcase();
+    let mut c = TestClient::connect_to(server.addr());
+    for _ in 0..3 {
+        let r = c.get("/error");
+        assert_eq!(r.status(), 500);
+        assert_eq!(r.header("Content-Type"), Some(HTML));
+        assert!(
+            !r.text().contains("on purpose"),
+            "the panic message leaked to the client: {}",
+            r.text()
+        );
+        // Same connection, then a fresh one.
+        assert_eq!(body_of(&c.get("/")), (200, "Hello, world".into()));
+    }
+    assert_fresh_connection_serves(server.addr());
+    let log = server.log_text();
+    assert!(log.contains("500 GET /error"), "access log: {log}");
+}
+
+// ---- bodies and arguments --------------------------------------------------------------------
+
+#[test]
+fn echo_returns_body_and_content_type_without_xsrf() {
+    let server = showcase();
+    // No cookie, no token: /echo is exempt.
+    let mut c = TestClient::connect_to(server.addr());
+    let body: Vec<u8> = b"\x00binary\r\n\r\nbody\xff".to_vec();
+    let r = c
+        .request("POST", "/echo")
+        .header("Content-Type", "application/x-custom; v=1")
+        .body(body.clone())
+        .send();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.body(), &body[..]);
+    assert_eq!(r.header("Content-Type"), Some("application/x-custom; v=1"));
+
+    let r = c
+        .request("PUT", "/echo")
+        .header("Content-Type", "text/plain")
+        .body("put body")
+        .send();
+    assert_eq!(body_of(&r), (200, "put body".into()));
+    assert_eq!(r.header("Content-Type"), Some("text/plain"));
+
+    // No Content-Type in, none out; an empty body echoes as empty.
+    let r = c.request("POST", "/echo").body("abc").send();
+    assert_eq!(body_of(&r), (200, "abc".into()));
+    assert_eq!(r.header("Content-Type"), None);
+    let r = c.post("/echo", "");
+    assert_eq!(body_of(&r), (200, String::new()));
+    assert_eq!(r.header("Content-Length"), Some("0"));
+
+    assert_eq!(c.get("/echo").status(), 405);
+}
+
+#[test]
+fn args_from_query_urlencoded_and_multipart() {
+    let server = showcase();
+    let mut c = TestClient::connect_to(server.addr());
+
+    let r = c.get("/args?a=1&a=2&b=x");
+    assert_eq!(body_of(&r), (200, r#"{"a":["1","2"],"b":["x"]}"#.into()));
+    assert_eq!(r.header("Content-Type"), Some("application/json"));
+    assert_eq!(c.get("/args").text(), "{}");
+    assert_eq!(
+        c.get("/args?e=%E2%82%AC&p=a+b&empty=").json(),
+        serde_json::json!({"e": ["€"], "p": ["a b"], "empty": [""]})
+    );
+
+    // POST without any XSRF token: exempt.
+    let r = c
+        .request("POST", "/args?q=1&a=0")
+        .form(&[("a", "x"), ("a", " y "), ("n", "é")])
+        .send();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"q": ["1"], "a": ["0", "x", " y "], "n": ["é"]})
+    );
+    // Query first, in order of first appearance.
+    assert_eq!(r.text(), r#"{"q":["1"],"a":["0","x"," y "],"n":["é"]}"#);
+
+    let r = c
+        .request("POST", "/args?q=2")
+        .multipart(
+            &[("title", "Hello"), ("tag", "a"), ("tag", "b")],
+            &[("upload", "f.bin", b"\x00\x01file bytes")],
+        )
+        .send();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.json(),
+        serde_json::json!({"q": ["2"], "title": ["Hello"], "tag": ["a", "b"]}),
+        "files are not arguments"
+    );
+
+    // A malformed body is a 400, and the server carries on.
+    let r = c
+        .request("POST", "/args")
+        .header("Content-Type", "multipart/form-data; boundary=zz")
+        .body("--zz\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nno end")
+        .send();
+    assert_eq!(r.status(), 400);
+    assert_fresh_connection_serves(server.addr());
+}
+
+// ---- XSRF --------------------------------------------------------------------------------------
+
+/// The value of the hidden `_xsrf` input in a page.
+fn hidden_xsrf(page: &str) -> String {
+    let marker = r#"<input type="hidden" name="_xsrf" value=""#;
+    let start = page
+        .find(marker)
+        .unwrap_or_else(|| panic!("no hidden _xsrf input in {page}"))
+        + marker.len();
+    let end = page[start..].find('"').expect("unterminated value") + start;
+    page[start..end].to_owned()
+}
+
+#[test]
+fn form_xsrf_flow() {
+    let server = showcase();
+    let mut c = TestClient::connect_to(server.addr());
+    let r = c.get("/form");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("Content-Type"), Some(HTML));
+    let set_cookie = r
+        .header_all("Set-Cookie")
+        .into_iter()
+        .find(|v| v.starts_with("_xsrf="))
+        .expect("GET /form sets the _xsrf cookie")
+        .to_owned();
+    assert!(set_cookie.contains("Path=/"), "{set_cookie}");
+    let page = r.text();
+    assert!(
+        page.contains("<form") && page.contains(r#"method="post""#),
+        "{page}"
+    );
+    assert!(page.contains(r#"name="name""#), "{page}");
+    let token = hidden_xsrf(&page);
+    assert!(token.starts_with("2|"), "a version-2 token: {token}");
+    // A second visit keeps the cookie (no new Set-Cookie) and masks the token afresh.
+    let again = c.get("/form");
+    assert!(again
+        .header_all("Set-Cookie")
+        .iter()
+        .all(|v| !v.starts_with("_xsrf=")));
+    assert_ne!(
+        hidden_xsrf(&again.text()),
+        token,
+        "tokens are masked per render"
+    );
+
+    // Field `_xsrf` from the page, with the cookie: accepted; the name is HTML-escaped.
+    let r = c
+        .request("POST", "/form")
+        .form(&[("_xsrf", &token), ("name", r#"<b>Tom & "Jerry's"</b>"#)])
+        .send();
+    assert_eq!(
+        body_of(&r),
+        (
+            200,
+            "Hello, &lt;b&gt;Tom &amp; &quot;Jerry&#39;s&quot;&lt;/b&gt;".into()
+        )
+    );
+    assert_eq!(r.header("Content-Type"), Some(HTML));
+    let r = c
+        .request("POST", "/form")
+        .form(&[("_xsrf", &token), ("name", "world")])
+        .send();
+    assert_eq!(body_of(&r), (200, "Hello, world".into()));
+
+    // No token: 403. A malformed token: 403.
+    let r = c.request("POST", "/form").form(&[("name", "x")]).send();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .request("POST", "/form")
+        .form(&[("_xsrf", "nonsense"), ("name", "x")])
+        .send();
+    assert_eq!(r.status(), 403);
+    // A well-formed token of another session: 403.
+    let mut other = TestClient::connect_to(server.addr());
+    let foreign = hidden_xsrf(&other.get("/form").text());
+    let r = c
+        .request("POST", "/form")
+        .form(&[("_xsrf", &foreign), ("name", "x")])
+        .send();
+    assert_eq!(r.status(), 403);
+    // The right token but no cookie: 403.
+    c.remove_cookie("_xsrf");
+    let r = c
+        .request("POST", "/form")
+        .form(&[("_xsrf", &token), ("name", "x")])
+        .send();
+    assert_eq!(r.status(), 403);
+    assert_fresh_connection_serves(server.addr());
+}
+
+#[test]
+fn api_items_takes_the_token_from_either_header() {
+    let server = showcase();
+    let mut c = TestClient::connect_to(server.addr());
+    let cookie = c.fetch_xsrf("/form");
+    let item = r#"{"name":"widget","tags":["a","b"],"n":3}"#;
+    for header in ["X-XSRFToken", "X-CSRFToken"] {
+        let r = c
+            .request("POST", "/api/items")
+            .header(header, &cookie)
+            .header("Content-Type", "application/json")
+            .body(item)
+            .send();
+        assert_eq!(r.status(), 201, "token in {header}: {}", r.text());
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        assert_eq!(
+            r.json(),
+            serde_json::from_str::<serde_json::Value>(item).unwrap()
+        );
+    }
+    // The masked token from a page works as well as the cookie's value.
+    let page_token = hidden_xsrf(&c.get("/form").text());
+    let r = c
+        .request("POST", "/api/items")
+        .header("X-XSRFToken", &page_token)
+        .body("[1,2]")
+        .send();
+    assert_eq!(body_of(&r), (201, "[1,2]".into()));
+
+    // No header, a bad one, another session's: 403.
+    let r = c.request("POST", "/api/items").body(item).send();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .request("POST", "/api/items")
+        .header("X-XSRFToken", "2|00|00|0")
+        .body(item)
+        .send();
+    assert_eq!(r.status(), 403);
+    let foreign = TestClient::connect_to(server.addr()).fetch_xsrf("/form");
+    let r = c
+        .request("POST", "/api/items")
+        .header("X-CSRFToken", &foreign)
+        .body(item)
+        .send();
+    assert_eq!(r.status(), 403);
+    // A valid token but a body that is not JSON: 400.
+    let r = c
+        .request("POST", "/api/items")
+        .header("X-XSRFToken", &cookie)
+        .body("{not json")
+        .send();
+    assert_eq!(r.status(), 400);
+    assert_eq!(c.get("/api/items").status(), 405);
+    assert_fresh_connection_serves(server.addr());
+}
+
+// ---- ETag, streaming, redirects --------------------------------------------------------------
+
+#[test]
+fn etag_and_304() {
+    let server = showcase();
+    let mut c = TestClient::connect_to(server.addr());
+    let r = c.get("/etag");
+    assert_eq!(body_of(&r), (200, "etag body\n".into()));
+    let etag = r.header("Etag").expect("an ETag").to_owned();
+    assert_eq!(etag, format!("\"{:x}\"", md5::compute(b"etag body\n")));
+
+    let r = c
+        .request("GET", "/etag")
+        .header("If-None-Match", &etag)
+        .send();
+    assert_eq!(r.status(), 304);
+    assert!(r.body().is_empty());
+    assert_eq!(r.header("Etag"), Some(etag.as_str()));
+    for inm in [
+        format!("W/{etag}"),
+        format!("\"nope\", {etag}"),
+        "*".to_owned(),
+    ] {
+        let r = c
+            .request("GET", "/etag")
+            .header("If-None-Match", &inm)
+            .send();
+        assert_eq!(r.status(), 304, "If-None-Match: {inm}");
+    }
+    let r = c
+        .request("GET", "/etag")
+        .header("If-None-Match", "\"something-else\"")
+        .send();
+    assert_eq!(body_of(&r), (200, "etag body\n".into()));
+
+    // On the wire a 304 carries no body bytes at all.
+    let raw = raw::exchange(
+        server.addr(),
+        format!(
+            "GET /etag HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(raw.status(), 304);
+    assert!(raw.body.is_empty(), "304 with a body: {:?}", raw.body);
+}
+
+#[test]
+fn stream_sends_five_chunks() {
+    let server = showcase();
+    let r = raw::exchange(
+        server.addr(),
+        b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
+    assert_eq!(r.header("Content-Length"), None);
+    let expected: String = (0..5)
+        .map(|i| format!("8\r\nchunk {i}\n\r\n"))
+        .chain(["0\r\n\r\n".to_owned()])
+        .collect();
+    assert_eq!(String::from_utf8_lossy(&r.body), expected);
+
+    // HTTP/1.0 has no chunks: the body runs until the server closes.
+    let r = raw::exchange(server.addr(), b"GET /stream HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("Transfer-Encoding"), None);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body),
+        "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n"
+    );
+
+    // Keep-alive: the chunked response ends and the connection serves the next request.
+    let mut c = TestClient::connect_to(server.addr());
+    assert_eq!(
+        c.get("/stream").text(),
+        "chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n"
+    );
+    assert_eq!(c.get("/").text(), "Hello, world");
+}
+
+// ---- concurrency -----------------------------------------------------------------------------
+
+#[test]
+fn slow_waits_on_the_timer_and_cpu_runs_in_the_executor() {
+    let server = showcase();
+    let addr = server.addr();
+
+    // Two /slow at once finish together after ~200 ms, not one after the other.
+    let barrier = Arc::new(Barrier::new(2));
+    let t0 = Instant::now();
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let b = barrier.clone();
+            thread::spawn(move || {
+                let mut c = TestClient::connect_to(addr);
+                b.wait();
+                let start = Instant::now();
+                let r = c.get("/slow");
+                (body_of(&r), start.elapsed())
+            })
+        })
+        .collect();
+    for h in slow {
+        let (res, took) = h.join().unwrap();
+        assert_eq!(res, (200, "done".into()));
+        assert!(took >= Duration::from_millis(190), "/slow took {took:?}");
+    }
+    let both = t0.elapsed();
+    assert!(
+        both < Duration::from_millis(390),
+        "two parallel /slow took {both:?}: they ran one after the other"
+    );
+
+    // While a /cpu job runs, the loop answers / at once: / (sent 15 ms after /cpu) completes
+    // first. Were the job run on the loop, / would wait for it.
+    for trial in 0..3 {
+        let cpu = thread::spawn(move || {
+            let start = Instant::now();
+            let r = TestClient::connect_to(addr).get("/cpu");
+            (body_of(&r), start.elapsed(), Instant::now())
+        });
+        thread::sleep(Duration::from_millis(15));
+        let mut c = TestClient::connect_to(addr);
+        let r = c.get("/");
+        let root_done = Instant::now();
+        assert_eq!(r.status(), 200);
+        let (res, took, cpu_done) = cpu.join().unwrap();
+        assert_eq!(res, (200, "done".into()));
+        assert!(took >= Duration::from_millis(50), "/cpu took {took:?}");
+        assert!(
+            root_done < cpu_done,
+            "trial {trial}: / finished after /cpu: the job blocked the loop"
+        );
+    }
+
+    // Several jobs at once all complete.
+    let jobs: Vec<_> = (0..4)
+        .map(|_| thread::spawn(move || body_of(&TestClient::connect_to(addr).get("/cpu"))))
+        .collect();
+    for j in jobs {
+        assert_eq!(j.join().unwrap(), (200, "done".into()));
+    }
+}
+
+// ---- signed cookies --------------------------------------------------------------------------
+
+#[test]
+fn signed_cookie_set_get_and_tampering() {
+    let server = showcase();
+    let mut c = TestClient::connect_to(server.addr());
+    assert_eq!(c.get("/cookie/get").status(), 403, "no cookie yet");
+
+    let r = c.get("/cookie/set?v=alice");
+    assert_eq!(r.status(), 200);
+    let set = r.header("Set-Cookie").expect("Set-Cookie").to_owned();
+    assert!(set.starts_with("user="), "{set}");
+    assert!(set.contains("HttpOnly"), "{set}");
+    let signed = c.cookie("user").expect("cookie in the jar").to_owned();
+    assert!(!signed.contains("alice"), "the value is encoded: {signed}");
+    assert_eq!(body_of(&c.get("/cookie/get")), (200, "alice".into()));
+
+    // Tampered signature, tampered value, a plain unsigned value: all 403.
+    let mut bad_sig = signed.clone();
+    let last = bad_sig.pop().unwrap();
+    bad_sig.push(if last == '0' { '1' } else { '0' });
+    // "bWFsbG9yeQ==" is base64("mallory"), spliced in place of the signed "YWxpY2U=".
+    let bad_value = signed.replace("8:YWxpY2U=", "12:bWFsbG9yeQ==");
+    assert_ne!(bad_value, signed, "cookie format changed: {signed}");
+    for forged in [bad_sig.as_str(), bad_value.as_str(), "alice", "2|1:0|"] {
+        c.set_cookie("user", forged);
+        let r = c.get("/cookie/get");
+        assert_eq!(r.status(), 403, "forged cookie {forged:?} accepted");
+        assert!(!r.text().contains("mallory"));
+    }
+
+    // The cookie is stateless: another instance with the same secret accepts it, one with a
+    // different SHOWCASE_SECRET does not.
+    let twin = showcase();
+    let mut t = TestClient::connect_to(twin.addr());
+    t.set_cookie("user", &signed);
+    assert_eq!(body_of(&t.get("/cookie/get")), (200, "alice".into()));
+    let other = ExampleServer::builder("showcase")
+        .env("SHOWCASE_SECRET", "another-secret")
+        .start();
+    let mut o = TestClient::connect_to(other.addr());
+    o.set_cookie("user", &signed);
+    assert_eq!(o.get("/cookie/get").status(), 403);
+    // ... and its own cookies work there.
+    assert_eq!(o.get("/cookie/set?v=bob").status(), 200);
+    assert_eq!(o.get("/cookie/get").text(), "bob");
+
+    // Missing `v` is a 400.
+    assert_eq!(c.get("/cookie/set").status(), 400);
+    assert_fresh_connection_serves(server.addr());
+}
+
+// ---- limits and timeouts ---------------------------------------------------------------------
+
+const MIB: usize = 1 << 20;
+
+#[test]
+fn body_and_header_limits() {
+    let server = showcase();
+    let addr = server.addr();
+
+    // Exactly 1 MiB is accepted.
+    let body: Vec<u8> = (0..MIB).map(|i| (i % 251) as u8).collect();
+    let r = TestClient::connect_to(addr)
+        .request("POST", "/echo")
+        .body(body.clone())
+        .send();
+    assert_eq!(r.status(), 200);
+    assert!(r.body() == &body[..], "1 MiB echo differs");
+
+    // One byte more, announced by Content-Length: 413 from the head alone.
+    let r = raw::exchange(
+        addr,
+        format!(
+            "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
+            MIB + 1
+        )
+        .as_bytes(),
+    );
+    assert_eq!(r.status(), 413);
+    assert_fresh_connection_serves(addr);
+
+    // Chunked, with no length announced: 413 once the decoded body passes 1 MiB.
+    let mut chunked = Vec::new();
+    for _ in 0..20 {
+        chunked.extend_from_slice(format!("{:x}\r\n", 64 * 1024).as_bytes());
+        chunked.extend_from_slice(&[b'x'; 64 * 1024]);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let r = raw::exchange_early_answer(
+        addr,
+        b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
+        &chunked,
+    );
+    assert_eq!(r.status(), 413);
+    assert_fresh_connection_serves(addr);
+
+    // A head of 64 KiB and more: 431.
+    let mut big_header = b"X-Big: ".to_vec();
+    big_header.extend(std::iter::repeat_n(b'a', 65 * 1024));
+    big_header.extend_from_slice(b"\r\n\r\n");
+    let r = raw::exchange_early_answer(addr, b"GET / HTTP/1.1\r\nHost: t\r\n", &big_header);
+    assert_eq!(r.status(), 431);
+    // A head just under the limit is fine.
+    let mut ok_header = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Big: ".to_vec();
+    ok_header.extend(std::iter::repeat_n(b'a', 60 * 1024));
+    ok_header.extend_from_slice(b"\r\n\r\n");
+    let r = raw::exchange(addr, &ok_header);
+    assert_eq!(r.status(), 200);
+    assert_fresh_connection_serves(addr);
+}
+
+/// Waits until the server closes `s`; returns how long that took from `since`.
+fn wait_for_close(s: &mut std::net::TcpStream, since: Instant, limit: Duration) -> Duration {
+    let mut buf = [0u8; 1024];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return since.elapsed(),
+            Ok(n) => panic!(
+                "unexpected bytes while idle: {:?}",
+                String::from_utf8_lossy(&buf[..n])
+            ),
+            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset) => return since.elapsed(),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                assert!(
+                    since.elapsed() < limit,
+                    "connection still open after {limit:?}"
+                );
+            }
+            Err(e) => panic!("read: {e}"),
+        }
+    }
+}
+
+#[test]
+fn idle_and_header_timeouts_close_connections() {
+    let server = showcase();
+    let addr = server.addr();
+    let limit = Duration::from_secs(8);
+    let window = Duration::from_millis(4500)..limit;
+
+    // Idle after a response on a keep-alive connection.
+    let idle_after_request = thread::spawn(move || {
+        let mut s = raw::connect(addr, Duration::from_millis(250));
+        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !got.ends_with(b"Hello, world") {
+            match s.read(&mut buf) {
+                Ok(0) => panic!("closed before the response"),
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("read: {e}"),
+            }
+        }
+        wait_for_close(&mut s, Instant::now(), limit)
+    });
+    // Idle from the start: connected, nothing sent.
+    let idle_fresh = thread::spawn(move || {
+        let mut s = raw::connect(addr, Duration::from_millis(250));
+        wait_for_close(&mut s, Instant::now(), limit)
+    });
+    // A head that keeps trickling in (a header line every 400 ms) never completes: closed
+    // 5 s after its first byte although the connection is never idle for long (slowloris).
+    let slow_head = thread::spawn(move || {
+        let mut s = raw::connect(addr, Duration::from_millis(400));
+        let t0 = Instant::now();
+        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
+        let mut buf = [0u8; 1024];
+        for i in 0.. {
+            match s.read(&mut buf) {
+                Ok(0) => return t0.elapsed(),
+                Ok(n) => panic!(
+                    "answered an incomplete head: {:?}",
+                    String::from_utf8_lossy(&buf[..n])
+                ),
+                Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset) => return t0.elapsed(),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("read: {e}"),
+            }
+            assert!(t0.elapsed() < limit, "slow head still open after {limit:?}");
+            if s.write_all(format!("X-Slow-{i}: x\r\n").as_bytes())
+                .is_err()
+            {
+                return t0.elapsed();
+            }
+        }
+        unreachable!()
+    });
+    for (what, h) in [
+        ("idle after a request", idle_after_request),
+        ("idle from the start", idle_fresh),
+        ("trickling head", slow_head),
+    ] {
+        let took = h.join().unwrap();
+        assert!(
+            window.contains(&took),
+            "{what}: closed after {took:?}, expected about 5 s"
+        );
+    }
+    assert_fresh_connection_serves(addr);
+}
