@@ -1387,25 +1387,54 @@ mod tests {
 
     #[test]
     fn periodic_callback_does_not_drift() {
+        // Each deadline is the previous *deadline* plus the interval, whatever the callback
+        // costs and however late the loop is: the deadlines stay on the grid start + k*interval.
+        // (Checked on the deadlines themselves, so a loaded machine cannot make this flaky.)
         let l = IOLoop::new().unwrap();
         l.make_current();
-        let n = Rc::new(Cell::new(0u32));
-        let n2 = n.clone();
-        let pc = PeriodicCallback::new(Duration::from_millis(10), move || {
-            n2.set(n2.get() + 1);
-            // Work that takes a third of the interval: with drift, 20 runs would take >260 ms.
-            std::thread::sleep(Duration::from_millis(3));
+        let interval = Duration::from_millis(10);
+        let deadlines = Rc::new(RefCell::new(Vec::new()));
+        let slot: Rc<RefCell<Option<PeriodicCallback>>> = Rc::new(RefCell::new(None));
+        let (d2, s2, l2) = (deadlines.clone(), slot.clone(), l.clone());
+        let pc = PeriodicCallback::new(interval, move || {
+            let n = d2.borrow().len();
+            if let Some(pc) = s2.borrow().as_ref() {
+                d2.borrow_mut().push(pc.inner.next.get());
+            }
+            // Work of a third of the interval, and once 2.5 intervals: late runs are skipped.
+            std::thread::sleep(if n == 5 {
+                interval * 5 / 2
+            } else {
+                interval / 3
+            });
+            if n == 11 {
+                l2.stop();
+            }
         });
+        *slot.borrow_mut() = Some(pc.clone());
         pc.start();
-        let l2 = l.clone();
-        l.call_later(Duration::from_millis(205), move || l2.stop());
+        let guard = l.call_later(Duration::from_secs(20), {
+            let l = l.clone();
+            move || l.stop()
+        });
         l.start();
         pc.stop();
-        let got = n.get();
-        assert!(
-            (19..=20).contains(&got),
-            "ran {got} times in 205 ms at 10 ms"
-        );
+        assert!(l.remove_timeout(guard), "periodic callback stopped running");
+        let d = deadlines.borrow();
+        assert_eq!(d.len(), 12);
+        for w in d.windows(2) {
+            let step = w[1] - w[0];
+            assert!(step >= interval, "deadline moved back");
+            let k = step.as_nanos() / interval.as_nanos();
+            assert_eq!(
+                step,
+                interval * k as u32,
+                "deadline left the grid: {step:?}"
+            );
+        }
+        // The 2.5-interval stall skipped whole intervals instead of firing a burst.
+        assert!(d[6] - d[5] >= interval * 3);
+        *slot.borrow_mut() = None;
         IOLoop::clear_current();
     }
 

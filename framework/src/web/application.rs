@@ -6,20 +6,23 @@
 //! Routes are tried in order and the first match wins, against the percent-encoded path;
 //! groups are percent-decoded after matching. Patterns are anchored at both ends (`^(?:p)$`).
 //! A pattern without regex syntax is a literal route, matched by string comparison; when many
-//! regex routes could match, one [`RegexSet`](regex::RegexSet) pass says which do instead of
-//! trying each. Either way the first route in the table's order wins.
+//! regex routes could match, one search of a multi-pattern regex (leftmost-first: among
+//! patterns matching the whole path, the earliest wins) says which instead of trying each.
+//! Either way the first route in the table's order wins.
 
 use std::cell::RefCell;
 use std::fmt;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use regex::{Regex, RegexSet};
+use regex::Regex;
 
 use super::context::{Context, ContextParts, PathArgs, MAX_PATH_ARGS};
 use super::cookies::CookieSecrets;
 use super::error::{Error, ErrorKind, HttpError};
 use super::handler::{allow_header, serve, RequestHandler};
+use super::static_files::StaticFileHandler;
+use super::static_url::VersionCache;
 use crate::http1::{BodyMode, HttpDelegate, HttpServerOptions, Request, Responder};
 use crate::httpserver::HTTPServer;
 
@@ -44,9 +47,11 @@ pub struct Settings {
     pub xsrf_cookies: bool,
     /// The key(s) for signed cookies and XSRF; `"secret".into()` for one key.
     pub cookie_secret: Option<CookieSecrets>,
-    /// Folder served under `static_url_prefix` by a built-in static route, if set.
+    /// Folder served under `static_url_prefix` by a built-in
+    /// [`StaticFileHandler`](super::StaticFileHandler) route, added after the application's
+    /// own routes, if set; also the folder of [`Context::static_url`].
     pub static_path: Option<PathBuf>,
-    /// URL prefix of the static route (default `/static/`).
+    /// URL prefix of the static route (default `/static/`); must start with `/`.
     pub static_url_prefix: Option<String>,
     /// The handler for requests no route matches (default: a plain 404).
     pub default_handler: Option<DefaultHandler>,
@@ -164,6 +169,8 @@ pub struct Route {
     /// Literal pieces around the groups, for `reverse_url` (None: not reversible).
     reverse: Option<&'static [&'static str]>,
     groups: usize,
+    /// Added by the application from its settings (the static route), not by the user.
+    builtin: bool,
     target: Rc<dyn RouteTarget>,
 }
 
@@ -200,6 +207,7 @@ impl Route {
             name: spec.name,
             reverse: spec.reverse,
             groups: spec.groups,
+            builtin: false,
             target,
         }
     }
@@ -291,7 +299,8 @@ struct Router {
     regexes: Vec<Option<Regex>>,
     /// Indices of regex routes, in order.
     regex_idx: Vec<usize>,
-    set: Option<RegexSet>,
+    /// All regex routes as one multi-pattern regex (pattern k = route `regex_idx[k]`).
+    set: Option<regex_automata::meta::Regex>,
     locs: RefCell<Vec<Option<regex::CaptureLocations>>>,
 }
 
@@ -319,10 +328,9 @@ impl Router {
             anchored.push(src);
         }
         let set = if regex_idx.len() > LINEAR_REGEX_LIMIT {
-            Some(
-                RegexSet::new(&anchored)
-                    .map_err(|e| Error::new(ErrorKind::Route, e.to_string()))?,
-            )
+            let many = regex_automata::meta::Regex::new_many(&anchored)
+                .map_err(|e| Error::new(ErrorKind::Route, e.to_string()))?;
+            Some(many)
         } else {
             None
         };
@@ -344,15 +352,16 @@ impl Router {
         let literal = self.routes.iter().position(|r| r.literal == Some(path));
         // Only regex routes before the literal one can win over it.
         let limit = literal.unwrap_or(usize::MAX);
+        let first_regex = self.regex_idx.first().copied().unwrap_or(usize::MAX);
         let candidate = match &self.set {
-            Some(set) => {
-                let matches = set.matches(path);
-                self.regex_idx
-                    .iter()
-                    .enumerate()
-                    .find(|&(k, &i)| i < limit && matches.matched(k))
-                    .map(|(_, &i)| i)
-            }
+            // No regex route comes before the literal match: nothing to run.
+            _ if first_regex >= limit => None,
+            // Leftmost-first over anchored patterns: the earliest route matching the whole
+            // path. One search, no allocation.
+            Some(set) => set
+                .find(path)
+                .map(|m| self.regex_idx[m.pattern().as_usize()])
+                .filter(|&i| i < limit),
             None => self
                 .regex_idx
                 .iter()
@@ -391,6 +400,8 @@ pub(crate) struct AppInner {
     pub(crate) settings: Settings,
     router: Router,
     parts: RefCell<Vec<ContextParts>>,
+    /// The hashes behind `static_url`'s versioned URLs.
+    pub(crate) static_versions: VersionCache,
 }
 
 impl AppInner {
@@ -457,6 +468,31 @@ impl AppInner {
     }
 }
 
+/// The route `Settings::static_path` adds: `<prefix>(.*)` served by a [`StaticFileHandler`].
+fn static_route(prefix: &str, root: &std::path::Path) -> Result<Route, Error> {
+    if !prefix.starts_with('/') {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("static_url_prefix {prefix:?} must start with '/'"),
+        ));
+    }
+    // Routes hold `&'static str` patterns (`routes!` writes literals). This one is built at
+    // startup, once per application, so leaking it costs a few bytes once.
+    let pattern: &'static str =
+        Box::leak(format!("{}(.*)", regex::escape(prefix)).into_boxed_str());
+    let spec = RouteSpec {
+        pattern,
+        literal: None,
+        name: None,
+        reverse: None,
+        groups: 1,
+    };
+    let mut route =
+        Route::with_template::<StaticFileHandler, 1>(spec, StaticFileHandler::new(root));
+    route.builtin = true;
+    Ok(route)
+}
+
 /// A web application: routes plus settings, served by an [`HTTPServer`].
 ///
 /// # Examples
@@ -510,7 +546,8 @@ impl Application {
     /// # Errors
     ///
     /// [`ErrorKind::Config`] for inconsistent settings (`xsrf_cookies` without
-    /// `cookie_secret`), [`ErrorKind::Route`] for a route that does not compile.
+    /// `cookie_secret`, a `static_url_prefix` not starting with `/`), [`ErrorKind::Route`] for
+    /// a route that does not compile.
     pub fn with_settings(routes: Routes, settings: Settings) -> Result<Application, Error> {
         if settings.xsrf_cookies && settings.cookie_secret.is_none() {
             return Err(Error::new(
@@ -518,12 +555,17 @@ impl Application {
                 "xsrf_cookies requires a cookie_secret (Settings::cookie_secret)",
             ));
         }
-        let router = Router::new(routes.0)?;
+        let mut routes = routes.0;
+        if let Some(root) = &settings.static_path {
+            routes.push(static_route(settings.static_url_prefix(), root)?);
+        }
+        let router = Router::new(routes)?;
         Ok(Application {
             inner: Rc::new(AppInner {
                 settings,
                 router,
                 parts: RefCell::new(Vec::new()),
+                static_versions: VersionCache::default(),
             }),
         })
     }
@@ -540,7 +582,10 @@ impl Application {
                 "settings() on an application already in use",
             )
         })?;
-        Application::with_settings(Routes(inner.router.routes), settings)
+        // The static route of the old settings goes; the new ones add their own.
+        let mut routes = inner.router.routes;
+        routes.retain(|r| !r.builtin);
+        Application::with_settings(Routes(routes), settings)
     }
 
     /// The settings.

@@ -5,6 +5,17 @@
 //! method. It gives the request (headers, arguments, cookies) and builds the response: status,
 //! headers and body are buffered until [`finish`](Context::finish) (or
 //! [`flush`](Context::flush), which sends what is there and streams the rest, chunked).
+//!
+//! ### Streaming a body of known length
+//!
+//! A handler that knows its body's length up front (a file) declares it with
+//! [`set_content_length`](Context::set_content_length) before the first flush: the head then
+//! carries `Content-Length` instead of `Transfer-Encoding: chunked`, and the body follows in
+//! pieces written with [`write`](Context::write) and sent with
+//! [`flush_and_wait`](Context::flush_and_wait), which waits for the socket between pieces so
+//! that only one piece is ever in memory. A declared length also turns off the automatic ETag
+//! (the body buffered at `finish` may be only the last piece, so hashing it would describe
+//! nothing); such a handler sets its own validators.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -30,6 +41,8 @@ pub(crate) struct PathArgs {
 pub(crate) struct ContextParts {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
+    /// The computed ETag, kept here (not in `headers`) so its buffer is reused.
+    pub(crate) etag: String,
 }
 
 /// A request being handled and the response being built.
@@ -47,6 +60,8 @@ pub struct Context {
     parts: ContextParts,
     finished: bool,
     head_sent: bool,
+    /// The body length declared with `set_content_length`, sent instead of chunking.
+    content_length: Option<u64>,
     pub(crate) etag_enabled: bool,
     pub(crate) args_cache: super::arguments::ArgsCache,
     pub(crate) xsrf_cache: Option<crate::web::xsrf::XsrfToken>,
@@ -97,6 +112,7 @@ impl Context {
             parts,
             finished: false,
             head_sent: false,
+            content_length: None,
             etag_enabled: true,
             args_cache: Default::default(),
             xsrf_cache: None,
@@ -342,11 +358,59 @@ impl Context {
         self.parts.body.clear();
         self.status = 200;
         self.reason = None;
+        self.content_length = None;
     }
 
     /// Turns off the automatic ETag for this response.
     pub fn set_etag_enabled(&mut self, on: bool) {
         self.etag_enabled = on;
+    }
+
+    /// Declares the length of the whole body before the head is sent: the head carries
+    /// `Content-Length: len` (not chunked encoding), so a large body of known size can be
+    /// streamed with [`write`](Context::write) + [`flush_and_wait`](Context::flush_and_wait)
+    /// and still be delimited by its length. It also turns off the automatic ETag: set your
+    /// own validators. [`clear`](Context::clear) forgets the declaration.
+    ///
+    /// The handler must then write exactly `len` bytes (none for a HEAD request or a 304): if
+    /// the body ends up longer or shorter, the connection is closed instead of sending a
+    /// response the client would misread.
+    ///
+    /// # Errors
+    ///
+    /// 500 if the head was already sent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::prelude::*;
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Numbers;
+    ///
+    /// #[handler]
+    /// impl Numbers {
+    ///     async fn get(&mut self, cx: &mut Context) -> Result<()> {
+    ///         let piece = [b'x'; 1024];
+    ///         cx.set_content_length(16 * 1024)?;
+    ///         for _ in 0..16 {
+    ///             cx.write(piece);
+    ///             // Sends the head (with Content-Length) and this piece, then waits for the
+    ///             // socket to take it before the next one is produced.
+    ///             cx.flush_and_wait().await?;
+    ///         }
+    ///         Ok(())
+    ///     }
+    /// }
+    /// ```
+    pub fn set_content_length(&mut self, len: u64) -> Result<()> {
+        if self.head_sent {
+            return Err(HttpError::internal(
+                "set_content_length() after the head was sent",
+            ));
+        }
+        self.content_length = Some(len);
+        Ok(())
     }
 
     /// Redirects to `url` (302, or 301 when `permanent`) and finishes.
@@ -401,7 +465,8 @@ impl Context {
     }
 
     /// Sends the head and the body written so far; the rest of the body follows in chunks
-    /// (HTTP/1.1) or until the connection closes (HTTP/1.0).
+    /// (HTTP/1.1) or until the connection closes (HTTP/1.0), unless its length was declared
+    /// with [`set_content_length`](Context::set_content_length).
     ///
     /// # Errors
     ///
@@ -420,7 +485,7 @@ impl Context {
                 status,
                 self.reason.as_deref(),
                 self.parts.headers.iter(),
-                None,
+                self.content_length,
             )?;
         }
         res.write(&self.parts.body)?;
@@ -443,8 +508,8 @@ impl Context {
         }
     }
 
-    /// Finishes the response: sends the head (with `Content-Length` and, for a 200 GET, an
-    /// ETag — answering 304 if the client has it) and the body. Called automatically after the
+    /// Finishes the response: sends the head (with `Content-Length` and, for a 200 GET without
+    /// a declared length, an ETag — answering 304 if the client has it) and the body. Called automatically after the
     /// handler method returns.
     ///
     /// # Errors
@@ -459,24 +524,24 @@ impl Context {
             return Ok(());
         };
         if !self.head_sent {
-            if self.etag_enabled && self.status == 200 && self.dispatch_method == Method::Get {
-                super::etag::apply_etag(self);
-            }
+            let computed_etag = self.etag_enabled
+                && self.content_length.is_none()
+                && self.status == 200
+                && self.dispatch_method == Method::Get
+                && super::etag::apply_etag(self);
             let status = sanitize_status(self.status);
-            let len = if status == 304 || status == 204 {
-                0
-            } else {
-                self.parts.body.len() as u64
-            };
-            if status == 304 || status == 204 {
+            let no_body = status == 304 || status == 204;
+            if no_body {
                 self.parts.body.clear();
             }
-            res.write_head(
-                status,
-                self.reason.as_deref(),
-                self.parts.headers.iter(),
-                Some(len),
-            )?;
+            let len = if no_body {
+                0
+            } else {
+                self.content_length.unwrap_or(self.parts.body.len() as u64)
+            };
+            let etag = computed_etag.then_some(("Etag", self.parts.etag.as_str()));
+            let headers = self.parts.headers.iter().chain(etag);
+            res.write_head(status, self.reason.as_deref(), headers, Some(len))?;
         }
         res.write(&self.parts.body)?;
         res.finish()?;
@@ -497,6 +562,14 @@ impl Context {
             Some(r) => r.set_close_callback(f),
             None => self.close_hook = Some(Box::new(f)),
         }
+    }
+
+    pub(crate) fn compute_etag(&mut self) {
+        super::etag::write_etag(&self.parts.body, &mut self.parts.etag);
+    }
+
+    pub(crate) fn computed_etag(&self) -> &str {
+        &self.parts.etag
     }
 
     pub(crate) fn headers_mut(&mut self) -> &mut HeaderMap {

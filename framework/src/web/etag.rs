@@ -31,7 +31,21 @@ use std::fmt;
 /// assert_eq!(compute_etag(b"hello world"), r#""5eb63bbbe01eeed093cb22bb8f5acdc3""#);
 /// ```
 pub fn compute_etag(body: &[u8]) -> String {
-    format!("\"{:x}\"", md5::compute(body))
+    let mut out = String::with_capacity(34);
+    write_etag(body, &mut out);
+    out
+}
+
+/// Writes [`compute_etag`]'s value into `out` (cleared first), reusing its allocation.
+pub(crate) fn write_etag(body: &[u8], out: &mut String) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.clear();
+    out.push('"');
+    for b in md5::compute(body).0 {
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
+    }
+    out.push('"');
 }
 
 /// Computes the same ETag as [`compute_etag`] from a body written in pieces.
@@ -407,21 +421,23 @@ const REPRESENTATION_HEADERS: [&str; 4] = [
     "Content-Length",
 ];
 
-/// Adds an ETag to a finished 200 response (unless the handler set one) and turns it into
-/// a 304 when the request's `If-None-Match` matches.
-pub(crate) fn apply_etag(cx: &mut crate::web::Context) {
+/// Decides the ETag of a finished 200 response: the handler's own `Etag` header, or one
+/// computed from the body into `cx`'s reusable buffer (returned as `true`: the caller sends it
+/// as an extra header). Turns the response into a 304 when the request's `If-None-Match`
+/// matches.
+pub(crate) fn apply_etag(cx: &mut crate::web::Context) -> bool {
+    let computed = !cx.response_headers().contains("Etag");
+    if computed {
+        cx.compute_etag();
+    }
     let etag = match cx.response_headers().get("Etag") {
-        Some(e) => e.to_owned(),
-        None => {
-            let e = compute_etag(cx.written());
-            let _ = cx.set_header("Etag", e.clone());
-            e
-        }
+        Some(e) => e,
+        None => cx.computed_etag(),
     };
     let matched = cx
         .request()
         .header_all("If-None-Match")
-        .any(|h| if_none_match(h, &etag));
+        .any(|h| if_none_match(h, etag));
     if matched {
         cx.set_status(304);
         cx.body_mut().clear();
@@ -429,6 +445,7 @@ pub(crate) fn apply_etag(cx: &mut crate::web::Context) {
             cx.headers_mut().remove(h);
         }
     }
+    computed
 }
 
 #[cfg(test)]

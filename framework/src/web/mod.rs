@@ -7,6 +7,8 @@
 //! - [`cookies`]: the `Cookie` request header, `Set-Cookie` values, Tornado's signed values.
 //! - [`xsrf`]: Tornado's version-2 (masked) XSRF tokens.
 //! - [`etag`]: ETags and `If-None-Match` / `If-Match` evaluation.
+//!
+//! [`static_files`] holds the [`StaticFileHandler`]; `static_url.rs`, [`Context::static_url`].
 
 mod application;
 mod arguments;
@@ -16,6 +18,8 @@ mod error;
 pub mod etag;
 mod handler;
 mod security;
+pub mod static_files;
+mod static_url;
 mod streaming;
 pub mod xsrf;
 
@@ -26,6 +30,7 @@ pub use context::Context;
 pub use error::{Error, ErrorKind, HttpError, Result};
 pub use handler::{IntoHandlerResult, PathArg, RequestHandler};
 pub use security::XSRF_NAME;
+pub use static_files::StaticFileHandler;
 
 #[doc(hidden)]
 pub use handler::{path_arg, path_arg_opt};

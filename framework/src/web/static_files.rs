@@ -1,0 +1,747 @@
+//! [`StaticFileHandler`]: files from a folder, with validators, conditional requests, byte
+//! ranges and a bounded memory footprint; and [`Context::static_url`], Tornado's versioned
+//! URLs for cache busting.
+//!
+//! ### Staying inside the root
+//!
+//! The route's group arrives percent-decoded (`%2e%2e%2f` is `../` by then). The handler
+//! refuses, with 403 and before touching the filesystem, any path holding a NUL byte, an
+//! absolute path, and any `..` component, even one that would stay inside the root (Tornado
+//! resolves those; there is no legitimate use and refusing is simpler to reason about). Empty
+//! and `.` components are dropped. The root and the target are then canonicalized and the
+//! target must lie under the canonical root, so a symbolic link is followed only if it
+//! resolves inside the root (403 otherwise). Only regular files are served: directories are
+//! 403 unless a default file is configured, and FIFOs or devices are 403 (checked on the
+//! opened file, which is opened non-blocking so that a FIFO swapped in cannot stall the loop).
+//! The threat model is the URL: a local user who can rewrite the folder while it is being
+//! served can race any check of this kind.
+//!
+//! ### Validators
+//!
+//! The ETag is strong and built from the opened file's metadata: `"size-mtime-inode"`, each in
+//! hex, the modification time in nanoseconds. A content hash would be a better validator but
+//! costs reading the whole file on every request, even one answered 304, and the file can be
+//! large; the metadata triple changes whenever the file is rewritten or replaced (nginx and
+//! Apache make the same choice). Its blind spot is a same-size rewrite within one tick of the
+//! filesystem's timestamp clock. `Last-Modified` is the modification time, clamped to the
+//! present (RFC 9110 §8.8.2.1).
+//!
+//! ### Conditional requests
+//!
+//! Evaluated in the order of RFC 9110 §13.2.2: `If-Match` (strong comparison; fails with 412),
+//! else `If-Unmodified-Since` (412); then `If-None-Match` (weak comparison, lists and `*`; a
+//! match is 304), else `If-Modified-Since` (304 when the file is not newer, to the second).
+//! Dates that do not parse are ignored. A 304 carries the validators and `Cache-Control`, no
+//! body and no `Content-Type`.
+//!
+//! ### Ranges
+//!
+//! One byte range per request (RFC 9110 §14): `bytes=a-b`, `bytes=a-` and `bytes=-n` give 206
+//! with `Content-Range`, a range starting past the end gives 416 with `Content-Range: bytes
+//! */size`. Several ranges, another unit and malformed values are ignored and the whole file
+//! is sent with 200, which the RFC allows; so is any range on an empty file. `If-Range`
+//! applies the range only when it names the current ETag (strong comparison) or exactly the
+//! `Last-Modified` date of a file modified at least a second ago; otherwise the whole file is
+//! sent. Ranges apply to GET only; HEAD answers as the whole file would (RFC 9110 §14.2).
+//!
+//! ### Streaming
+//!
+//! The body is read from the file in 64 KiB pieces, each written and then waited for with
+//! [`Context::flush_and_wait`] before the next is read, under a `Content-Length` declared with
+//! [`Context::set_content_length`]: one piece is in memory at a time, whatever the file's
+//! size. The reads are plain blocking reads on the loop's thread, as Tornado does them: a
+//! 64 KiB read of a local file is short next to the wait for the socket.
+//!
+//! ### Content types
+//!
+//! The type is `mime_guess`'s first guess from the extension (`application/octet-stream`
+//! without one). `text/*` types get `; charset=UTF-8`, as Go's file server does and Tornado
+//! does not: UTF-8 is the web's encoding, and a `text/plain` file has no other way to say so,
+//! so browsers would otherwise decode it with a locale-dependent legacy charset. The cost: a
+//! legacy-encoded HTML file's `<meta charset>` is overridden by the header.
+//!
+//! ### Versioned URLs
+//!
+//! [`Context::static_url`] appends `?v=` and the first 12 hex digits of the MD5 of the file's
+//! content (48 bits: Tornado 2's 5 digits leave a one-in-a-million chance that a changed file
+//! keeps its URL). A hash is computed once per version of a file and cached in the application, keyed by
+//! the canonical path and stored with the file's size, mtime and inode: a lookup checks those
+//! with one `stat`, so a changed file gets a new URL without a restart (Tornado's cache, outside
+//! debug mode, keeps the first hash forever).
+//!
+//! ### Caching a versioned request
+//!
+//! A request whose `v` equals the current hash is answered with
+//! `Cache-Control: public, max-age=31536000, immutable`: one year, the customary ceiling (the
+//! longest `Expires` RFC 2616 allowed; Tornado says ten years), and `immutable` (RFC 8246) so
+//! browsers do not even revalidate while it lasts. Tornado grants its long cache to any `v`;
+//! here a `v` that does not match gets the handler's ordinary caching, since that URL does not
+//! name the content being served. The handler hashes a file it has no hash for once, on the
+//! executor (one job for the whole file, not one per piece), so that a URL rendered by another
+//! process of a `fork_processes` server, or before a restart, still earns the long cache.
+
+use std::borrow::Cow;
+use std::fs::{File, Metadata};
+use std::io::{self, Read, Seek, SeekFrom};
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Component, Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::context::Context;
+use super::error::{HttpError, Result};
+use super::etag::{if_match, if_none_match, EntityTag};
+use super::static_url::{names_current_version, IMMUTABLE};
+use crate::handler;
+use crate::http1::Method;
+
+/// Bytes read from the file per piece of the body.
+pub(super) const CHUNK: usize = 64 * 1024;
+
+/// Serves the files under a folder (Tornado's `StaticFileHandler`), for a route with one group:
+/// the path below the folder.
+///
+/// See the [module documentation](self) for what it guarantees: no file outside the root, a
+/// strong ETag and `Last-Modified`, 304s, single byte ranges, and bodies streamed from disk in
+/// pieces. [`Settings::static_path`](super::Settings::static_path) adds one for you under
+/// `/static/`; add others to the routing table.
+///
+/// # Examples
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use squall::prelude::*;
+/// use squall::web::StaticFileHandler;
+///
+/// let app = Application::new(routes![
+///     (r"/static/(.*)", StaticFileHandler::new("static")),
+///     (
+///         r"/docs/(.*)",
+///         StaticFileHandler::new("site/docs")
+///             .default_filename(Some("index.html"))
+///             .cache_max_age(Duration::from_secs(3600)),
+///     ),
+/// ]);
+/// app.listen(8888).unwrap();
+/// IOLoop::current().start();
+/// ```
+#[derive(Clone, Debug)]
+pub struct StaticFileHandler {
+    // Shared by the per-request clones: cloning a handler is one reference count.
+    config: Rc<Config>,
+}
+
+#[derive(Clone, Debug)]
+struct Config {
+    root: PathBuf,
+    default_filename: Option<String>,
+    cache_control: Option<Cow<'static, str>>,
+}
+
+impl StaticFileHandler {
+    /// Serves the files under `root`. A relative `root` is resolved against the process's
+    /// working directory on each request, and the folder need not exist yet: it is
+    /// canonicalized per request, so a root that is a symbolic link (`current -> release-42`)
+    /// can be switched while the server runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::StaticFileHandler;
+    ///
+    /// let h = StaticFileHandler::new("static");
+    /// assert_eq!(h.root(), std::path::Path::new("static"));
+    /// ```
+    pub fn new(root: impl Into<PathBuf>) -> StaticFileHandler {
+        StaticFileHandler {
+            config: Rc::new(Config {
+                root: root.into(),
+                default_filename: None,
+                cache_control: None,
+            }),
+        }
+    }
+
+    /// The file served for a directory (`Some("index.html")`); `None`, the default, answers
+    /// 403 for directories. A directory requested without its trailing slash is redirected
+    /// (301) to the URL with it, so that relative links in the page resolve, as Tornado does.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::StaticFileHandler;
+    ///
+    /// let h = StaticFileHandler::new("site").default_filename(Some("index.html"));
+    /// ```
+    pub fn default_filename(mut self, name: Option<&str>) -> StaticFileHandler {
+        Rc::make_mut(&mut self.config).default_filename = name.map(str::to_owned);
+        self
+    }
+
+    /// Sends `Cache-Control: max-age=<seconds>` with every file (none by default, as in
+    /// Tornado). A request for a versioned URL whose `v` matches gets the longer
+    /// `public, max-age=31536000, immutable` instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use squall::web::StaticFileHandler;
+    ///
+    /// let h = StaticFileHandler::new("static").cache_max_age(Duration::from_secs(600));
+    /// ```
+    pub fn cache_max_age(self, age: Duration) -> StaticFileHandler {
+        self.with_cache_control(format!("max-age={}", age.as_secs()))
+    }
+
+    /// Sends this `Cache-Control` value with every file (`"no-cache"`, `"public, max-age=60"`,
+    /// ...), except versioned URLs whose `v` matches.
+    ///
+    /// # Panics
+    ///
+    /// If `value` holds a control character (CR, LF, NUL, ...): a programming error, caught
+    /// when the routing table is built rather than on each request.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::StaticFileHandler;
+    ///
+    /// let h = StaticFileHandler::new("static").with_cache_control("no-cache");
+    /// ```
+    pub fn with_cache_control(mut self, value: impl Into<Cow<'static, str>>) -> StaticFileHandler {
+        let value = value.into();
+        if let Err(e) = crate::httputil::validate_header_value(&value) {
+            panic!("squall: invalid Cache-Control value {value:?}: {e}");
+        }
+        Rc::make_mut(&mut self.config).cache_control = Some(value);
+        self
+    }
+
+    /// The folder served, as given.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::StaticFileHandler;
+    ///
+    /// assert_eq!(StaticFileHandler::new("/srv/www").root().to_str(), Some("/srv/www"));
+    /// ```
+    pub fn root(&self) -> &Path {
+        &self.config.root
+    }
+}
+
+#[handler]
+impl StaticFileHandler {
+    async fn get(&mut self, cx: &mut Context, path: String) -> Result<()> {
+        self.serve(cx, &path).await
+    }
+
+    async fn head(&mut self, cx: &mut Context, path: String) -> Result<()> {
+        self.serve(cx, &path).await
+    }
+}
+
+impl StaticFileHandler {
+    async fn serve(&self, cx: &mut Context, path: &str) -> Result<()> {
+        let rel = relative_path(path)
+            .map_err(|why| HttpError::new(403).log(format!("static path {path:?}: {why}")))?;
+        let root = canonical_root(&self.config.root)?;
+        let mut target = canonical_inside(&root, &root.join(&rel))?;
+        let is_dir = std::fs::metadata(&target)
+            .map_err(|e| HttpError::new(404).log(format!("{}: {e}", target.display())))?
+            .is_dir();
+        if is_dir {
+            let Some(index) = &self.config.default_filename else {
+                return Err(HttpError::new(403).log(format!("{} is a directory", target.display())));
+            };
+            if !cx.path().ends_with('/') {
+                return redirect_to_directory(cx);
+            }
+            target = canonical_inside(&root, &target.join(index))?;
+        } else if path.ends_with('/') {
+            return Err(HttpError::new(404).log(format!("{} is not a directory", target.display())));
+        }
+        let (file, meta) = open_regular(&target)?;
+        let file_info = FileInfo::of(&meta, SystemTime::now());
+
+        let versioned = names_current_version(cx, &target, &file, file_info.stamp).await;
+        let cache_control = if versioned {
+            Some(Cow::Borrowed(IMMUTABLE))
+        } else {
+            self.config.cache_control.clone()
+        };
+
+        let etag = file_info.etag();
+        cx.set_header("Etag", etag.clone())?;
+        cx.set_header(
+            "Last-Modified",
+            httpdate::fmt_http_date(file_info.last_modified),
+        )?;
+        if let Some(cc) = cache_control {
+            cx.set_header("Cache-Control", cc)?;
+        }
+        match preconditions(cx, &etag, &file_info) {
+            Precondition::Proceed => {}
+            Precondition::Failed => return Err(HttpError::new(412)),
+            Precondition::NotModified => {
+                cx.set_status(304);
+                cx.clear_header("Content-Type");
+                return Ok(());
+            }
+        }
+
+        let size = file_info.stamp.size;
+        cx.set_header("Content-Type", content_type(&target))?;
+        cx.set_header("Accept-Ranges", "bytes")?;
+        let range = if cx.method() == Method::Get && range_applies(cx, &etag, &file_info) {
+            cx.header("Range")
+                .map_or(ByteRange::Whole, |h| parse_range(h, size))
+        } else {
+            ByteRange::Whole
+        };
+        let (start, len) = match range {
+            ByteRange::Whole => (0, size),
+            ByteRange::Part { first, last } => {
+                cx.set_status(206);
+                cx.set_header("Content-Range", format!("bytes {first}-{last}/{size}"))?;
+                (first, last - first + 1)
+            }
+            ByteRange::Unsatisfiable => {
+                cx.set_status(416);
+                cx.set_header("Content-Range", format!("bytes */{size}"))?;
+                cx.clear_header("Content-Type");
+                cx.set_content_length(0)?;
+                return Ok(());
+            }
+        };
+        cx.set_content_length(len)?;
+        if cx.method() == Method::Head {
+            return Ok(());
+        }
+        stream_file(cx, file, &target, start, len).await
+    }
+}
+
+/// Sends `len` bytes of `file` from `start`, a piece at a time, waiting for the socket between
+/// pieces; the last piece is left for `finish`. A file that shrinks meanwhile fails the
+/// response (the connection is closed: the declared length cannot be honoured).
+async fn stream_file(
+    cx: &mut Context,
+    mut file: File,
+    target: &Path,
+    start: u64,
+    len: u64,
+) -> Result<()> {
+    let fail = |e: io::Error| HttpError::internal(format!("reading {}: {e}", target.display()));
+    if start > 0 {
+        file.seek(SeekFrom::Start(start)).map_err(fail)?;
+    }
+    let mut remaining = len;
+    while remaining > 0 {
+        let n = remaining.min(CHUNK as u64) as usize;
+        // Read straight into the response buffer (pooled by the application): one copy less,
+        // and no buffer of our own per request.
+        let body = cx.body_mut();
+        body.clear();
+        body.resize(n, 0);
+        file.read_exact(body).map_err(fail)?;
+        remaining -= n as u64;
+        if remaining > 0 {
+            cx.flush_and_wait().await?;
+        }
+    }
+    Ok(())
+}
+
+/// Redirects `/dir` to `/dir/` (301), keeping the query.
+fn redirect_to_directory(cx: &mut Context) -> Result<()> {
+    // The request path starts with one `/` followed by the route's prefix; refuse anything
+    // that a browser would read as another host.
+    if cx.path().starts_with("//") || cx.path().contains('\\') {
+        return Err(
+            HttpError::new(404).log("refusing a redirect a browser could read as another host")
+        );
+    }
+    let mut url = format!("{}/", cx.path());
+    if !cx.query().is_empty() {
+        url.push('?');
+        url.push_str(cx.query());
+    }
+    cx.redirect(&url, true)
+}
+
+/// The path below the root as a relative path of plain components, or why it is refused.
+pub(super) fn relative_path(path: &str) -> std::result::Result<PathBuf, &'static str> {
+    if path.contains('\0') {
+        return Err("NUL byte");
+    }
+    let mut out = PathBuf::new();
+    for c in Path::new(path).components() {
+        match c {
+            Component::Normal(s) => out.push(s),
+            Component::CurDir => {}
+            Component::ParentDir => return Err("`..` component"),
+            Component::RootDir | Component::Prefix(_) => return Err("absolute path"),
+        }
+    }
+    Ok(out)
+}
+
+/// The root with every symbolic link resolved; 404 (and a log line) if it does not exist.
+pub(super) fn canonical_root(root: &Path) -> Result<PathBuf> {
+    std::fs::canonicalize(root)
+        .map_err(|e| HttpError::new(404).log(format!("static root {}: {e}", root.display())))
+}
+
+/// `candidate` with every symbolic link resolved, if that lies under `root` (canonical).
+pub(super) fn canonical_inside(root: &Path, candidate: &Path) -> Result<PathBuf> {
+    match std::fs::canonicalize(candidate) {
+        Ok(p) if p.starts_with(root) => Ok(p),
+        Ok(p) => Err(HttpError::new(403).log(format!(
+            "{} resolves to {}, outside the static root",
+            candidate.display(),
+            p.display()
+        ))),
+        Err(e) => {
+            let status = if e.kind() == io::ErrorKind::PermissionDenied {
+                403
+            } else {
+                404
+            };
+            Err(HttpError::new(status).log(format!("{}: {e}", candidate.display())))
+        }
+    }
+}
+
+/// Opens `path` if it is a regular file. Non-blocking, so that a FIFO swapped in after the
+/// checks cannot block the loop in `open`; the type is checked on the opened file.
+pub(super) fn open_regular(path: &Path) -> Result<(File, Metadata)> {
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| {
+            let status = if e.kind() == io::ErrorKind::PermissionDenied {
+                403
+            } else {
+                404
+            };
+            HttpError::new(status).log(format!("{}: {e}", path.display()))
+        })?;
+    let meta = file
+        .metadata()
+        .map_err(|e| HttpError::internal(format!("{}: {e}", path.display())))?;
+    if !meta.is_file() {
+        return Err(HttpError::new(403).log(format!("{} is not a regular file", path.display())));
+    }
+    Ok((file, meta))
+}
+
+/// What identifies one version of a file: its size, modification time and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct FileStamp {
+    size: u64,
+    mtime_ns: i128,
+    ino: u64,
+}
+
+impl FileStamp {
+    pub(super) fn of(meta: &Metadata) -> FileStamp {
+        FileStamp {
+            size: meta.size(),
+            mtime_ns: i128::from(meta.mtime()) * 1_000_000_000 + i128::from(meta.mtime_nsec()),
+            ino: meta.ino(),
+        }
+    }
+}
+
+/// The validators of an opened file.
+#[derive(Clone, Copy, Debug)]
+struct FileInfo {
+    stamp: FileStamp,
+    /// The modification time, clamped to `now`.
+    last_modified: SystemTime,
+    /// Whether `last_modified` is at least a second before `now` (a strong validator).
+    settled: bool,
+}
+
+impl FileInfo {
+    fn of(meta: &Metadata, now: SystemTime) -> FileInfo {
+        let stamp = FileStamp::of(meta);
+        let mtime = meta.modified().unwrap_or(UNIX_EPOCH);
+        FileInfo {
+            stamp,
+            last_modified: mtime.min(now),
+            settled: mtime + Duration::from_secs(1) <= now,
+        }
+    }
+
+    /// `"size-mtime_ns-inode"`, in hex.
+    fn etag(&self) -> String {
+        let s = &self.stamp;
+        // A modification time before 1970 wraps to a large number: still one per instant.
+        format!("\"{:x}-{:x}-{:x}\"", s.size, s.mtime_ns as u128, s.ino)
+    }
+
+    /// `Last-Modified` in whole seconds since the epoch (HTTP dates have no finer grain).
+    fn last_modified_secs(&self) -> u64 {
+        unix_secs(self.last_modified)
+    }
+}
+
+fn unix_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The outcome of a request's preconditions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Precondition {
+    Proceed,
+    NotModified,
+    Failed,
+}
+
+/// RFC 9110 §13.2.2, steps 1 to 4, for a GET or HEAD.
+fn preconditions(cx: &Context, etag: &str, file: &FileInfo) -> Precondition {
+    let request = cx.request();
+    let lm = file.last_modified_secs();
+    let mut if_match_lines = request.header_all("If-Match").peekable();
+    if if_match_lines.peek().is_some() {
+        if !if_match_lines.any(|h| if_match(h, etag)) {
+            return Precondition::Failed;
+        }
+    } else if let Some(since) = request.header("If-Unmodified-Since").and_then(http_date) {
+        if lm > since {
+            return Precondition::Failed;
+        }
+    }
+    let mut inm_lines = request.header_all("If-None-Match").peekable();
+    if inm_lines.peek().is_some() {
+        if inm_lines.any(|h| if_none_match(h, etag)) {
+            return Precondition::NotModified;
+        }
+    } else if let Some(since) = request.header("If-Modified-Since").and_then(http_date) {
+        if lm <= since {
+            return Precondition::NotModified;
+        }
+    }
+    Precondition::Proceed
+}
+
+/// An HTTP date in seconds since the epoch; `None` if it does not parse.
+fn http_date(s: &str) -> Option<u64> {
+    httpdate::parse_http_date(s.trim()).ok().map(unix_secs)
+}
+
+/// Whether a `Range` may be honoured: there is no `If-Range`, or it names the current
+/// representation (RFC 9110 §13.1.5).
+fn range_applies(cx: &Context, etag: &str, file: &FileInfo) -> bool {
+    let Some(validator) = cx.header("If-Range") else {
+        return true;
+    };
+    let validator = validator.trim();
+    if validator.starts_with('"') || validator.starts_with("W/") {
+        match (EntityTag::parse(validator), EntityTag::parse(etag)) {
+            (Some(theirs), Some(ours)) => theirs.strong_eq(&ours),
+            _ => false,
+        }
+    } else {
+        file.settled && http_date(validator) == Some(file.last_modified_secs())
+    }
+}
+
+/// A `Range` header, read against a representation of `size` bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ByteRange {
+    /// No usable range: send the whole file (200).
+    Whole,
+    /// Bytes `first..=last`, both inside the file (206).
+    Part { first: u64, last: u64 },
+    /// A well-formed range entirely past the end (416).
+    Unsatisfiable,
+}
+
+/// Reads a `Range` header (RFC 9110 §14.1.2). Only a single byte range is honoured; several
+/// ranges, another unit, malformed values and any range of an empty file give `Whole`.
+fn parse_range(header: &str, size: u64) -> ByteRange {
+    let header = header.trim_matches([' ', '\t']);
+    let Some((unit, set)) = header.split_once('=') else {
+        return ByteRange::Whole;
+    };
+    if !unit.eq_ignore_ascii_case("bytes") || size == 0 {
+        return ByteRange::Whole;
+    }
+    // A list; empty elements are allowed (RFC 9110 §5.6.1).
+    let mut specs = set
+        .split(',')
+        .map(|s| s.trim_matches([' ', '\t']))
+        .filter(|s| !s.is_empty());
+    let (Some(spec), None) = (specs.next(), specs.next()) else {
+        return ByteRange::Whole;
+    };
+    let Some((first, last)) = spec.split_once('-') else {
+        return ByteRange::Whole;
+    };
+    match (digits(first), digits(last)) {
+        // `-n`: the last n bytes (all of them if the file is shorter).
+        (None, Some(n)) if first.is_empty() => {
+            if n == 0 {
+                ByteRange::Unsatisfiable
+            } else {
+                ByteRange::Part {
+                    first: size.saturating_sub(n),
+                    last: size - 1,
+                }
+            }
+        }
+        // `a-`: from a to the end.
+        (Some(a), None) if last.is_empty() => {
+            if a >= size {
+                ByteRange::Unsatisfiable
+            } else {
+                ByteRange::Part {
+                    first: a,
+                    last: size - 1,
+                }
+            }
+        }
+        (Some(a), Some(b)) if a <= b => {
+            if a >= size {
+                ByteRange::Unsatisfiable
+            } else {
+                ByteRange::Part {
+                    first: a,
+                    last: b.min(size - 1),
+                }
+            }
+        }
+        _ => ByteRange::Whole,
+    }
+}
+
+/// A non-empty run of ASCII digits as a number, saturating at `u64::MAX` (a position past any
+/// file is still a valid position); `None` for anything else.
+fn digits(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some(s.bytes().fold(0u64, |n, b| {
+        n.saturating_mul(10).saturating_add(u64::from(b - b'0'))
+    }))
+}
+
+/// The `Content-Type` for a file, from its extension.
+fn content_type(path: &Path) -> String {
+    let mime = mime_guess::from_path(path)
+        .first_raw()
+        .unwrap_or("application/octet-stream");
+    if mime.starts_with("text/") {
+        format!("{mime}; charset=UTF-8")
+    } else {
+        mime.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        let ok = |p: &str| relative_path(p).unwrap();
+        assert_eq!(ok("a/b.txt"), Path::new("a/b.txt"));
+        assert_eq!(ok("./a//b/./c/"), Path::new("a/b/c"));
+        assert_eq!(ok(""), Path::new(""));
+        assert_eq!(ok("..."), Path::new("..."));
+        assert_eq!(ok("a..b/..c"), Path::new("a..b/..c"));
+        for bad in [
+            "..",
+            "../x",
+            "a/../b",
+            "a/..",
+            "/etc/passwd",
+            "//etc/passwd",
+            "a\0b",
+            "./../x",
+        ] {
+            assert!(relative_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn ranges() {
+        use ByteRange::*;
+        let p = |first, last| Part { first, last };
+        assert_eq!(parse_range("bytes=0-9", 100), p(0, 9));
+        assert_eq!(parse_range("bytes=10-", 100), p(10, 99));
+        assert_eq!(parse_range("bytes=0-", 100), p(0, 99));
+        assert_eq!(parse_range("bytes=-10", 100), p(90, 99));
+        assert_eq!(parse_range("bytes=-1000", 100), p(0, 99));
+        assert_eq!(parse_range("bytes=50-1000", 100), p(50, 99));
+        assert_eq!(parse_range("bytes=99-99", 100), p(99, 99));
+        assert_eq!(parse_range("BYTES = 1-2", 100), Whole, "no spaces around =");
+        assert_eq!(parse_range("Bytes=1-2", 100), p(1, 2));
+        assert_eq!(parse_range(" bytes= 1-2 , ", 100), p(1, 2));
+        assert_eq!(
+            parse_range("bytes=0-99999999999999999999999", 100),
+            p(0, 99)
+        );
+        assert_eq!(parse_range("bytes=100-", 100), Unsatisfiable);
+        assert_eq!(parse_range("bytes=100-200", 100), Unsatisfiable);
+        assert_eq!(
+            parse_range("bytes=99999999999999999999-", 100),
+            Unsatisfiable
+        );
+        assert_eq!(parse_range("bytes=-0", 100), Unsatisfiable);
+        for ignored in [
+            "bytes=0-1,2-3",
+            "bytes=5-1",
+            "bytes=",
+            "bytes=-",
+            "bytes=a-b",
+            "bytes=1-2-3",
+            "bytes=+1-2",
+            "bytes=1 -2",
+            "bytes=--1",
+            "items=0-1",
+            "bytes",
+            "0-1",
+        ] {
+            assert_eq!(parse_range(ignored, 100), Whole, "{ignored:?}");
+        }
+        assert_eq!(parse_range("bytes=0-0", 0), Whole);
+        assert_eq!(parse_range("bytes=-5", 0), Whole);
+    }
+
+    #[test]
+    fn etag_shape() {
+        let info = FileInfo {
+            stamp: FileStamp {
+                size: 255,
+                mtime_ns: 1_700_000_000_123_456_789,
+                ino: 4096,
+            },
+            last_modified: UNIX_EPOCH,
+            settled: true,
+        };
+        let etag = info.etag();
+        assert_eq!(etag, "\"ff-17979cfe3d85cd15-1000\"");
+        assert!(EntityTag::parse(&etag).is_some_and(|t| !t.is_weak()));
+    }
+
+    #[test]
+    fn content_types() {
+        assert_eq!(
+            content_type(Path::new("a.txt")),
+            "text/plain; charset=UTF-8"
+        );
+        assert_eq!(
+            content_type(Path::new("a.html")),
+            "text/html; charset=UTF-8"
+        );
+        assert_eq!(content_type(Path::new("a.png")), "image/png");
+        assert_eq!(content_type(Path::new("a")), "application/octet-stream");
+    }
+}

@@ -1,0 +1,144 @@
+//! Steady-state heap allocations per request through the full Application (routing, handler,
+//! context, automatic ETag). DESIGN.md §7 allows one; Squall makes none (pooled request and
+//! context buffers, the ETag formatted into a reused buffer, the route found by one
+//! allocation-free multi-pattern search). Allocation counts are deterministic, so this pins
+//! zero: a change that adds one must say why.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use squall::prelude::*;
+
+struct Counting;
+
+static ALLOCS: AtomicU64 = AtomicU64::new(0);
+
+thread_local! {
+    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
+}
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if COUNT_HERE.with(|c| c.get()) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if COUNT_HERE.with(|c| c.get()) {
+            ALLOCS.fetch_add(1, Ordering::Relaxed);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+#[derive(Clone, Default)]
+struct Plaintext;
+
+#[handler]
+impl Plaintext {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        cx.set_header("Content-Type", "text/plain")?;
+        cx.write("Hello, World!");
+        Ok(())
+    }
+}
+
+#[derive(Clone, Default)]
+struct User;
+
+#[handler]
+impl User {
+    fn get(&mut self, cx: &mut Context, id: u64) -> Result<()> {
+        cx.set_header("Content-Type", "text/plain")?;
+        cx.write(if id == 42 { "forty-two" } else { "other" });
+        Ok(())
+    }
+}
+
+const REQ: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
+const REQ_USER: &[u8] = b"GET /user/42 HTTP/1.1\r\nHost: t\r\n\r\n";
+
+fn start() -> (std::net::SocketAddr, squall::ioloop::IOLoopHandle) {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        COUNT_HERE.with(|c| c.set(true));
+        let l = IOLoop::new().unwrap();
+        l.make_current();
+        let app = Application::new(routes![
+            (r"/plaintext", Plaintext),
+            (r"/a/(\d+)", User),
+            (r"/b/(\d+)", User),
+            (r"/c/(\d+)", User),
+            (r"/d/(\d+)", User),
+            (r"/user/(\d+)", User),
+        ]);
+        let server = app.into_server();
+        server.listen(0, "127.0.0.1").unwrap();
+        tx.send((server.local_addrs()[0], l.handle())).unwrap();
+        l.start();
+    });
+    rx.recv_timeout(Duration::from_secs(10)).unwrap()
+}
+
+/// Sends `n` requests one at a time on one keep-alive connection, reading each response.
+fn run(s: &mut TcpStream, req: &[u8], n: usize) {
+    let mut buf = [0u8; 4096];
+    for _ in 0..n {
+        s.write_all(req).unwrap();
+        let mut got = 0;
+        // Each response ends with its 13- or 9-byte body; read until the head and body are in.
+        loop {
+            let k = s.read(&mut buf[got..]).unwrap();
+            assert!(k > 0, "server closed the connection");
+            got += k;
+            let text = &buf[..got];
+            if let Some(h) = text.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = std::str::from_utf8(&text[..h]).unwrap();
+                let len: usize = head
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Content-Length: "))
+                    .unwrap()
+                    .parse()
+                    .unwrap();
+                if got >= h + 4 + len {
+                    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn application_path_allocates_at_most_once_per_request() {
+    let (addr, handle) = start();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    for (req, name) in [
+        (REQ, "literal route"),
+        (REQ_USER, "regex route with a path argument"),
+    ] {
+        run(&mut s, req, 500); // warm-up: pools and buffers reach their steady size
+        let before = ALLOCS.load(Ordering::SeqCst);
+        const N: u64 = 2000;
+        run(&mut s, req, N as usize);
+        let per_request = (ALLOCS.load(Ordering::SeqCst) - before) as f64 / N as f64;
+        eprintln!("{name}: {per_request} allocations per request");
+        assert_eq!(
+            per_request, 0.0,
+            "{name}: allocations per request (pinned at 0; budget 1)"
+        );
+    }
+    handle.stop();
+}
