@@ -128,10 +128,14 @@ pub fn example_binary(name: &str) -> PathBuf {
                 cmd.args(["--profile", other]);
             }
         }
-        let status = cmd
-            .status()
+        let out = cmd
+            .output()
             .unwrap_or_else(|e| panic!("cannot run cargo to build example {name}: {e}"));
-        assert!(status.success(), "cargo build --example {name} failed");
+        assert!(
+            out.status.success(),
+            "cargo build --example {name} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     assert!(
         bin.exists(),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use squall::testing::{TestClient, TestResponse};
 use squall_tests::raw;
-use squall_tests::ExampleServer;
+use squall_tests::{ExampleServer, ScratchDir};
 
 fn showcase() -> ExampleServer {
     ExampleServer::start("showcase")
@@ -549,6 +549,158 @@ fn signed_cookie_set_get_and_tampering() {
     // Missing `v` is a 400.
     assert_eq!(c.get("/cookie/set").status(), 400);
     assert_fresh_connection_serves(server.addr());
+}
+
+// ---- static files ----------------------------------------------------------------------------
+
+const BIG_LEN: usize = 1 << 20;
+
+#[test]
+fn static_files_from_the_default_folder() {
+    // The folder committed with the example (examples/static/), found from the binary.
+    let server = showcase();
+    let mut c = TestClient::connect_to(server.addr());
+    let r = c.get("/static/hello.txt");
+    assert_eq!(body_of(&r), (200, "hello static\n".into()));
+    let r = c.request("HEAD", "/static/big.bin").send();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("Content-Length"), Some("1048576"));
+}
+
+#[test]
+fn static_files_validators_ranges_and_traversal() {
+    // A private folder (`--static`), so that big.bin is generated here, by this server, and
+    // a file just outside the root shows that traversal never reaches it.
+    let scratch = ScratchDir::new("showcase-static");
+    let root = scratch.path().join("static");
+    std::fs::create_dir(&root).unwrap();
+    std::fs::write(root.join("hello.txt"), "hello static\n").unwrap();
+    std::fs::write(scratch.path().join("secret.txt"), "TOP SECRET\n").unwrap();
+    let server = ExampleServer::builder("showcase")
+        .arg("--static")
+        .arg(root.display().to_string())
+        .start();
+    let addr = server.addr();
+    let mut c = TestClient::connect_to(addr);
+
+    // big.bin: generated at start-up, 1 MiB of 0..=255 repeated.
+    let expected: Vec<u8> = (0..BIG_LEN).map(|i| i as u8).collect();
+    assert_eq!(std::fs::read(root.join("big.bin")).unwrap(), expected);
+    let r = c.get("/static/big.bin");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.header("Content-Length"), Some("1048576"));
+    assert_eq!(r.header("Content-Type"), Some("application/octet-stream"));
+    assert!(r.body() == &expected[..], "big.bin body differs");
+
+    // hello.txt with its validators; HEAD has the same headers and no body.
+    let r = c.get("/static/hello.txt");
+    assert_eq!(body_of(&r), (200, "hello static\n".into()));
+    assert!(
+        r.header("Content-Type").unwrap().starts_with("text/plain"),
+        "{r:?}"
+    );
+    assert_eq!(r.header("Content-Length"), Some("13"));
+    let etag = r.header("Etag").expect("ETag").to_owned();
+    let last_modified = r.header("Last-Modified").expect("Last-Modified").to_owned();
+    let h = c.request("HEAD", "/static/hello.txt").send();
+    assert_eq!(h.status(), 200);
+    assert!(h.body().is_empty());
+    assert_eq!(h.header("Content-Length"), Some("13"));
+    assert_eq!(h.header("Etag"), Some(etag.as_str()));
+    assert_eq!(h.header("Last-Modified"), Some(last_modified.as_str()));
+
+    // Conditional requests.
+    let r = c
+        .request("GET", "/static/hello.txt")
+        .header("If-None-Match", &etag)
+        .send();
+    assert_eq!(r.status(), 304);
+    assert!(r.body().is_empty());
+    assert_eq!(r.header("Etag"), Some(etag.as_str()));
+    let r = c
+        .request("GET", "/static/hello.txt")
+        .header("If-Modified-Since", &last_modified)
+        .send();
+    assert_eq!(r.status(), 304);
+    let r = c
+        .request("GET", "/static/hello.txt")
+        .header("If-Modified-Since", "Thu, 01 Jan 1970 00:00:00 GMT")
+        .send();
+    assert_eq!(body_of(&r), (200, "hello static\n".into()));
+    let r = c
+        .request("GET", "/static/hello.txt")
+        .header("If-None-Match", "\"other\"")
+        .send();
+    assert_eq!(r.status(), 200);
+    let raw304 = raw::exchange(
+        addr,
+        format!(
+            "GET /static/hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\n\
+             Connection: close\r\n\r\n"
+        )
+        .as_bytes(),
+    );
+    assert_eq!(raw304.status(), 304);
+    assert!(raw304.body.is_empty(), "a 304 with a body");
+
+    // Byte ranges.
+    for (range, first, last) in [
+        ("bytes=0-3", 0, 3),
+        ("bytes=1000-1999", 1000, 1999),
+        ("bytes=-4", BIG_LEN - 4, BIG_LEN - 1),
+        ("bytes=1048570-", BIG_LEN - 6, BIG_LEN - 1),
+        ("bytes=1048570-99999999", BIG_LEN - 6, BIG_LEN - 1),
+    ] {
+        let r = c
+            .request("GET", "/static/big.bin")
+            .header("Range", range)
+            .send();
+        assert_eq!(r.status(), 206, "{range}");
+        assert_eq!(
+            r.header("Content-Range"),
+            Some(format!("bytes {first}-{last}/{BIG_LEN}").as_str()),
+            "{range}"
+        );
+        assert_eq!(r.body(), &expected[first..=last], "{range}");
+    }
+    let r = c
+        .request("GET", "/static/big.bin")
+        .header("Range", "bytes=2000000-")
+        .send();
+    assert_eq!(r.status(), 416);
+    assert_eq!(r.header("Content-Range"), Some("bytes */1048576"));
+    assert!(r.body().is_empty());
+
+    // Traversal: refused (403 or 404), never a byte of a file outside the root.
+    for path in [
+        "/static/../Cargo.toml",
+        "/static/../secret.txt",
+        "/static/../../secret.txt",
+        "/static/%2e%2e/secret.txt",
+        "/static/%2E%2E/secret.txt",
+        "/static/%2e%2e%2fsecret.txt",
+        "/static/..%2fsecret.txt",
+        "/static/.%2e/secret.txt",
+        "/static/sub/../../secret.txt",
+        "/static/hello.txt/../../secret.txt",
+        "/static//etc/passwd",
+        "/static/%2fetc%2fpasswd",
+        "/static/%2e%2e/%2e%2e/Cargo.toml",
+        "/static/..\\secret.txt",
+    ] {
+        let r = raw::exchange(
+            addr,
+            format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        assert!(matches!(r.status(), 400 | 403 | 404), "{path}: {}", r.head);
+        let body = String::from_utf8_lossy(&r.body);
+        assert!(
+            !body.contains("TOP SECRET") && !body.contains("[package]") && !body.contains("root:"),
+            "{path} leaked a file: {body}"
+        );
+    }
+    assert_eq!(c.get("/static/missing.txt").status(), 404);
+    assert_fresh_connection_serves(addr);
 }
 
 // ---- limits and timeouts ---------------------------------------------------------------------
