@@ -2,14 +2,13 @@
 //! clients' posts, cursors, XSRF on posting, the bounded cache, and waiters dropped when their
 //! client goes away.
 
-use std::io::Write;
 use std::net::SocketAddr;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 use squall::testing::TestClient;
-use squall_tests::{raw, ExampleServer};
+use squall_tests::{Client, ExampleServer};
 
 fn status(addr: SocketAddr) -> Value {
     TestClient::connect_to(addr).get("/a/message/status").json()
@@ -175,10 +174,9 @@ fn a_departed_client_stops_waiting() {
     let addr = server.addr();
     let mut polls: Vec<_> = (0..2)
         .map(|_| {
-            let mut s = raw::connect(addr, Duration::from_secs(10));
-            s.write_all(b"GET /a/message/updates?cursor=0 HTTP/1.1\r\nHost: t\r\n\r\n")
-                .unwrap();
-            s
+            let mut c = Client::connect(addr);
+            c.send(b"GET /a/message/updates?cursor=0 HTTP/1.1\r\nHost: t\r\n\r\n");
+            c
         })
         .collect();
     wait_for_waiters(addr, 2);

@@ -3,10 +3,10 @@
 //! The bigger examples have files of their own: showcase.rs, chat.rs, upload.rs,
 //! static_server.rs.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 
 use squall::testing::TestClient;
-use squall_tests::{raw, ExampleServer, ScratchDir};
+use squall_tests::{Client, ExampleServer, ScratchDir};
 
 #[test]
 fn hello() {
@@ -36,9 +36,9 @@ fn bench_application_and_raw() {
 #[test]
 fn echo_lines() {
     let server = ExampleServer::start("echo");
-    let mut s = raw::connect(server.addr(), std::time::Duration::from_secs(10));
-    s.write_all(b"hello\nworld\n").unwrap();
-    let mut r = BufReader::new(s);
+    let mut c = Client::connect(server.addr());
+    c.send(b"hello\nworld\n");
+    let mut r = BufReader::new(c.stream);
     let mut line = String::new();
     r.read_line(&mut line).unwrap();
     assert_eq!(line, "hello\n");

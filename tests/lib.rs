@@ -1,309 +1,618 @@
 //! Shared helpers for Squall's black-box integration tests.
 //!
-//! [`ExampleServer`] runs one of the example programs (`examples/*.rs`) as a real child process
-//! on a free 127.0.0.1 port and kills it when dropped; [`raw`] helpers speak HTTP over plain
-//! sockets where exact bytes matter.
+//! - [`TestServer`]: an [`HTTPServer`] on `127.0.0.1:0`, in a background thread with its own
+//!   [`IOLoop`], stopped and joined on drop.
+//! - [`Client`]: a raw, blocking TCP client that sends exact bytes and parses responses
+//!   (status, headers, body by Content-Length, chunked or close), with a read timeout on every
+//!   read so no test can hang.
+//! - [`Client::assert_closed`] and [`TestServer::assert_serves`]: the checks every negative
+//!   test ends with (the bad connection is closed, a fresh one is served normally).
+//! - [`ExampleServer`]: one of the example programs (`examples/*.rs`) run as a child process on
+//!   a free port, killed on drop (with [`ScratchDir`] for the files it needs).
+//! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
 
-pub mod raw;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::sync::mpsc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
-use std::collections::HashSet;
-use std::fs;
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::{Duration, Instant, SystemTime};
+mod example_server;
 
-/// How long an example may take to accept connections after it was started.
-const STARTUP_LIMIT: Duration = Duration::from_secs(15);
+pub use example_server::{
+    example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,
+};
 
-/// The workspace root (the tests crate sits right below it).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests crate lives inside the workspace")
-        .to_path_buf()
-}
+use squall::http1::{BodyMode, HttpDelegate, Request, Responder};
+use squall::httpserver::{HTTPServer, HttpServerOptions};
+use squall::ioloop::{IOLoop, IOLoopHandle, Trigger};
 
-/// A fresh scratch directory under the system's temp dir, removed by [`ScratchDir`]'s drop.
-#[derive(Debug)]
-pub struct ScratchDir(PathBuf);
+/// Bound on every blocking read and wait of a test.
+pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-impl ScratchDir {
-    /// Creates `$TMPDIR/squall-<tag>-<pid>-<n>`.
-    pub fn new(tag: &str) -> ScratchDir {
-        static N: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "squall-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).expect("cannot create a scratch directory");
-        ScratchDir(dir)
-    }
+/// The path [`TestServer`] answers itself (200 "alive"), whatever the test's delegate.
+pub const ALIVE_PATH: &str = "/__alive";
 
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.0
+/// Options for tests: no access log, everything else default.
+pub fn options() -> HttpServerOptions {
+    HttpServerOptions {
+        access_log: false,
+        ..HttpServerOptions::default()
     }
 }
 
-impl Drop for ScratchDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.0);
-    }
-}
+/// Wraps a test's delegate so that [`ALIVE_PATH`] is always answered (for
+/// [`TestServer::assert_serves`]).
+struct WithAlive<D>(D);
 
-/// Latest modification time of the Rust sources under `dir` (recursively), if any.
-fn newest_mtime(dir: &Path) -> Option<SystemTime> {
-    let mut newest = None;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            let path = e.path();
-            let Ok(meta) = e.metadata() else { continue };
-            if meta.is_dir() {
-                if path.file_name().is_some_and(|n| n != "target") {
-                    stack.push(path);
-                }
-            } else if path.extension().is_some_and(|x| x == "rs") {
-                if let Ok(m) = meta.modified() {
-                    newest = newest.max(Some(m));
-                }
-            }
+impl<D: HttpDelegate> HttpDelegate for WithAlive<D> {
+    fn body_mode(&self, request: &Request) -> BodyMode {
+        self.0.body_mode(request)
+    }
+
+    fn handle(&self, request: Request, responder: Responder) {
+        if request.path() == ALIVE_PATH {
+            responder.respond(200, &[("Content-Type", "text/plain")], b"alive");
+        } else {
+            self.0.handle(request, responder)
         }
     }
-    newest
 }
 
-/// The path of example `name`'s binary next to this test's executable
-/// (`target/<profile>/deps/<test>` → `target/<profile>/examples/<name>`), built with
-/// `cargo build --example <name>` (same profile) if it is missing or older than its sources.
-/// `cargo test --workspace` builds the examples already, so that is normally a no-op.
+/// An HTTP server on `127.0.0.1:<free port>` running on its own thread and loop.
 ///
-/// # Panics
-///
-/// If the binary cannot be found or built.
-pub fn example_binary(name: &str) -> PathBuf {
-    static CHECKED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let exe = std::env::current_exe().expect("no current_exe");
-    let deps = exe.parent().expect("test executable has no parent dir");
-    let profile_dir = deps.parent().expect("deps dir has no parent");
-    let bin = profile_dir.join("examples").join(name);
-    let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
-    if checked.get_or_insert_with(HashSet::new).contains(name) {
-        return bin;
-    }
-    let root = workspace_root();
-    let built = fs::metadata(&bin).and_then(|m| m.modified()).ok();
-    let sources = [
-        root.join("examples"),
-        root.join("framework/src"),
-        root.join("framework-macros/src"),
-    ]
-    .iter()
-    .filter_map(|d| newest_mtime(d))
-    .max();
-    let stale = match (built, sources) {
-        (None, _) => true,
-        (Some(b), Some(s)) => s > b,
-        (Some(_), None) => false,
-    };
-    if stale {
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-        let mut cmd = Command::new(cargo);
-        cmd.current_dir(&root)
-            .args(["build", "-p", "squall-examples", "--example", name]);
-        match profile_dir.file_name().and_then(|n| n.to_str()) {
-            Some("debug") | None => {}
-            Some("release") => {
-                cmd.arg("--release");
-            }
-            Some(other) => {
-                cmd.args(["--profile", other]);
-            }
-        }
-        let out = cmd
-            .output()
-            .unwrap_or_else(|e| panic!("cannot run cargo to build example {name}: {e}"));
-        assert!(
-            out.status.success(),
-            "cargo build --example {name} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    assert!(
-        bin.exists(),
-        "example binary {} not found after building it",
-        bin.display()
-    );
-    checked
-        .get_or_insert_with(HashSet::new)
-        .insert(name.to_owned());
-    bin
-}
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("cannot find a free port")
-}
-
-/// How to start an example: extra arguments and environment.
-#[derive(Debug)]
-pub struct ExampleBuilder {
-    name: String,
-    args: Vec<String>,
-    env: Vec<(String, String)>,
-}
-
-impl ExampleBuilder {
-    /// Adds a command-line argument (after `--port N --address 127.0.0.1`).
-    pub fn arg(mut self, a: impl Into<String>) -> Self {
-        self.args.push(a.into());
-        self
-    }
-
-    /// Sets an environment variable for the child.
-    pub fn env(mut self, k: &str, v: &str) -> Self {
-        self.env.push((k.to_owned(), v.to_owned()));
-        self
-    }
-
-    /// Starts the example and waits until its port accepts connections.
-    ///
-    /// # Panics
-    ///
-    /// If it cannot be started, exits early, or does not accept within 15 s.
-    pub fn start(self) -> ExampleServer {
-        let bin = example_binary(&self.name);
-        static N: AtomicUsize = AtomicUsize::new(0);
-        // A port found free may be taken before the child binds it: try a few.
-        for _attempt in 0..5 {
-            let port = free_port();
-            let log = std::env::temp_dir().join(format!(
-                "squall-example-{}-{}-{}.log",
-                self.name,
-                std::process::id(),
-                N.fetch_add(1, Ordering::SeqCst)
-            ));
-            let stderr = fs::File::create(&log).expect("cannot create the example's log file");
-            let mut cmd = Command::new(&bin);
-            cmd.args(["--port", &port.to_string(), "--address", "127.0.0.1"])
-                .args(&self.args)
-                .env_remove("RUST_BACKTRACE")
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(stderr);
-            for (k, v) in &self.env {
-                cmd.env(k, v);
-            }
-            let child = cmd
-                .spawn()
-                .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-            let mut server = ExampleServer {
-                name: self.name.clone(),
-                child,
-                addr: SocketAddr::from(([127, 0, 0, 1], port)),
-                log,
-            };
-            let t0 = Instant::now();
-            loop {
-                if let Ok(Some(status)) = server.child.try_wait() {
-                    let text = server.log_text();
-                    if text.contains("in use") {
-                        break; // lost the port race: try another
-                    }
-                    panic!("example {} exited ({status}) at start:\n{text}", self.name);
-                }
-                if TcpStream::connect_timeout(&server.addr, Duration::from_millis(200)).is_ok() {
-                    return server;
-                }
-                assert!(
-                    t0.elapsed() < STARTUP_LIMIT,
-                    "example {} did not accept on {} within {STARTUP_LIMIT:?}:\n{}",
-                    self.name,
-                    server.addr,
-                    server.log_text()
-                );
-                std::thread::sleep(Duration::from_millis(20));
-            }
-        }
-        panic!("example {}: no free port after 5 attempts", self.name);
-    }
-}
-
-/// An example program running as a child process; killed when dropped.
-///
-/// # Examples
-///
-/// ```no_run
-/// let server = squall_tests::ExampleServer::start("showcase");
-/// let mut client = squall::testing::TestClient::connect_to(server.addr());
-/// assert_eq!(client.get("/").text(), "Hello, world");
-/// ```
-#[derive(Debug)]
-pub struct ExampleServer {
-    name: String,
-    child: Child,
+/// The delegate is built on the server thread by `make` (delegates need not be `Send`).
+/// Dropping the server stops its loop and joins the thread.
+pub struct TestServer {
     addr: SocketAddr,
-    log: PathBuf,
+    handle: IOLoopHandle,
+    thread: Option<JoinHandle<()>>,
 }
 
-impl ExampleServer {
-    /// Starts example `name` with no extra arguments.
-    ///
-    /// # Panics
-    ///
-    /// As [`ExampleBuilder::start`].
-    pub fn start(name: &str) -> ExampleServer {
-        ExampleServer::builder(name).start()
+impl TestServer {
+    /// Starts a server (level-triggered loop) with `options` and the delegate `make` builds.
+    pub fn start<D, F>(options: HttpServerOptions, make: F) -> TestServer
+    where
+        D: HttpDelegate,
+        F: FnOnce() -> D + Send + 'static,
+    {
+        TestServer::start_with(Trigger::Level, options, make)
     }
 
-    /// A builder to add arguments or environment first.
-    pub fn builder(name: &str) -> ExampleBuilder {
-        ExampleBuilder {
-            name: name.to_owned(),
-            args: Vec::new(),
-            env: Vec::new(),
+    /// Starts a server on a loop with the given trigger mode.
+    pub fn start_with<D, F>(trigger: Trigger, options: HttpServerOptions, make: F) -> TestServer
+    where
+        D: HttpDelegate,
+        F: FnOnce() -> D + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("squall-test-server".into())
+            .spawn(move || {
+                let l = IOLoop::builder().trigger(trigger).build().expect("loop");
+                l.make_current();
+                let server = HTTPServer::on(&l, Box::new(WithAlive(make())), options);
+                server
+                    .listen(0, "127.0.0.1")
+                    .expect("listen on 127.0.0.1:0");
+                let addr = server.local_addrs()[0];
+                tx.send((addr, l.handle())).expect("test thread gone");
+                l.start();
+                server.close_all_connections();
+                drop(server);
+                IOLoop::clear_current();
+            })
+            .expect("spawn server thread");
+        let (addr, handle) = rx.recv_timeout(READ_TIMEOUT).expect("server did not start");
+        TestServer {
+            addr,
+            handle,
+            thread: Some(thread),
         }
     }
 
-    /// The address it listens on.
+    /// Starts a server answering every request with [`echo`].
+    pub fn echo(options: HttpServerOptions) -> TestServer {
+        TestServer::start(options, || echo)
+    }
+
+    /// The listening address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
-    /// What it has written to stderr so far (its log).
-    pub fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
+    /// A handle to the server's loop (to run code on its thread).
+    pub fn loop_handle(&self) -> &IOLoopHandle {
+        &self.handle
     }
 
-    /// Whether the process is still running.
-    pub fn is_running(&mut self) -> bool {
-        matches!(self.child.try_wait(), Ok(None))
+    /// Runs `f` on the server thread and waits (bounded) until it has run.
+    pub fn run_on_loop<F: FnOnce() + Send + 'static>(&self, f: F) {
+        let (tx, rx) = mpsc::channel();
+        self.handle
+            .add_callback(move || {
+                f();
+                let _ = tx.send(());
+            })
+            .expect("server loop closed");
+        rx.recv_timeout(READ_TIMEOUT)
+            .expect("server loop did not run the callback");
+    }
+
+    /// A new raw client connected to the server.
+    pub fn connect(&self) -> Client {
+        Client::connect(self.addr)
+    }
+
+    /// Checks that a fresh connection is served normally (after a negative test).
+    pub fn assert_serves(&self) {
+        let mut c = self.connect();
+        c.send(format!("GET {ALIVE_PATH} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let r = c.read_response();
+        assert_eq!(r.status, 200, "fresh connection not served: {r:?}");
+        assert_eq!(r.body, b"alive");
+        // And the connection is kept alive.
+        c.send(
+            format!("GET {ALIVE_PATH} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        let r = c.read_response();
+        assert_eq!(r.status, 200);
+        c.assert_closed();
     }
 }
 
-impl Drop for ExampleServer {
+impl Drop for TestServer {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let text = self.log_text();
-            let tail: Vec<&str> = text.lines().rev().take(40).collect();
-            eprintln!("---- last lines of the {} example's log ----", self.name);
-            for l in tail.iter().rev() {
-                eprintln!("{l}");
+        self.handle.stop();
+        if let Some(t) = self.thread.take() {
+            // A panic on the server thread (outside the delegate's catch) fails the test, but
+            // not while the test itself is already panicking.
+            let r = t.join();
+            if r.is_err() && !std::thread::panicking() {
+                panic!("server thread panicked");
             }
         }
-        let _ = fs::remove_file(&self.log);
     }
+}
+
+/// The standard test delegate: answers 200 with the request body as its body, and
+/// `X-Method`, `X-Uri`, `X-Version`, `X-Body-Len`, `X-Remote-Ip` and `X-Protocol` headers.
+pub fn echo(req: Request, res: Responder) {
+    let len = req.body().len().to_string();
+    let version = match req.version() {
+        squall::http1::Version::Http10 => "1.0",
+        squall::http1::Version::Http11 => "1.1",
+    };
+    let ip = req.remote_ip().to_string();
+    res.respond(
+        200,
+        &[
+            ("X-Method", req.method_str()),
+            ("X-Uri", req.uri()),
+            ("X-Version", version),
+            ("X-Body-Len", &len),
+            ("X-Remote-Ip", &ip),
+            ("X-Protocol", req.protocol()),
+        ],
+        req.body(),
+    );
+}
+
+/// How a parsed response's body was delimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framing {
+    /// No body by rule (HEAD, 1xx, 204, 304).
+    NoBody,
+    /// `Content-Length`.
+    Length,
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Neither: the body ran to the connection's close.
+    Close,
+}
+
+/// A response as read off the wire.
+#[derive(Clone)]
+pub struct Response {
+    /// `HTTP/1.1` or `HTTP/1.0`.
+    pub version: String,
+    /// The status code.
+    pub status: u16,
+    /// The reason phrase.
+    pub reason: String,
+    /// Header fields in order, as sent.
+    pub headers: Vec<(String, String)>,
+    /// The body, de-chunked.
+    pub body: Vec<u8>,
+    /// How the body was delimited.
+    pub framing: Framing,
+    /// The exact bytes of the response (head and body, chunk framing included).
+    pub raw: Vec<u8>,
+}
+
+impl std::fmt::Debug for Response {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", String::from_utf8_lossy(&self.raw))
+    }
+}
+
+impl Response {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// How many times header `name` appears.
+    pub fn header_count(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    }
+
+    /// The raw bytes with the `Date` value replaced by `<date>` (after checking it parses),
+    /// for exact comparisons.
+    pub fn normalized(&self) -> String {
+        normalize_date(&self.raw)
+    }
+}
+
+/// Replaces every `Date: <value>` in `raw` with `Date: <date>`, checking each value is an
+/// IMF-fixdate (29 bytes, `... GMT`).
+pub fn normalize_date(raw: &[u8]) -> String {
+    let s = String::from_utf8_lossy(raw).into_owned();
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s.as_str();
+    while let Some(i) = rest.find("\r\nDate: ") {
+        let (a, b) = rest.split_at(i + 8);
+        out.push_str(a);
+        let end = b.find("\r\n").unwrap_or(b.len());
+        let value = &b[..end];
+        assert!(
+            value.len() == 29 && value.ends_with(" GMT"),
+            "bad Date value {value:?}"
+        );
+        out.push_str("<date>");
+        rest = &b[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// A raw blocking client. Every read has a timeout ([`READ_TIMEOUT`] unless changed).
+pub struct Client {
+    /// The socket (for tests that need to poke at it directly).
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+    /// Number of `read` calls that returned data.
+    pub reads: usize,
+}
+
+impl Client {
+    /// Connects to `addr` with `TCP_NODELAY` and the read timeout set.
+    pub fn connect(addr: SocketAddr) -> Client {
+        let stream = TcpStream::connect_timeout(&addr, READ_TIMEOUT).expect("connect");
+        stream.set_nodelay(true).unwrap();
+        stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        stream.set_write_timeout(Some(READ_TIMEOUT)).unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+            reads: 0,
+        }
+    }
+
+    /// Sends `bytes` (all of them, in one `write_all`).
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).expect("send");
+    }
+
+    /// Sends `bytes`, returning the error instead of panicking (the server may have closed).
+    pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// Closes the sending side (the server sees EOF).
+    pub fn shutdown_write(&mut self) {
+        self.stream.shutdown(Shutdown::Write).expect("shutdown");
+    }
+
+    /// Bytes received but not yet parsed.
+    pub fn buffered(&self) -> &[u8] {
+        &self.buf
+    }
+
+    /// Reads once more from the socket into the buffer; returns the byte count (0 at EOF).
+    fn fill(&mut self) -> io::Result<usize> {
+        let mut tmp = [0u8; 64 * 1024];
+        let n = self.stream.read(&mut tmp)?;
+        if n > 0 {
+            self.reads += 1;
+            self.buf.extend_from_slice(&tmp[..n]);
+        }
+        Ok(n)
+    }
+
+    fn fill_or_panic(&mut self, what: &str) {
+        match self.fill() {
+            Ok(0) => panic!(
+                "connection closed while reading {what}; have {:?}",
+                String::from_utf8_lossy(&self.buf)
+            ),
+            Ok(_) => {}
+            Err(e) => panic!(
+                "error reading {what}: {e}; have {:?}",
+                String::from_utf8_lossy(&self.buf)
+            ),
+        }
+    }
+
+    /// Ensures `n` bytes are buffered.
+    fn want(&mut self, n: usize, what: &str) {
+        while self.buf.len() < n {
+            self.fill_or_panic(what);
+        }
+    }
+
+    /// Reads a line ending in CRLF starting at `at`; returns the index just past it.
+    fn line_end(&mut self, at: usize, what: &str) -> usize {
+        loop {
+            if let Some(i) = self.buf[at..].windows(2).position(|w| w == b"\r\n") {
+                return at + i + 2;
+            }
+            self.fill_or_panic(what);
+        }
+    }
+
+    /// Reads and parses one response to a non-HEAD request.
+    pub fn read_response(&mut self) -> Response {
+        self.read_response_for(false)
+    }
+
+    /// Reads and parses one response to a HEAD request (no body whatever the headers say).
+    pub fn read_head_response(&mut self) -> Response {
+        self.read_response_for(true)
+    }
+
+    /// Reads and parses one response; `head` says the request was HEAD.
+    pub fn read_response_for(&mut self, head: bool) -> Response {
+        // Head: status line and fields up to the blank line.
+        let end = loop {
+            if let Some(i) = self.buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break i + 4;
+            }
+            self.fill_or_panic("a response head");
+        };
+        let head_text = String::from_utf8(self.buf[..end].to_vec()).expect("UTF-8 head");
+        let mut lines = head_text[..end - 4].split("\r\n");
+        let status_line = lines.next().unwrap_or("");
+        let mut parts = status_line.splitn(3, ' ');
+        let version = parts.next().unwrap_or("").to_owned();
+        assert!(
+            version == "HTTP/1.1" || version == "HTTP/1.0",
+            "bad status line {status_line:?}"
+        );
+        let code = parts.next().unwrap_or("");
+        assert_eq!(code.len(), 3, "bad status line {status_line:?}");
+        let status: u16 = code.parse().expect("status code");
+        let reason = parts.next().unwrap_or("").to_owned();
+        let mut headers = Vec::new();
+        for l in lines {
+            let (n, v) = l
+                .split_once(':')
+                .unwrap_or_else(|| panic!("bad header line {l:?}"));
+            assert!(!n.is_empty() && !n.contains(' '), "bad header name {n:?}");
+            headers.push((n.to_owned(), v.trim().to_owned()));
+        }
+        let mut r = Response {
+            version,
+            status,
+            reason,
+            headers,
+            body: Vec::new(),
+            framing: Framing::NoBody,
+            raw: Vec::new(),
+        };
+        let te = r.header("Transfer-Encoding").map(str::to_owned);
+        let cl = r.header("Content-Length").map(str::to_owned);
+        let mut pos = end;
+        if head || status < 200 || status == 204 || status == 304 {
+            assert!(
+                te.is_none() || head,
+                "Transfer-Encoding on a bodiless response"
+            );
+        } else if let Some(te) = te {
+            assert_eq!(te, "chunked", "unexpected Transfer-Encoding");
+            assert!(cl.is_none(), "both Content-Length and Transfer-Encoding");
+            r.framing = Framing::Chunked;
+            loop {
+                let le = self.line_end(pos, "a chunk size");
+                let line = std::str::from_utf8(&self.buf[pos..le - 2]).expect("chunk line");
+                let size_str = line.split(';').next().unwrap_or("");
+                let size = usize::from_str_radix(size_str, 16)
+                    .unwrap_or_else(|_| panic!("bad chunk size line {line:?}"));
+                pos = le;
+                if size == 0 {
+                    // Trailers until the blank line.
+                    loop {
+                        let le = self.line_end(pos, "a trailer");
+                        let blank = le - pos == 2;
+                        pos = le;
+                        if blank {
+                            break;
+                        }
+                    }
+                    break;
+                }
+                self.want(pos + size + 2, "chunk data");
+                r.body.extend_from_slice(&self.buf[pos..pos + size]);
+                assert_eq!(&self.buf[pos + size..pos + size + 2], b"\r\n", "chunk CRLF");
+                pos += size + 2;
+            }
+        } else if let Some(cl) = cl {
+            let n: usize = cl.parse().expect("Content-Length value");
+            r.framing = Framing::Length;
+            self.want(pos + n, "a body");
+            r.body.extend_from_slice(&self.buf[pos..pos + n]);
+            pos += n;
+        } else {
+            r.framing = Framing::Close;
+            loop {
+                match self.fill() {
+                    Ok(0) => break,
+                    Ok(_) => {}
+                    Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                    Err(e) => panic!("reading a close-delimited body: {e}"),
+                }
+            }
+            r.body.extend_from_slice(&self.buf[pos..]);
+            pos = self.buf.len();
+        }
+        r.raw = self.buf.drain(..pos).collect();
+        r
+    }
+
+    /// Reads `n` responses (non-HEAD).
+    pub fn read_responses(&mut self, n: usize) -> Vec<Response> {
+        (0..n).map(|_| self.read_response()).collect()
+    }
+
+    /// Reads whatever arrives until the peer closes (or resets); returns it with the buffer.
+    pub fn read_to_close(&mut self) -> Vec<u8> {
+        loop {
+            match self.fill() {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::ConnectionReset => break,
+                Err(e) => panic!("read_to_close: {e}"),
+            }
+        }
+        std::mem::take(&mut self.buf)
+    }
+
+    /// Asserts that nothing more was sent and the server closed the connection (a read returns
+    /// 0 or a reset) within [`READ_TIMEOUT`].
+    pub fn assert_closed(&mut self) {
+        self.assert_closed_within(READ_TIMEOUT);
+    }
+
+    /// As [`assert_closed`](Client::assert_closed), within `bound`; returns how long it took.
+    pub fn assert_closed_within(&mut self, bound: Duration) -> Duration {
+        assert!(
+            self.buf.is_empty(),
+            "unexpected bytes before close: {:?}",
+            String::from_utf8_lossy(&self.buf)
+        );
+        let t0 = Instant::now();
+        self.stream.set_read_timeout(Some(bound)).unwrap();
+        let mut tmp = [0u8; 4096];
+        let r = self.stream.read(&mut tmp);
+        self.stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        match r {
+            Ok(0) => {}
+            Ok(n) => panic!(
+                "expected close, got bytes {:?}",
+                String::from_utf8_lossy(&tmp[..n])
+            ),
+            Err(e) if e.kind() == io::ErrorKind::ConnectionReset => {}
+            Err(e) => panic!("expected the server to close within {bound:?}: {e}"),
+        }
+        t0.elapsed()
+    }
+
+    /// Asserts that the connection stays open and silent for `d` (a read times out).
+    pub fn assert_open_for(&mut self, d: Duration) {
+        assert!(self.buf.is_empty());
+        self.stream.set_read_timeout(Some(d)).unwrap();
+        let mut tmp = [0u8; 4096];
+        let r = self.stream.read(&mut tmp);
+        self.stream.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+        match r {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) => {}
+            Ok(0) => panic!("connection closed, expected it open"),
+            Ok(n) => panic!("unexpected bytes {:?}", String::from_utf8_lossy(&tmp[..n])),
+            Err(e) => panic!("connection failed, expected it open: {e}"),
+        }
+    }
+}
+
+/// Sends one request on a fresh connection and reads its response.
+pub fn roundtrip(addr: SocketAddr, request: &[u8]) -> (Client, Response) {
+    let mut c = Client::connect(addr);
+    c.send(request);
+    let r = c.read_response();
+    (c, r)
+}
+
+/// Sends `request` on a fresh connection and expects exactly one response with `status`,
+/// `Connection: close` and then the close; then checks a fresh connection is served.
+pub fn assert_rejected(server: &TestServer, request: &[u8], status: u16) -> Response {
+    let mut c = server.connect();
+    // The server may answer and close before it has read all of `request`.
+    let _ = c.try_send(request);
+    let r = c.read_response();
+    assert_eq!(
+        r.status,
+        status,
+        "request {:?} answered {r:?}",
+        String::from_utf8_lossy(&request[..request.len().min(200)])
+    );
+    assert_eq!(r.header("Connection"), Some("close"), "{r:?}");
+    assert_eq!(r.header("Content-Length"), Some("0"), "{r:?}");
+    c.assert_closed();
+    server.assert_serves();
+    r
+}
+
+/// The exact response [`echo`] gives (with `Date` normalized to `<date>`): `connection` is the
+/// `Connection` header the server is expected to add (`None`, `Some("close")`,
+/// `Some("keep-alive")`).
+pub fn echo_expected(
+    method: &str,
+    uri: &str,
+    version: &str,
+    body: &[u8],
+    connection: Option<&str>,
+) -> String {
+    let mut s = format!(
+        "HTTP/1.1 200 OK\r\nX-Method: {method}\r\nX-Uri: {uri}\r\nX-Version: {version}\r\n\
+         X-Body-Len: {}\r\nX-Remote-Ip: 127.0.0.1\r\nX-Protocol: http\r\nDate: <date>\r\n\
+         Content-Length: {}\r\n",
+        body.len(),
+        body.len()
+    );
+    if let Some(c) = connection {
+        s.push_str(&format!("Connection: {c}\r\n"));
+    }
+    s.push_str("\r\n");
+    s.push_str(&String::from_utf8_lossy(body));
+    s
+}
+
+/// Sends `head`, then `body` from another thread while this one reads the response: a server
+/// that answers early (413, 431, 403) and closes may reset the connection once unread bytes
+/// reach it, and a single-threaded client blocked writing would never see the answer.
+pub fn send_while_reading(addr: SocketAddr, head: &[u8], body: &[u8]) -> Response {
+    let mut c = Client::connect(addr);
+    c.send(head);
+    let mut w = c.stream.try_clone().expect("try_clone");
+    let body = body.to_vec();
+    let writer = std::thread::spawn(move || {
+        for piece in body.chunks(16 * 1024) {
+            if w.write_all(piece).is_err() {
+                break;
+            }
+        }
+    });
+    let r = c.read_response();
+    let _ = c.stream.shutdown(Shutdown::Both);
+    let _ = writer.join();
+    r
 }

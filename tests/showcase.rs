@@ -12,8 +12,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use squall::testing::{TestClient, TestResponse};
-use squall_tests::raw;
-use squall_tests::{ExampleServer, ScratchDir};
+use squall_tests::{roundtrip, send_while_reading, Client, ExampleServer, Framing, ScratchDir};
 
 fn showcase() -> ExampleServer {
     ExampleServer::start("showcase")
@@ -389,37 +388,42 @@ fn etag_and_304() {
         .send();
     assert_eq!(body_of(&r), (200, "etag body\n".into()));
 
-    // On the wire a 304 carries no body bytes at all.
-    let raw = raw::exchange(
+    // On the wire a 304 carries no body bytes at all: the connection closes right after.
+    let (mut conn, r) = roundtrip(
         server.addr(),
         format!(
             "GET /etag HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n"
         )
         .as_bytes(),
     );
-    assert_eq!(raw.status(), 304);
-    assert!(raw.body.is_empty(), "304 with a body: {:?}", raw.body);
+    assert_eq!(r.status, 304);
+    conn.assert_closed();
 }
 
 #[test]
 fn stream_sends_five_chunks() {
     let server = showcase();
-    let r = raw::exchange(
+    let (_, r) = roundtrip(
         server.addr(),
         b"GET /stream HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n",
     );
-    assert_eq!(r.status(), 200);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.framing, Framing::Chunked);
     assert_eq!(r.header("Transfer-Encoding"), Some("chunked"));
     assert_eq!(r.header("Content-Length"), None);
+    // The exact bytes after the head: five chunks, then the last-chunk.
     let expected: String = (0..5)
         .map(|i| format!("8\r\nchunk {i}\n\r\n"))
         .chain(["0\r\n\r\n".to_owned()])
         .collect();
-    assert_eq!(String::from_utf8_lossy(&r.body), expected);
+    let raw = String::from_utf8_lossy(&r.raw);
+    let (_, wire_body) = raw.split_once("\r\n\r\n").expect("a head");
+    assert_eq!(wire_body, expected);
 
     // HTTP/1.0 has no chunks: the body runs until the server closes.
-    let r = raw::exchange(server.addr(), b"GET /stream HTTP/1.0\r\n\r\n");
-    assert_eq!(r.status(), 200);
+    let (_, r) = roundtrip(server.addr(), b"GET /stream HTTP/1.0\r\n\r\n");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.framing, Framing::Close);
     assert_eq!(r.header("Transfer-Encoding"), None);
     assert_eq!(
         String::from_utf8_lossy(&r.body),
@@ -632,7 +636,7 @@ fn static_files_validators_ranges_and_traversal() {
         .header("If-None-Match", "\"other\"")
         .send();
     assert_eq!(r.status(), 200);
-    let raw304 = raw::exchange(
+    let (mut conn, r) = roundtrip(
         addr,
         format!(
             "GET /static/hello.txt HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\n\
@@ -640,8 +644,8 @@ fn static_files_validators_ranges_and_traversal() {
         )
         .as_bytes(),
     );
-    assert_eq!(raw304.status(), 304);
-    assert!(raw304.body.is_empty(), "a 304 with a body");
+    assert_eq!(r.status, 304);
+    conn.assert_closed(); // no body bytes after the head
 
     // Byte ranges.
     for (range, first, last) in [
@@ -688,11 +692,11 @@ fn static_files_validators_ranges_and_traversal() {
         "/static/%2e%2e/%2e%2e/Cargo.toml",
         "/static/..\\secret.txt",
     ] {
-        let r = raw::exchange(
+        let (_, r) = roundtrip(
             addr,
             format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
         );
-        assert!(matches!(r.status(), 400 | 403 | 404), "{path}: {}", r.head);
+        assert!(matches!(r.status, 400 | 403 | 404), "{path}: {r:?}");
         let body = String::from_utf8_lossy(&r.body);
         assert!(
             !body.contains("TOP SECRET") && !body.contains("[package]") && !body.contains("root:"),
@@ -722,7 +726,7 @@ fn body_and_header_limits() {
     assert!(r.body() == &body[..], "1 MiB echo differs");
 
     // One byte more, announced by Content-Length: 413 from the head alone.
-    let r = raw::exchange(
+    let (mut conn, r) = roundtrip(
         addr,
         format!(
             "POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: {}\r\n\r\n",
@@ -730,7 +734,8 @@ fn body_and_header_limits() {
         )
         .as_bytes(),
     );
-    assert_eq!(r.status(), 413);
+    assert_eq!(r.status, 413);
+    conn.assert_closed();
     assert_fresh_connection_serves(addr);
 
     // Chunked, with no length announced: 413 once the decoded body passes 1 MiB.
@@ -741,49 +746,27 @@ fn body_and_header_limits() {
         chunked.extend_from_slice(b"\r\n");
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
-    let r = raw::exchange_early_answer(
+    let r = send_while_reading(
         addr,
         b"POST /echo HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n",
         &chunked,
     );
-    assert_eq!(r.status(), 413);
+    assert_eq!(r.status, 413);
     assert_fresh_connection_serves(addr);
 
     // A head of 64 KiB and more: 431.
     let mut big_header = b"X-Big: ".to_vec();
     big_header.extend(std::iter::repeat_n(b'a', 65 * 1024));
     big_header.extend_from_slice(b"\r\n\r\n");
-    let r = raw::exchange_early_answer(addr, b"GET / HTTP/1.1\r\nHost: t\r\n", &big_header);
-    assert_eq!(r.status(), 431);
+    let r = send_while_reading(addr, b"GET / HTTP/1.1\r\nHost: t\r\n", &big_header);
+    assert_eq!(r.status, 431);
     // A head just under the limit is fine.
     let mut ok_header = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\nX-Big: ".to_vec();
     ok_header.extend(std::iter::repeat_n(b'a', 60 * 1024));
     ok_header.extend_from_slice(b"\r\n\r\n");
-    let r = raw::exchange(addr, &ok_header);
-    assert_eq!(r.status(), 200);
+    let (_, r) = roundtrip(addr, &ok_header);
+    assert_eq!(r.status, 200);
     assert_fresh_connection_serves(addr);
-}
-
-/// Waits until the server closes `s`; returns how long that took from `since`.
-fn wait_for_close(s: &mut std::net::TcpStream, since: Instant, limit: Duration) -> Duration {
-    let mut buf = [0u8; 1024];
-    loop {
-        match s.read(&mut buf) {
-            Ok(0) => return since.elapsed(),
-            Ok(n) => panic!(
-                "unexpected bytes while idle: {:?}",
-                String::from_utf8_lossy(&buf[..n])
-            ),
-            Err(e) if matches!(e.kind(), ErrorKind::ConnectionReset) => return since.elapsed(),
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                assert!(
-                    since.elapsed() < limit,
-                    "connection still open after {limit:?}"
-                );
-            }
-            Err(e) => panic!("read: {e}"),
-        }
-    }
 }
 
 #[test]
@@ -795,29 +778,18 @@ fn idle_and_header_timeouts_close_connections() {
 
     // Idle after a response on a keep-alive connection.
     let idle_after_request = thread::spawn(move || {
-        let mut s = raw::connect(addr, Duration::from_millis(250));
-        s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
-        let mut got = Vec::new();
-        let mut buf = [0u8; 1024];
-        while !got.ends_with(b"Hello, world") {
-            match s.read(&mut buf) {
-                Ok(0) => panic!("closed before the response"),
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(e) => panic!("read: {e}"),
-            }
-        }
-        wait_for_close(&mut s, Instant::now(), limit)
+        let (mut c, r) = roundtrip(addr, b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(r.body, b"Hello, world");
+        c.assert_closed_within(limit)
     });
     // Idle from the start: connected, nothing sent.
-    let idle_fresh = thread::spawn(move || {
-        let mut s = raw::connect(addr, Duration::from_millis(250));
-        wait_for_close(&mut s, Instant::now(), limit)
-    });
+    let idle_fresh = thread::spawn(move || Client::connect(addr).assert_closed_within(limit));
     // A head that keeps trickling in (a header line every 400 ms) never completes: closed
     // 5 s after its first byte although the connection is never idle for long (slowloris).
     let slow_head = thread::spawn(move || {
-        let mut s = raw::connect(addr, Duration::from_millis(400));
+        let mut s = Client::connect(addr).stream;
+        s.set_read_timeout(Some(Duration::from_millis(400)))
+            .unwrap();
         let t0 = Instant::now();
         s.write_all(b"GET / HTTP/1.1\r\nHost: t\r\n").unwrap();
         let mut buf = [0u8; 1024];

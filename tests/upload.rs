@@ -7,8 +7,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use squall::testing::TestClient;
-use squall_tests::raw;
-use squall_tests::{ExampleServer, ScratchDir};
+use squall_tests::{roundtrip, send_while_reading, ExampleServer, ScratchDir};
 
 const MIB: usize = 1 << 20;
 /// The limit the tests run the example with.
@@ -171,8 +170,8 @@ fn over_the_limit_is_413_and_leaves_nothing() {
 
     // Announced: refused from the head, before the body is read.
     let head = upload_head(&token, &format!("Content-Length: {}\r\n", body.len()));
-    let r = raw::exchange_early_answer(addr, &head, &body);
-    assert_eq!(r.status(), 413);
+    let r = send_while_reading(addr, &head, &body);
+    assert_eq!(r.status, 413);
     assert_becomes_empty(dir.path());
 
     // Not announced (chunked): refused once the bytes received pass the limit; the part of
@@ -185,8 +184,8 @@ fn over_the_limit_is_413_and_leaves_nothing() {
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
     let head = upload_head(&token, "Transfer-Encoding: chunked\r\n");
-    let r = raw::exchange_early_answer(addr, &head, &chunked);
-    assert_eq!(r.status(), 413);
+    let r = send_while_reading(addr, &head, &chunked);
+    assert_eq!(r.status, 413);
     assert_becomes_empty(dir.path());
     let log = server.log_text();
     assert!(log.contains("upload over the size limit"), "{log}");
@@ -205,8 +204,8 @@ fn over_the_limit_is_413_and_leaves_nothing() {
         "Transfer-Encoding: chunked\r\nConnection: close\r\n",
     );
     request.extend_from_slice(&chunked);
-    let r = raw::exchange(addr, &request);
-    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(&r.body));
+    let (_, r) = roundtrip(addr, &request);
+    assert_eq!(r.status, 200, "{r:?}");
     let report: Value = serde_json::from_slice(&r.body).unwrap();
     assert_eq!(report["files"][0]["size"], json!(LIMIT - 1024));
     assert_eq!(listing(dir.path()).len(), 1);
@@ -234,8 +233,8 @@ fn refusals_leave_no_file() {
          Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n",
         file.len()
     );
-    let r = raw::exchange_early_answer(addr, head.as_bytes(), &file);
-    assert_eq!(r.status(), 403);
+    let r = send_while_reading(addr, head.as_bytes(), &file);
+    assert_eq!(r.status, 403);
     // Not multipart: 415.
     let r = c
         .request("POST", "/upload")
@@ -253,8 +252,8 @@ fn refusals_leave_no_file() {
         &format!("Content-Length: {}\r\nConnection: close\r\n", cut.len()),
     );
     request.extend_from_slice(&cut);
-    let r = raw::exchange(addr, &request);
-    assert_eq!(r.status(), 400);
+    let (_, r) = roundtrip(addr, &request);
+    assert_eq!(r.status, 400);
     assert_becomes_empty(dir.path());
     assert_eq!(TestClient::connect_to(addr).get("/").status(), 200);
 }

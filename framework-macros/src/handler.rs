@@ -349,6 +349,7 @@ fn generate(model: Model) -> TokenStream {
         }
     };
     let prepare_async = hooks.iter().any(|h| h.ident == "prepare" && h.is_async);
+    let wants_close = hooks.iter().any(|h| h.ident == "on_connection_close");
     let async_variants: Vec<&Ident> = methods
         .iter()
         .filter(|m| m.is_async)
@@ -467,6 +468,7 @@ fn generate(model: Model) -> TokenStream {
             const METHODS: &'static [#p::Method] = &[#(#p::Method::#variants),*];
             const ARITY: usize = #arity;
             const STREAM_REQUEST_BODY: bool = #stream;
+            const WANTS_CONNECTION_CLOSE: bool = #wants_close;
 
             fn __is_async(method: #p::Method) -> bool {
                 #prepare_async || #async_match

@@ -325,6 +325,13 @@ impl HeaderMap {
             self.fields.push((name, value));
             return;
         };
+        let repeated = self.fields[first + 1..]
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case(&name));
+        if !repeated {
+            self.fields[first] = (name, value);
+            return;
+        }
         let mut index = 0;
         self.fields.retain(|(n, _)| {
             let keep = index <= first || !n.eq_ignore_ascii_case(&name);

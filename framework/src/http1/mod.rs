@@ -10,7 +10,9 @@
 //!
 //! Requests on a connection are answered strictly in order. While a response is pending (an
 //! async handler), later pipelined requests wait in the read buffer, which is bounded: reading
-//! pauses when it is full.
+//! pauses when it is full. Output is bounded the same way: while more than
+//! `WRITE_HIGH_WATER` bytes of responses wait for a client that does not read them, no further
+//! request is taken, so the read buffer fills and reading pauses.
 //!
 //! ### Framing and errors
 //!
@@ -30,6 +32,12 @@ mod parse;
 mod request;
 mod response;
 
+/// Fuzzing entry points for `framework/fuzz`: **not part of the API** (hidden, no stability
+/// promise).
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
+
 pub use request::{BodySink, Method, Request, RequestBuilder, Version};
 pub use response::{reason_phrase, Responder, ResponseError};
 
@@ -46,6 +54,9 @@ use chunked::ChunkedDecoder;
 use parse::{Framing, HeadLimits, Scan};
 use request::RequestPool;
 use response::DateCache;
+
+/// Output a connection may hold unsent before it stops taking new requests.
+const WRITE_HIGH_WATER: usize = 64 * 1024;
 
 /// How the server should receive a request's body; see [`HttpDelegate::body_mode`].
 pub enum BodyMode {
@@ -257,8 +268,12 @@ pub(crate) struct Conn {
     in_process: Cell<bool>,
     deadline: Cell<Option<Instant>>,
     head_started: Cell<bool>,
+    /// Unsent output when last looked at by an idle deadline (see `sending_on`).
+    pending_seen: Cell<usize>,
     timer: Cell<Option<(Timeout, Instant)>>,
     pub(crate) close_callback: RefCell<Option<Box<dyn FnOnce()>>>,
+    /// The current response's handler treats the client's EOF as its departure.
+    pub(crate) close_on_eof: Cell<bool>,
     /// "METHOD uri" of the current request, for the access log (kept only when logging).
     pub(crate) log_line: RefCell<String>,
     pub(crate) log_start: Cell<Option<Instant>>,
@@ -278,11 +293,13 @@ impl fmt::Debug for Conn {
 
 impl StreamProtocol for Conn {
     fn on_read(&self, _stream: &IOStream) {
-        if self.phase.get() == Phase::Dispatched && self.stream.at_eof() {
+        if self.phase.get() == Phase::Dispatched && self.stream.at_eof() && self.close_on_eof.get()
+        {
             // The client stopped sending while its request is being handled. A 0-byte read
-            // cannot tell a half-close from a departure, and a long-running handler must
-            // learn that its client left (Tornado's rule too): close, which runs the
-            // handler's on_connection_close.
+            // cannot tell a half-close (which still expects its responses) from a departure;
+            // a handler that asked to hear of departures (a long poll with
+            // on_connection_close) is told now, as Tornado does. Other responses are still
+            // sent (RFC 9112 §9.6 half-close).
             self.stream.close();
             return;
         }
@@ -292,8 +309,16 @@ impl StreamProtocol for Conn {
     }
 
     fn on_drain(&self, stream: &IOStream) {
-        if self.phase.get() == Phase::Closing {
-            stream.close();
+        match self.phase.get() {
+            Phase::Closing => stream.close(),
+            // Requests may be waiting for the output to drain (see WRITE_HIGH_WATER), or the
+            // client may have finished sending meanwhile.
+            Phase::Head => {
+                if let Some(me) = self.me() {
+                    me.process();
+                }
+            }
+            Phase::Body | Phase::Dispatched => {}
         }
     }
 
@@ -331,8 +356,10 @@ impl Conn {
             in_process: Cell::new(false),
             deadline: Cell::new(None),
             head_started: Cell::new(false),
+            pending_seen: Cell::new(usize::MAX),
             timer: Cell::new(None),
             close_callback: RefCell::new(None),
+            close_on_eof: Cell::new(false),
             log_line: RefCell::new(String::new()),
             log_start: Cell::new(None),
             remote_ip: Cell::new(remote.ip()),
@@ -372,6 +399,7 @@ impl Conn {
 
     fn set_deadline(self: &Rc<Self>, deadline: Option<Instant>) {
         self.deadline.set(deadline);
+        self.pending_seen.set(usize::MAX);
         let Some(d) = deadline else { return };
         match self.timer.get() {
             // The armed timer fires no later than the deadline; it re-arms itself then.
@@ -397,7 +425,11 @@ impl Conn {
 
     fn on_timer(self: &Rc<Self>) {
         let Some(d) = self.deadline.get() else { return };
-        if Instant::now() >= d {
+        let now = Instant::now();
+        if now >= d && self.sending_on(now) {
+            return;
+        }
+        if now >= d {
             log::debug!(
                 "squall: closing connection from {} ({:?} timed out)",
                 self.remote,
@@ -409,6 +441,31 @@ impl Conn {
         }
     }
 
+    /// At an idle deadline: whether the connection is in fact still sending a response the
+    /// client is reading (its unsent output shrank since the deadline was set). It is then not
+    /// idle, and gets another idle_timeout; a client that stopped reading does not.
+    fn sending_on(self: &Rc<Self>, now: Instant) -> bool {
+        let idle = match self.phase.get() {
+            Phase::Head => !self.head_started.get(),
+            Phase::Closing => true,
+            Phase::Body | Phase::Dispatched => false,
+        };
+        let Some(timeout) = self.server.options.idle_timeout else {
+            return false;
+        };
+        if !idle || !self.stream.writing() {
+            return false;
+        }
+        let pending = self.stream.write_buffered();
+        if pending >= self.pending_seen.replace(pending) {
+            return false;
+        }
+        let d = now + timeout;
+        self.deadline.set(Some(d));
+        self.arm(d);
+        true
+    }
+
     // ----- the request loop -----------------------------------------------------------------
 
     /// Parses and dispatches every complete request in the buffer, then flushes once.
@@ -416,8 +473,16 @@ impl Conn {
         if self.in_process.replace(true) {
             return;
         }
+        let mut blocked = false;
         loop {
             let more = match self.phase.get() {
+                Phase::Head if self.stream.write_buffered() >= WRITE_HIGH_WATER => {
+                    // The client is not reading its responses: take no more requests until
+                    // they drain (on_drain resumes). The read buffer then fills and reading
+                    // stops too, so a pipelining client cannot make us buffer without bound.
+                    blocked = !self.stream.flush();
+                    !blocked
+                }
                 Phase::Head => self.read_head(),
                 Phase::Body => self.read_body(),
                 Phase::Dispatched | Phase::Closing => false,
@@ -430,7 +495,8 @@ impl Conn {
         if self.stream.closed() {
             return;
         }
-        let flushed = self.stream.flush();
+        // (Blocked: the flush just made found the kernel's buffer full; WRITE is watched.)
+        let flushed = !blocked && self.stream.flush();
         if self.phase.get() == Phase::Closing && flushed {
             self.stream.close();
         }
@@ -467,7 +533,9 @@ impl Conn {
                 self.searched.set(searched);
                 self.server.pool_return(parts);
                 if self.stream.at_eof() {
-                    self.stream.close();
+                    // The client will never finish this head; responses to the requests
+                    // before it are still in the write buffer and must go out first.
+                    self.close_when_flushed();
                 }
                 return false;
             }
@@ -513,7 +581,19 @@ impl Conn {
                 opts.max_header_size,
             )),
         };
-        match self.server.delegate.body_mode(&request) {
+        // Delegate code: a panic here is answered like one in `handle` (500), not left to
+        // unwind through the connection, which would wedge it mid-request.
+        let mode = catch_unwind(AssertUnwindSafe(|| {
+            self.server.delegate.body_mode(&request)
+        }))
+        .unwrap_or_else(|p| {
+            log::error!(
+                "squall: body_mode panicked: {}",
+                crate::ioloop::panic_message(&*p)
+            );
+            BodyMode::Reject(500)
+        });
+        match mode {
             BodyMode::Buffer => {
                 if let BodyProgress::Length(n) = progress {
                     // Within max_body_size, checked above.
@@ -552,7 +632,15 @@ impl Conn {
         let result: Result<bool, u16> = self.stream.with_read_buffer(|buf| {
             let mut deliver = |data: &[u8]| -> Result<(), u16> {
                 match request.sink.as_mut() {
-                    Some(sink) => sink.data(data),
+                    // As for body_mode: a panicking sink is a 500, not a wedged connection.
+                    Some(sink) => catch_unwind(AssertUnwindSafe(|| sink.data(data)))
+                        .unwrap_or_else(|p| {
+                            log::error!(
+                                "squall: body sink panicked: {}",
+                                crate::ioloop::panic_message(&*p)
+                            );
+                            Err(500)
+                        }),
                     None => {
                         request.parts.body.extend_from_slice(data);
                         Ok(())
@@ -591,7 +679,8 @@ impl Conn {
             Ok(false) => {
                 drop(slot);
                 if self.stream.at_eof() {
-                    self.stream.close();
+                    // As for a partial head: flush earlier responses, then close.
+                    self.close_when_flushed();
                     return false;
                 }
                 let opts = &self.server.options;
@@ -611,6 +700,7 @@ impl Conn {
         self.current.set(cur);
         self.remote_ip.set(request.remote_ip);
         self.phase.set(Phase::Dispatched);
+        self.close_on_eof.set(false);
         self.deadline.set(None);
         if self.server.options.access_log
             && log::log_enabled!(target: "squall::access", log::Level::Error)
@@ -651,6 +741,11 @@ impl Conn {
             self.phase.set(Phase::Head);
         } else {
             self.phase.set(Phase::Closing);
+            // The last response may still be leaving: a client that stops reading it does
+            // not hold the connection forever (see `sending_on`).
+            let opts = &self.server.options;
+            let now = self.stream.io_loop().time();
+            self.set_deadline(opts.idle_timeout.map(|t| now + t));
         }
         if !self.in_process.get() {
             // Finished asynchronously: answer pipelined requests and flush.

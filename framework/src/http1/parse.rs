@@ -88,37 +88,78 @@ pub(crate) fn scan_head(
     if body.is_empty() {
         return Scan::Partial { searched: 0 };
     }
-    // Resume where the last search stopped, backing up so a terminator split across reads is
-    // still seen.
-    let from = searched.saturating_sub(skip + 2);
-    let end = match find_head_end(body, from) {
-        Some(e) => e,
-        None => {
-            let line_done = body
-                .iter()
-                .take(limits.max_request_line + 1)
-                .any(|&b| b == b'\n');
-            if !line_done && body.len() > limits.max_request_line {
-                return Scan::Error(414);
+    // A fresh head usually arrives whole: one httparse pass finds and parses it. Only when it
+    // is incomplete does the rescan bookkeeping start: later reads search just the new bytes
+    // for the blank line, and httparse runs again only once that is there.
+    let end = if searched == 0 {
+        match parse(body, limits, parts) {
+            Ok(Some(mut head)) => {
+                head.consumed += skip;
+                return Scan::Complete(head);
             }
-            if body.len() > limits.max_header_size {
-                return Scan::Error(431);
-            }
-            return Scan::Partial {
-                searched: buf.len(),
-            };
+            // httparse can refuse an unfinished head early; decide it only once the head is
+            // complete (or over a limit), as for a head that arrives in pieces, so the answer
+            // does not depend on how the bytes were split into reads.
+            Err(status) => match find_head_end(body, 0) {
+                Some(_) => return Scan::Error(status),
+                None => None,
+            },
+            Ok(None) => None,
         }
+    } else {
+        // Resume where the last search stopped, backing up so a terminator split across
+        // reads is still seen.
+        find_head_end(body, searched.saturating_sub(skip + 2))
+    };
+    let Some(end) = end else {
+        if body.len() > MAX_METHOD {
+            if let Some(status) = early_refusal(body, limits.max_request_line) {
+                return Scan::Error(status);
+            }
+        }
+        if body.len() > limits.max_header_size {
+            return Scan::Error(431);
+        }
+        return Scan::Partial {
+            searched: buf.len(),
+        };
     };
     if end > limits.max_header_size {
         return Scan::Error(431);
     }
     match parse(&body[..end], limits, parts) {
-        Ok(mut head) => {
-            head.consumed = skip + end;
+        Ok(Some(mut head)) => {
+            head.consumed += skip;
             Scan::Complete(head)
         }
+        // The blank line was found, so httparse sees the whole head: not being done is bad input.
+        Ok(None) => Scan::Error(400),
         Err(status) => Scan::Error(status),
     }
+}
+
+/// Longest method accepted (a longer "method" is garbage: 400).
+pub(crate) const MAX_METHOD: usize = 64;
+
+/// Refuses a head still arriving whose request line is already bad: a method longer than
+/// [`MAX_METHOD`] (400) or a target longer than `max_target` (414). Both only grow as bytes
+/// arrive, so a refusal never depends on how the bytes were split into reads. Only the first
+/// line, and at most `MAX_METHOD + max_target + 2` bytes of it, is looked at.
+fn early_refusal(body: &[u8], max_target: usize) -> Option<u16> {
+    let window = &body[..body.len().min(MAX_METHOD + max_target + 2)];
+    let line = match window.iter().position(|&b| b == b'\n') {
+        Some(i) => &window[..i],
+        None => window,
+    };
+    let Some(sp) = line.iter().position(|&b| b == b' ') else {
+        return (line.len() > MAX_METHOD).then_some(400);
+    };
+    if sp > MAX_METHOD {
+        return Some(400);
+    }
+    let rest = &line[sp + 1..];
+    let target = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+    (target > max_target).then_some(414)
 }
 
 fn token_list_contains(value: &[u8], token: &str) -> bool {
@@ -132,12 +173,14 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
     let mut found: Option<u64> = None;
     for part in value.split(|&b| b == b',') {
         let part = part.trim_ascii();
-        if part.is_empty() || part.len() > 19 || !part.iter().all(u8::is_ascii_digit) {
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        let n = part
-            .iter()
-            .fold(0u64, |acc, &d| acc * 10 + (d - b'0') as u64);
+        // Every value that fits in a u64 is a length (then 413 if over max_body_size); only
+        // one that overflows is unframeable.
+        let n = part.iter().try_fold(0u64, |acc, &d| {
+            acc.checked_mul(10)?.checked_add((d - b'0') as u64)
+        })?;
         match found {
             Some(m) if m != n => return None,
             _ => found = Some(n),
@@ -146,27 +189,36 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
     found
 }
 
-fn parse(head: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Head, u16> {
+/// Parses the head at the start of `buf` (which may hold more after it). `Ok(None)`: the head
+/// is not complete yet.
+fn parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Option<Head>, u16> {
     let mut storage: [MaybeUninit<httparse::Header<'_>>; MAX_HEADERS] =
         [const { MaybeUninit::uninit() }; MAX_HEADERS];
     let mut req = httparse::Request::new(&mut []);
     let status = httparse::ParserConfig::default().parse_request_with_uninit_headers(
         &mut req,
-        head,
+        buf,
         &mut storage,
     );
-    match status {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err(400),
+    let head_len = match status {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(431),
         Err(_) => return Err(400),
+    };
+    if head_len > limits.max_header_size {
+        return Err(431);
     }
+    let head = &buf[..head_len];
     let base = head.as_ptr() as usize;
     let span = |s: &[u8]| -> Span {
         let a = (s.as_ptr() as usize - base) as u32;
         (a, a + s.len() as u32)
     };
     let method_s = req.method.ok_or(400u16)?;
+    if method_s.len() > MAX_METHOD {
+        return Err(400);
+    }
     let path = req.path.ok_or(400u16)?;
     if path.len() > limits.max_request_line {
         return Err(414);
@@ -194,12 +246,9 @@ fn parse(head: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Head, u16
     for h in req.headers.iter() {
         let name = h.name.as_bytes();
         let value = h.value;
+        // RFC 9110 §5.5: CR, LF and NUL are never valid in a field value; httparse refuses
+        // them (pinned by `framing_errors`), so values need no second scan here.
         parts.headers.push((span(name), span(value)));
-        // RFC 9110 §5.5: CR, LF and NUL are never valid in a field value (httparse already
-        // refuses them; the check is kept for defence in depth).
-        if value.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0) {
-            return Err(400);
-        }
         match name.len() {
             4 if name.eq_ignore_ascii_case(b"host") => hosts += 1,
             6 if name.eq_ignore_ascii_case(b"expect")
@@ -251,9 +300,9 @@ fn parse(head: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Head, u16
         Version::Http11 => !conn_close,
         Version::Http10 => conn_keep_alive && !conn_close,
     };
-    let path_len = path.find('?').unwrap_or(path.len()) as u32;
-    Ok(Head {
-        consumed: 0,
+    let path_len = path.bytes().position(|b| b == b'?').unwrap_or(path.len()) as u32;
+    Ok(Some(Head {
+        consumed: head_len,
         method,
         method_span: span(method_s.as_bytes()),
         target: span(path.as_bytes()),
@@ -262,7 +311,7 @@ fn parse(head: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Head, u16
         framing,
         expect_continue: expect_continue && version == Version::Http11,
         keep_alive,
-    })
+    }))
 }
 
 #[cfg(test)]
@@ -412,6 +461,22 @@ mod tests {
         assert_eq!(status(long_target.as_bytes()), 414);
         let unfinished_line = format!("GET /{}", "a".repeat(300));
         assert_eq!(status(unfinished_line.as_bytes()), 414);
+        // A target exactly at the limit is fine however much of its line has arrived.
+        let at_limit = format!("GET /{} HTTP/1.1\r\nHost: h\r\n\r\n", "a".repeat(255));
+        for cut in 1..at_limit.len() {
+            assert!(
+                matches!(scan(&at_limit.as_bytes()[..cut]), Scan::Partial { .. }),
+                "cut {cut}"
+            );
+        }
+        assert!(matches!(scan(at_limit.as_bytes()), Scan::Complete(_)));
+        // A "method" longer than MAX_METHOD is refused however it arrives.
+        let long_method = format!("{} / HTTP/1.1\r\nHost: h\r\n\r\n", "A".repeat(65));
+        assert_eq!(status(long_method.as_bytes()), 400);
+        assert_eq!(status(&long_method.as_bytes()[..66]), 400);
+        assert_eq!(status("A".repeat(300).as_bytes()), 400);
+        let ok_method = format!("{} / HTTP/1.1\r\nHost: h\r\n\r\n", "A".repeat(64));
+        assert!(matches!(scan(ok_method.as_bytes()), Scan::Complete(_)));
         let big_header = format!(
             "GET / HTTP/1.1\r\nHost: h\r\nX: {}\r\n\r\n",
             "b".repeat(2000)
@@ -442,5 +507,11 @@ mod tests {
         assert_eq!(parse_content_length(b"+12"), None);
         assert_eq!(parse_content_length(b""), None);
         assert_eq!(parse_content_length(b"1 2"), None);
+        assert_eq!(
+            parse_content_length(b"18446744073709551615"),
+            Some(u64::MAX)
+        );
+        assert_eq!(parse_content_length(b"00000000000000000000012"), Some(12));
+        assert_eq!(parse_content_length(b"18446744073709551616"), None);
     }
 }

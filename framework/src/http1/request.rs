@@ -283,9 +283,15 @@ impl Request {
 
     /// Every value of header `name`, in order.
     pub fn header_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
-        self.headers()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        let head = &self.parts.head;
+        // Names are compared as bytes; only the matching values are decoded.
+        self.parts
+            .headers
+            .iter()
+            .filter(move |&&(n, _)| {
+                head[n.0 as usize..n.1 as usize].eq_ignore_ascii_case(name.as_bytes())
+            })
+            .map(move |&(_, v)| span_str(head, v))
     }
 
     /// Every header as `(name, value)` in arrival order (values that are not UTF-8 read as "").

@@ -261,6 +261,16 @@ impl Responder {
         }
     }
 
+    /// Treats the client's end of input (EOF) while this response is pending as the client
+    /// leaving: the connection closes and the close callback runs. For long polls; by default a
+    /// half-closed client still gets its response.
+    pub fn close_on_client_eof(&self) {
+        self.conn.close_on_eof.set(true);
+        if self.conn.stream.at_eof() {
+            self.conn.stream.close();
+        }
+    }
+
     /// Sends a complete response: status, headers, `Content-Length` and body.
     pub fn respond(mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
         let ok = self

@@ -96,10 +96,7 @@ impl Context {
         responder: Responder,
         args: PathArgs,
     ) -> Context {
-        let mut parts = app.take_parts();
-        parts
-            .headers
-            .insert("Content-Type", "text/html; charset=UTF-8");
+        let parts = app.take_parts();
         let method = request.method();
         Context {
             app,
@@ -306,7 +303,9 @@ impl Context {
         self.parts.headers.remove(name);
     }
 
-    /// The response headers set so far.
+    /// The response headers set so far (`Content-Type` defaults to
+    /// `text/html; charset=UTF-8` when sent if none is set here; `Date`, `Content-Length` and
+    /// the automatic `Etag` are added when sent).
     pub fn response_headers(&self) -> &HeaderMap {
         &self.parts.headers
     }
@@ -352,9 +351,6 @@ impl Context {
     /// Resets status, headers and the unsent body (Tornado's `clear`).
     pub fn clear(&mut self) {
         self.parts.headers.clear();
-        self.parts
-            .headers
-            .insert("Content-Type", "text/html; charset=UTF-8");
         self.parts.body.clear();
         self.status = 200;
         self.reason = None;
@@ -475,16 +471,17 @@ impl Context {
         if self.finished {
             return Err(HttpError::internal("flush() after finish()"));
         }
+        let status = sanitize_status(self.status);
+        let default_ct = self.default_content_type(status == 204 || status == 304);
         let Some(res) = self.responder.as_mut() else {
             return Err(HttpError::internal("no connection"));
         };
         if !self.head_sent {
             self.head_sent = true;
-            let status = sanitize_status(self.status);
             res.write_head(
                 status,
                 self.reason.as_deref(),
-                self.parts.headers.iter(),
+                self.parts.headers.iter().chain(default_ct),
                 self.content_length,
             )?;
         }
@@ -540,7 +537,12 @@ impl Context {
                 self.content_length.unwrap_or(self.parts.body.len() as u64)
             };
             let etag = computed_etag.then_some(("Etag", self.parts.etag.as_str()));
-            let headers = self.parts.headers.iter().chain(etag);
+            let headers = self
+                .parts
+                .headers
+                .iter()
+                .chain(self.default_content_type(no_body))
+                .chain(etag);
             res.write_head(status, self.reason.as_deref(), headers, Some(len))?;
         }
         res.write(&self.parts.body)?;
@@ -553,6 +555,15 @@ impl Context {
         self.finished = true;
         if let Some(r) = self.responder.take() {
             r.abort();
+        }
+    }
+
+    /// Counts the client's end of input while this response is pending as the client leaving
+    /// (see [`Responder::close_on_client_eof`]). Done automatically for async handlers that
+    /// define `on_connection_close`.
+    pub fn close_on_client_eof(&self) {
+        if let Some(r) = self.responder.as_ref() {
+            r.close_on_client_eof();
         }
     }
 
@@ -578,6 +589,17 @@ impl Context {
 
     pub(crate) fn body_mut(&mut self) -> &mut Vec<u8> {
         &mut self.parts.body
+    }
+}
+
+/// The `Content-Type` a response gets when the handler set none (Tornado's default).
+pub(crate) const DEFAULT_CONTENT_TYPE: &str = "text/html; charset=UTF-8";
+
+impl Context {
+    /// The default `Content-Type` header, when the response has a body and none was set.
+    fn default_content_type(&self, no_body: bool) -> Option<(&'static str, &'static str)> {
+        (!no_body && !self.parts.headers.contains("Content-Type"))
+            .then_some(("Content-Type", DEFAULT_CONTENT_TYPE))
     }
 }
 

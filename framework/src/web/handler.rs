@@ -66,6 +66,10 @@ pub trait RequestHandler: Sized + 'static {
     #[doc(hidden)]
     /// Whether the request body is streamed to `data_received` instead of buffered.
     const STREAM_REQUEST_BODY: bool = false;
+    #[doc(hidden)]
+    /// Whether the handler defines `on_connection_close` (then the client's EOF during an
+    /// async method counts as its departure).
+    const WANTS_CONNECTION_CLOSE: bool = false;
 
     #[doc(hidden)]
     /// Whether serving `method` needs a task (an async method or an async `prepare`).
@@ -350,6 +354,9 @@ fn spawn_lifecycle<H: RequestHandler>(h: H, mut cx: Context) {
     let signal = Rc::new(CloseSignal::default());
     let s2 = signal.clone();
     cx.on_connection_close(move || s2.fire());
+    if H::WANTS_CONNECTION_CLOSE {
+        cx.close_on_client_eof();
+    }
     crate::task::spawn(async move {
         let mut h = h;
         let mut cx = cx;
