@@ -110,8 +110,9 @@ impl Reverse {
     }
 }
 
-/// `POST/PUT /echo`: the body back with the request's `Content-Type` (none if it had none).
-/// An API endpoint, so exempt from XSRF.
+/// `POST/PUT /echo`: the body back with the request's `Content-Type`; a body sent without one
+/// comes back as `application/octet-stream` (what RFC 9110 says a recipient may assume), never
+/// as the framework's default `text/html`. An API endpoint, so exempt from XSRF.
 #[derive(Clone, Default)]
 struct Echo;
 
@@ -127,10 +128,11 @@ impl Echo {
 
 impl Echo {
     fn echo(&mut self, cx: &mut Context) -> Result<()> {
-        match cx.header("Content-Type").map(str::to_owned) {
-            Some(ct) => cx.set_header("Content-Type", ct)?,
-            None => cx.clear_header("Content-Type"),
-        }
+        let ct = cx
+            .header("Content-Type")
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        cx.set_header("Content-Type", ct)?;
         let body = cx.request_mut().take_body();
         cx.write(body);
         Ok(())

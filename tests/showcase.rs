@@ -143,10 +143,11 @@ fn echo_returns_body_and_content_type_without_xsrf() {
     assert_eq!(body_of(&r), (200, "put body".into()));
     assert_eq!(r.header("Content-Type"), Some("text/plain"));
 
-    // No Content-Type in, none out; an empty body echoes as empty.
+    // No Content-Type in: octet-stream out (not the default text/html); an empty body
+    // echoes as empty.
     let r = c.request("POST", "/echo").body("abc").send();
     assert_eq!(body_of(&r), (200, "abc".into()));
-    assert_eq!(r.header("Content-Type"), None);
+    assert_eq!(r.header("Content-Type"), Some("application/octet-stream"));
     let r = c.post("/echo", "");
     assert_eq!(body_of(&r), (200, String::new()));
     assert_eq!(r.header("Content-Length"), Some("0"));
