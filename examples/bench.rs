@@ -4,7 +4,13 @@
 //! ```sh
 //! cargo run --release --example bench -- --port 8080          # through the Application
 //! cargo run --release --example bench -- --port 8080 --raw    # the raw HTTP delegate
+//! cargo run --release --example bench -- --processes 0         # one forked worker per CPU
+//! cargo run --release --example bench -- --threads 2           # two loops on two threads
 //! ```
+//!
+//! `--processes N` binds, then forks N workers (`HTTPServer::bind(..).start(N, ..)`; 0: one
+//! per CPU); `--threads N` runs N loops on N threads over the same socket (`start_threads`).
+//! Without either, one loop in this process. SIGTERM or Ctrl-C drains and exits 0.
 
 mod common;
 
@@ -72,29 +78,48 @@ impl Json {
     }
 }
 
+fn app() -> Application {
+    Application::new(routes![(r"/plaintext", Plaintext), (r"/json", Json)])
+}
+
 fn main() -> std::io::Result<()> {
     let args = common::Args::parse();
+    let raw_mode = args.flag("--raw");
+    let processes: Option<usize> = args.get("--processes");
+    let threads: Option<usize> = args.get("--threads");
+    if processes.is_some() && threads.is_some() {
+        eprintln!("--processes and --threads are exclusive");
+        std::process::exit(2);
+    }
     let options = HttpServerOptions {
         access_log: false,
         ..HttpServerOptions::default()
     };
-    let server = if args.flag("--raw") {
-        HTTPServer::with_options(raw, options)
-    } else {
-        let app = Application::new(routes![(r"/plaintext", Plaintext), (r"/json", Json)]);
-        app.into_server_with(options)
-    };
-    server.listen(args.port, &args.address)?;
+    let bound = HTTPServer::bind(args.port, &args.address)?.options(options);
     eprintln!(
-        "bench server ({}) on {}:{}",
-        if args.flag("--raw") {
-            "raw"
-        } else {
-            "application"
-        },
+        "bench server ({}) on {}:{}, {}",
+        if raw_mode { "raw" } else { "application" },
         args.address,
-        args.port
+        args.port,
+        match (processes, threads) {
+            (Some(n), _) => format!("{n} processes (0: one per CPU)"),
+            (_, Some(n)) => format!("{n} threads (0: one per CPU)"),
+            _ => "one loop".to_owned(),
+        }
     );
-    IOLoop::current().start();
-    Ok(())
+    if let Some(n) = threads {
+        let servers = if raw_mode {
+            bound.start_threads(n, || raw)?
+        } else {
+            bound.start_threads(n, app)?
+        };
+        return servers.serve_until_shutdown();
+    }
+    let n = processes.unwrap_or(1);
+    let server = if raw_mode {
+        bound.start(n, || raw)?
+    } else {
+        bound.start(n, app)?
+    };
+    server.serve_until_shutdown()
 }

@@ -7,21 +7,25 @@
 //!   read so no test can hang.
 //! - [`Client::assert_closed`] and [`TestServer::assert_serves`]: the checks every negative
 //!   test ends with (the bad connection is closed, a fresh one is served normally).
-//! - [`ExampleServer`]: one of the example programs (`examples/*.rs`) run as a child process on
-//!   a free port, killed on drop (with [`ScratchDir`] for the files it needs).
+//! - [`app_process::AppProcess`]: a server program run as a child process (its own process
+//!   group, killed when the test ends), for signals, forking and nginx.
+//! - [`ExampleServer`]: one of the example programs (`examples/*.rs`, which take `--port` and
+//!   report no port of their own) run as a child process on a free port, found ready when it
+//!   accepts, killed on drop (with [`ScratchDir`] for the files it needs).
 //! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
+
+pub mod app_process;
+mod example_server;
+
+pub use example_server::{
+    example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,
+};
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-mod example_server;
-
-pub use example_server::{
-    example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,
-};
 
 use squall::http1::{BodyMode, HttpDelegate, Request, Responder};
 use squall::httpserver::{HTTPServer, HttpServerOptions};
@@ -313,6 +317,21 @@ impl Client {
     /// Sends `bytes`, returning the error instead of panicking (the server may have closed).
     pub fn try_send(&mut self, bytes: &[u8]) -> io::Result<()> {
         self.stream.write_all(bytes)
+    }
+
+    /// Whether the server has sent anything (or closed) yet, without blocking or consuming it.
+    pub fn has_answered(&self) -> bool {
+        if !self.buf.is_empty() {
+            return true;
+        }
+        self.stream.set_nonblocking(true).unwrap();
+        let mut b = [0u8; 1];
+        let r = self.stream.peek(&mut b);
+        self.stream.set_nonblocking(false).unwrap();
+        match r {
+            Ok(_) => true,
+            Err(e) => e.kind() != io::ErrorKind::WouldBlock,
+        }
     }
 
     /// Closes the sending side (the server sees EOF).

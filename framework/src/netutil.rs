@@ -243,6 +243,21 @@ pub fn bind_sockets(port: u16, address: &str) -> io::Result<Vec<TcpListener>> {
     Ok(out)
 }
 
+/// A second descriptor for the same listening socket, made with `fcntl(F_DUPFD_CLOEXEC)` so the
+/// copy is close-on-exec from the start (a plain `dup` would leak it into exec'd programs until
+/// `FD_CLOEXEC` is set). Both accept from one queue: the kernel hands each connection to one of
+/// the loops watching them.
+///
+/// # Errors
+///
+/// `fcntl`'s error (out of descriptors).
+pub(crate) fn dup_listener(listener: &TcpListener) -> io::Result<TcpListener> {
+    // SAFETY: F_DUPFD_CLOEXEC takes an int (the lowest fd to use) and returns a new fd.
+    let fd = cvt(unsafe { libc::fcntl(listener.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) })?;
+    // SAFETY: the fd was just created and belongs to nobody else.
+    Ok(unsafe { TcpListener::from_raw_fd(fd) })
+}
+
 /// Binds a listening Unix socket at `path` (replacing a stale socket file), non-blocking and
 /// close-on-exec.
 ///
@@ -311,6 +326,22 @@ mod tests {
             assert!(s.local_addr().unwrap().ip().is_loopback());
         }
         assert!(bind_sockets(0, "not-an-address").is_err());
+    }
+
+    #[test]
+    fn dup_listener_is_cloexec_and_shares_the_socket() {
+        let l = bind_sockets(0, "127.0.0.1").unwrap().remove(0);
+        let d = dup_listener(&l).unwrap();
+        assert_ne!(d.as_raw_fd(), l.as_raw_fd());
+        assert!(is_cloexec(d.as_raw_fd()).unwrap());
+        assert_eq!(d.local_addr().unwrap(), l.local_addr().unwrap());
+        // A connection queued on the socket is accepted through the copy, even after the
+        // original descriptor is closed.
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let _c = TcpStream::connect(addr).unwrap();
+        d.set_nonblocking(false).unwrap();
+        assert!(d.accept().is_ok());
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! Processes: pre-forked workers ([`fork_processes`], [`task_id`]) and child processes on the
-//! loop ([`Subprocess`]), after Tornado's `tornado.process`.
+//! Processes: pre-forked workers ([`fork_processes`], [`task_id`]), child processes on the
+//! loop ([`Subprocess`]) and stop signals on the loop ([`add_stop_signal_handler`]), after
+//! Tornado's `tornado.process`.
 //!
 //! [`fork_processes`] turns one process into `n` workers under a supervising parent; each
 //! worker then builds its own [`IOLoop`](crate::ioloop::IOLoop) and serves the sockets it
@@ -45,6 +46,22 @@
 //! `SIGCHLD` handler, sets it to `SIG_IGN`, or reaps with `waitpid(-1)` takes these exits away:
 //! the waits then hang or fail with `ECHILD`.
 //!
+//! ### Stop signals in a server
+//!
+//! [`add_stop_signal_handler`] turns `SIGTERM`/`SIGINT` into a callback on a loop; the HTTP
+//! server's graceful shutdown
+//! ([`HTTPServer::serve_until_shutdown`](crate::httpserver::HTTPServer::serve_until_shutdown))
+//! is built on it. The signal reaches the loop through a self-pipe: the process-wide handler
+//! writes the signal's number to one pipe per registered loop, and the loop reads it like any
+//! other fd. The alternative, a dedicated thread blocked in `sigwait` that calls
+//! [`IOLoopHandle::add_callback`](crate::ioloop::IOLoopHandle::add_callback), was rejected:
+//! `sigwait` only works if the signals are blocked in *every* thread, which must be arranged
+//! before any thread starts (the executor's pool, a test harness, a library's threads) and is
+//! inherited by programs a [`Subprocess`] runs; a thread in the supervising parent would also
+//! make [`fork_processes`] refuse to fork. The self-pipe needs no thread and no process-wide
+//! mask, works the same in a forked child, in a single process and with one loop per thread,
+//! and is the mechanism `SIGCHLD` already uses here.
+//!
 //! ### Signal handlers
 //!
 //! The handlers only set atomics and write one byte to a non-blocking pipe, both
@@ -61,9 +78,11 @@
 
 mod fork;
 mod signals;
+mod stop;
 mod subprocess;
 
 pub use fork::{fork_processes, fork_processes_with, task_id, ForkOptions, DEFAULT_MAX_RESTARTS};
+pub use stop::{add_stop_signal_handler, StopSignalHandler};
 pub use subprocess::{Subprocess, WaitForExit};
 
 #[cfg(test)]
@@ -102,6 +121,54 @@ mod tests {
             std::io::Error::last_os_error().raw_os_error(),
             Some(libc::EAGAIN)
         );
+    }
+
+    fn sigterm_disposition() -> usize {
+        // SAFETY: a null `new` only reads the current disposition.
+        unsafe {
+            let mut cur: libc::sigaction = std::mem::zeroed();
+            libc::sigaction(libc::SIGTERM, std::ptr::null(), &mut cur);
+            cur.sa_sigaction
+        }
+    }
+
+    #[test]
+    fn stop_signal_reaches_every_registration_then_the_disposition_returns() {
+        use std::cell::RefCell;
+        use std::rc::Rc;
+        use std::time::{Duration, Instant};
+
+        let before = sigterm_disposition();
+        let l = IOLoop::new().unwrap();
+        let got = Rc::new(RefCell::new(Vec::new()));
+        let (g1, g2) = (got.clone(), got.clone());
+        let h1 = add_stop_signal_handler(&l, move |s| g1.borrow_mut().push((1, s))).unwrap();
+        let h2 = add_stop_signal_handler(&l, move |s| g2.borrow_mut().push((2, s))).unwrap();
+        assert_ne!(sigterm_disposition(), before);
+        // Twice in a row: each registration hears it (at least) once; none is killed.
+        // SAFETY: kill(2) on ourselves; our handler only writes to pipes.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGTERM);
+            libc::kill(libc::getpid(), libc::SIGTERM);
+        }
+        let seen = got.clone();
+        l.run_sync(async move {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let heard = |who| seen.borrow().iter().any(|(i, _)| *i == who);
+            while !(heard(1) && heard(2)) {
+                assert!(
+                    Instant::now() < deadline,
+                    "signal not delivered to the loop"
+                );
+                crate::task::sleep(Duration::from_millis(5)).await;
+            }
+        });
+        assert!(got.borrow().iter().all(|(_, s)| *s == libc::SIGTERM));
+        drop(h1);
+        assert_ne!(sigterm_disposition(), before, "still one registration");
+        drop(h2);
+        assert_eq!(sigterm_disposition(), before, "the old disposition is back");
+        assert_eq!(l.handler_count(), 0);
     }
 
     #[test]

@@ -158,6 +158,11 @@ impl TcpServer {
             .collect()
     }
 
+    /// The loop the server runs on.
+    pub fn io_loop(&self) -> &IOLoop {
+        &self.inner.io_loop
+    }
+
     /// Connections accepted so far.
     pub fn accepted(&self) -> u64 {
         self.inner.accepted.get()

@@ -2,7 +2,7 @@
 //! and the [`Responder`] that writes each response.
 //!
 //! One `Http1Connection` serves one socket. It is event-driven (a
-//! [`StreamProtocol`](crate::iostream::StreamProtocol)), not a task: when bytes arrive it
+//! [`StreamProtocol`]), not a task: when bytes arrive it
 //! parses every complete request in the read buffer, hands each to the [`HttpDelegate`], and
 //! lets all the responses of that batch leave in one write.
 //!
@@ -137,6 +137,10 @@ pub struct HttpServerOptions {
     pub body_timeout: Option<Duration>,
     /// Write one access-log line per request (target `squall::access`, at info/warn/error).
     pub access_log: bool,
+    /// How long a graceful shutdown lets in-flight requests finish before closing their
+    /// connections anyway, default 30 s (see
+    /// [`HTTPServer::shutdown`](crate::httpserver::HTTPServer::shutdown)).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for HttpServerOptions {
@@ -151,6 +155,7 @@ impl Default for HttpServerOptions {
             idle_timeout: Some(Duration::from_secs(3600)),
             body_timeout: Some(Duration::from_secs(60)),
             access_log: true,
+            shutdown_grace: Duration::from_secs(30),
         }
     }
 }
@@ -164,6 +169,8 @@ pub(crate) struct ServerCore {
     conns: RefCell<Vec<Weak<Conn>>>,
     /// Set during graceful shutdown: finish in-flight requests, then close.
     pub(crate) draining: Cell<bool>,
+    /// Called once, while draining, when the last connection has closed.
+    on_empty: RefCell<Option<Box<dyn FnOnce()>>>,
 }
 
 impl ServerCore {
@@ -175,6 +182,7 @@ impl ServerCore {
             date: RefCell::new(DateCache::default()),
             conns: RefCell::new(Vec::new()),
             draining: Cell::new(false),
+            on_empty: RefCell::new(None),
         })
     }
 
@@ -194,7 +202,7 @@ impl ServerCore {
     }
 
     /// Starts a graceful shutdown: idle connections close now, busy ones after their current
-    /// response.
+    /// response (which says `Connection: close` if its head is not written yet).
     pub(crate) fn drain(&self) {
         self.draining.set(true);
         let conns: Vec<Rc<Conn>> = self
@@ -204,9 +212,32 @@ impl ServerCore {
             .filter_map(Weak::upgrade)
             .collect();
         for c in conns {
-            if c.phase.get() == Phase::Head && c.stream.read_buffered() == 0 {
-                c.close_when_flushed();
+            match c.phase.get() {
+                Phase::Head if c.stream.read_buffered() == 0 => c.close_when_flushed(),
+                Phase::Dispatched => {
+                    let mut cur = c.current.get();
+                    cur.keep_alive = false;
+                    c.current.set(cur);
+                }
+                _ => {}
             }
+        }
+        self.check_empty();
+    }
+
+    /// Calls `f` once, while draining, when no connection is left (at once if none is).
+    pub(crate) fn when_empty(&self, f: Box<dyn FnOnce()>) {
+        *self.on_empty.borrow_mut() = Some(f);
+        self.check_empty();
+    }
+
+    fn check_empty(&self) {
+        if !self.draining.get() || !self.conns.borrow().is_empty() {
+            return;
+        }
+        let f = self.on_empty.borrow_mut().take();
+        if let Some(f) = f {
+            f();
         }
     }
 
@@ -385,14 +416,17 @@ impl Conn {
     }
 
     fn unregister(&self) {
-        let mut conns = self.server.conns.borrow_mut();
-        let i = self.index.get();
-        if i < conns.len() && std::ptr::eq(conns[i].as_ptr(), self) {
-            conns.swap_remove(i);
-            if let Some(moved) = conns.get(i).and_then(Weak::upgrade) {
-                moved.index.set(i);
+        {
+            let mut conns = self.server.conns.borrow_mut();
+            let i = self.index.get();
+            if i < conns.len() && std::ptr::eq(conns[i].as_ptr(), self) {
+                conns.swap_remove(i);
+                if let Some(moved) = conns.get(i).and_then(Weak::upgrade) {
+                    moved.index.set(i);
+                }
             }
         }
+        self.server.check_empty();
     }
 
     // ----- timeouts -------------------------------------------------------------------------

@@ -195,6 +195,17 @@ impl fmt::Debug for Request {
     }
 }
 
+/// The text of a span known to be UTF-8: the method and target spans, which are only ever
+/// made from `&str` (httparse's checked method and path, or a builder's `String`).
+fn trusted_str(head: &[u8], (a, b): Span) -> &str {
+    match head.get(a as usize..b as usize) {
+        // SAFETY: see above: these spans cover bytes that were a `&str` when recorded, and
+        // start and end on its char boundaries (the whole string, or cut at an ASCII `?`).
+        Some(bytes) => unsafe { std::str::from_utf8_unchecked(bytes) },
+        None => "",
+    }
+}
+
 fn span_str(head: &[u8], (a, b): Span) -> &str {
     // Spans are only created over bytes checked to be UTF-8 (method, target) or are read
     // through `header_bytes` (values); an invalid span yields "".
@@ -234,17 +245,17 @@ impl Request {
 
     /// The method as sent (useful for [`Method::Other`]).
     pub fn method_str(&self) -> &str {
-        span_str(&self.parts.head, self.method_span)
+        trusted_str(&self.parts.head, self.method_span)
     }
 
     /// The request target as sent: path and query, still percent-encoded.
     pub fn uri(&self) -> &str {
-        span_str(&self.parts.head, self.target)
+        trusted_str(&self.parts.head, self.target)
     }
 
     /// The path part of the target (percent-encoded, as routing sees it).
     pub fn path(&self) -> &str {
-        span_str(
+        trusted_str(
             &self.parts.head,
             (self.target.0, self.target.0 + self.path_len),
         )
@@ -256,7 +267,7 @@ impl Request {
         if q0 > self.target.1 {
             ""
         } else {
-            span_str(&self.parts.head, (q0, self.target.1))
+            trusted_str(&self.parts.head, (q0, self.target.1))
         }
     }
 

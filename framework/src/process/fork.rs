@@ -33,6 +33,7 @@ pub fn task_id() -> Option<usize> {
 
 type SpawnHook = Box<dyn FnMut(usize, u32)>;
 type ExitHook = Box<dyn FnMut(usize, u32, ExitStatus)>;
+type StopHook = Box<dyn FnOnce()>;
 
 /// Options for [`fork_processes_with`]: the restart bound and hooks that let the supervising
 /// parent see its children's pids come and go.
@@ -60,6 +61,7 @@ pub struct ForkOptions {
     max_restarts: usize,
     on_spawn: Option<SpawnHook>,
     on_exit: Option<ExitHook>,
+    on_stop: Option<StopHook>,
 }
 
 impl Default for ForkOptions {
@@ -74,6 +76,7 @@ impl fmt::Debug for ForkOptions {
             .field("max_restarts", &self.max_restarts)
             .field("on_spawn", &self.on_spawn.is_some())
             .field("on_exit", &self.on_exit.is_some())
+            .field("on_stop", &self.on_stop.is_some())
             .finish()
     }
 }
@@ -85,6 +88,7 @@ impl ForkOptions {
             max_restarts: DEFAULT_MAX_RESTARTS,
             on_spawn: None,
             on_exit: None,
+            on_stop: None,
         }
     }
 
@@ -107,6 +111,26 @@ impl ForkOptions {
     pub fn on_exit<F: FnMut(usize, u32, ExitStatus) + 'static>(mut self, f: F) -> Self {
         self.on_exit = Some(Box::new(f));
         self
+    }
+
+    /// Called once in the parent when the first stop signal arrives, before it is forwarded
+    /// to the children. [`BoundServer::start`](crate::httpserver::BoundServer::start) uses it to
+    /// close the parent's copies of the listening sockets (kept until then to restart
+    /// children), so that the port refuses new connections once the children close theirs.
+    pub fn on_stop<F: FnOnce() + 'static>(mut self, f: F) -> Self {
+        self.on_stop = Some(Box::new(f));
+        self
+    }
+
+    /// Adds `f` after the current stop hook, if any.
+    pub(crate) fn and_on_stop<F: FnOnce() + 'static>(mut self, f: F) -> Self {
+        let before = self.on_stop.take();
+        self.on_stop(move || {
+            if let Some(b) = before {
+                b();
+            }
+            f();
+        })
     }
 }
 
@@ -266,6 +290,9 @@ impl Supervisor {
             if seen != 0 {
                 if !stopping {
                     log::info!("squall: stop signal received; stopping children, no restarts");
+                    if let Some(f) = self.opts.on_stop.take() {
+                        f();
+                    }
                 }
                 stopping = true;
                 for sig in STOP_SIGNALS {

@@ -1,6 +1,7 @@
-//! Signal plumbing shared by the supervisor and the subprocess reaper: close-on-exec self-pipes,
-//! a process-wide `SIGCHLD` handler that wakes every registered pipe, and the supervisor's
-//! `SIGTERM`/`SIGINT`/`SIGHUP` handler.
+//! Signal plumbing shared by the supervisor, the subprocess reaper and the stop-signal handlers
+//! of servers: close-on-exec self-pipes, a process-wide `SIGCHLD` handler that wakes every
+//! registered pipe, the supervisor's `SIGTERM`/`SIGINT`/`SIGHUP` handler, and the
+//! `SIGTERM`/`SIGINT` handler that asks every loop with a registered pipe to shut down.
 //!
 //! Handlers only touch atomics and `write(2)` one byte: both are async-signal-safe. Everything
 //! else (waitpid, forwarding, waking tasks) happens on the thread that reads the pipe.
@@ -45,7 +46,11 @@ pub(super) fn drain(fd: RawFd) {
 
 /// Async-signal-safe: one byte into a non-blocking pipe. A full pipe already holds a wake-up.
 fn poke(fd: RawFd) {
-    let b = 1u8;
+    poke_byte(fd, 1);
+}
+
+/// [`poke`] with a given byte (the stop handler sends the signal's number).
+fn poke_byte(fd: RawFd, b: u8) {
     // SAFETY: write(2) is async-signal-safe; `b` outlives the call.
     unsafe { libc::write(fd, (&b as *const u8).cast(), 1) };
 }
@@ -80,8 +85,15 @@ impl Drop for Errno {
 /// for the supervisor).
 pub(super) const WAKE_SLOTS: usize = 256;
 
-/// Write ends of the pipes `SIGCHLD` wakes; -1 for a free slot.
-static SIGCHLD_WAKE: [AtomicI32; WAKE_SLOTS] = [const { AtomicI32::new(-1) }; WAKE_SLOTS];
+/// A table of write ends that one kind of signal wakes; -1 for a free slot.
+type WakeTable = [AtomicI32; WAKE_SLOTS];
+
+/// Write ends of the pipes `SIGCHLD` wakes.
+static SIGCHLD_WAKE: WakeTable = [const { AtomicI32::new(-1) }; WAKE_SLOTS];
+
+/// Write ends of the pipes `SIGTERM`/`SIGINT` wake when stop handlers are installed (see
+/// [`acquire_stop_handlers`]): one per loop that asked to hear of them.
+static STOP_WAKE: WakeTable = [const { AtomicI32::new(-1) }; WAKE_SLOTS];
 
 /// Handlers currently running (on any thread). A pipe is closed only after its slot is cleared
 /// and this count has been seen at zero, so a handler never writes to a closed (or reused) fd.
@@ -102,25 +114,43 @@ fn quiesce() {
     }
 }
 
-/// A self-pipe registered to be woken by every `SIGCHLD`. Unregisters on drop, then closes.
+/// A self-pipe registered in a [`WakeTable`] (by default [`SIGCHLD_WAKE`]), so that a signal
+/// handler writes to it. Unregisters on drop, then closes.
 pub(super) struct WakePipe {
     pub(super) read: OwnedFd,
     write: OwnedFd,
+    table: &'static WakeTable,
     slot: usize,
 }
 
 impl WakePipe {
     /// A new pipe woken by `SIGCHLD` (the handler must be installed separately).
     pub(super) fn new() -> io::Result<WakePipe> {
+        WakePipe::in_table(&SIGCHLD_WAKE, "loops are waiting for subprocesses")
+    }
+
+    /// A new pipe woken by `SIGTERM`/`SIGINT` while [`acquire_stop_handlers`] is in effect;
+    /// each wake-up is one byte holding the signal's number.
+    pub(super) fn for_stop_signals() -> io::Result<WakePipe> {
+        WakePipe::in_table(&STOP_WAKE, "loops are waiting for stop signals")
+    }
+
+    /// A new pipe registered in `table`; `what` names the users in the error for a full table.
+    fn in_table(table: &'static WakeTable, what: &str) -> io::Result<WakePipe> {
         let (read, write) = pipe()?;
         let fd = write.as_raw_fd();
-        for (slot, s) in SIGCHLD_WAKE.iter().enumerate() {
+        for (slot, s) in table.iter().enumerate() {
             if s.compare_exchange(-1, fd, SeqCst, SeqCst).is_ok() {
-                return Ok(WakePipe { read, write, slot });
+                return Ok(WakePipe {
+                    read,
+                    write,
+                    table,
+                    slot,
+                });
             }
         }
         Err(io::Error::other(format!(
-            "squall: more than {WAKE_SLOTS} loops are waiting for subprocesses"
+            "squall: more than {WAKE_SLOTS} {what}"
         )))
     }
 
@@ -134,7 +164,7 @@ impl Drop for WakePipe {
         let fd = self.write.as_raw_fd();
         // Only if it is still ours: a later supervisor may have taken the static over.
         let _ = SUPERVISOR_WAKE.compare_exchange(fd, -1, SeqCst, SeqCst);
-        SIGCHLD_WAKE[self.slot].store(-1, SeqCst);
+        self.table[self.slot].store(-1, SeqCst);
         quiesce();
         // The OwnedFds close after this.
     }
@@ -308,6 +338,75 @@ pub(super) fn take_stop_signals() -> (u32, u32) {
     let seen = SIGNALS_SEEN.swap(0, SeqCst);
     let forward = SIGNALS_FORWARD.swap(0, SeqCst);
     (seen, forward)
+}
+
+// ----- stop handlers for servers ----------------------------------------------------------
+
+/// The signals that ask a server to shut down gracefully.
+pub(super) const SHUTDOWN_SIGNALS: [libc::c_int; 2] = [libc::SIGTERM, libc::SIGINT];
+
+/// Writes the signal's number to every pipe in [`STOP_WAKE`]: each loop reads it and decides.
+extern "C" fn on_shutdown_signal(
+    sig: libc::c_int,
+    _info: *mut libc::siginfo_t,
+    _ctx: *mut libc::c_void,
+) {
+    let _errno = Errno::save();
+    IN_HANDLER.fetch_add(1, SeqCst);
+    for slot in &STOP_WAKE {
+        let fd = slot.load(SeqCst);
+        if fd >= 0 {
+            poke_byte(fd, sig as u8);
+        }
+    }
+    IN_HANDLER.fetch_sub(1, SeqCst);
+}
+
+/// How many registrations want the stop handlers, and the dispositions they replaced.
+struct StopHandlers {
+    users: usize,
+    saved: Vec<(libc::c_int, SavedAction)>,
+}
+
+static STOP_HANDLERS: Mutex<StopHandlers> = Mutex::new(StopHandlers {
+    users: 0,
+    saved: Vec::new(),
+});
+
+/// Installs the `SIGTERM`/`SIGINT` handler that wakes [`STOP_WAKE`] (once for all users).
+///
+/// # Errors
+///
+/// `sigaction`'s error; nothing is left installed then.
+pub(super) fn acquire_stop_handlers() -> io::Result<()> {
+    let mut st = STOP_HANDLERS.lock().unwrap_or_else(|e| e.into_inner());
+    if st.users == 0 {
+        let handler = on_shutdown_signal as InfoHandler as usize;
+        for sig in SHUTDOWN_SIGNALS {
+            match sigaction(sig, handler, 0) {
+                Ok(old) => st.saved.push((sig, old)),
+                Err(e) => {
+                    for (s, old) in st.saved.drain(..) {
+                        restore(s, &old);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+    }
+    st.users += 1;
+    Ok(())
+}
+
+/// Undoes one [`acquire_stop_handlers`]; the last one puts the old dispositions back.
+pub(super) fn release_stop_handlers() {
+    let mut st = STOP_HANDLERS.lock().unwrap_or_else(|e| e.into_inner());
+    st.users = st.users.saturating_sub(1);
+    if st.users == 0 {
+        for (s, old) in st.saved.drain(..) {
+            restore(s, &old);
+        }
+    }
 }
 
 /// Blocks `signals` on this thread; the returned mask restores the previous one.

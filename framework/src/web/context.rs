@@ -478,7 +478,7 @@ impl Context {
         };
         if !self.head_sent {
             self.head_sent = true;
-            res.write_head(
+            res.write_head_validated(
                 status,
                 self.reason.as_deref(),
                 self.parts.headers.iter().chain(default_ct),
@@ -543,7 +543,7 @@ impl Context {
                 .iter()
                 .chain(self.default_content_type(no_body))
                 .chain(etag);
-            res.write_head(status, self.reason.as_deref(), headers, Some(len))?;
+            res.write_head_validated(status, self.reason.as_deref(), headers, Some(len))?;
         }
         res.write(&self.parts.body)?;
         res.finish()?;

@@ -39,13 +39,14 @@ pub fn compute_etag(body: &[u8]) -> String {
 /// Writes [`compute_etag`]'s value into `out` (cleared first), reusing its allocation.
 pub(crate) fn write_etag(body: &[u8], out: &mut String) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.clear();
-    out.push('"');
-    for b in md5::compute(body).0 {
-        out.push(HEX[(b >> 4) as usize] as char);
-        out.push(HEX[(b & 15) as usize] as char);
+    let mut tag = [b'"'; 34];
+    for (i, b) in md5::compute(body).0.iter().enumerate() {
+        tag[1 + 2 * i] = HEX[(b >> 4) as usize];
+        tag[2 + 2 * i] = HEX[(b & 15) as usize];
     }
-    out.push('"');
+    out.clear();
+    // Quotes and hex digits only: always ASCII.
+    out.push_str(std::str::from_utf8(&tag).unwrap_or_default());
 }
 
 /// Computes the same ETag as [`compute_etag`] from a body written in pieces.

@@ -18,6 +18,7 @@ mod error;
 pub mod etag;
 mod handler;
 mod security;
+mod signed;
 pub mod static_files;
 mod static_url;
 mod streaming;
