@@ -24,7 +24,8 @@ fn main() -> std::io::Result<()> {
     squall::log::enable_pretty_logging(log::LevelFilter::Info);
     let args = common::Args::parse();
     let app = Application::new(routes![(r"/", MainHandler)]);
-    app.listen_on(args.port, &args.address)?;
+    // Keep the server: dropping it would close its listening socket.
+    let _server = app.listen_on(args.port, &args.address)?;
     log::info!("listening on http://{}:{}/", args.address, args.port);
     IOLoop::current().start();
     Ok(())

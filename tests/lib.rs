@@ -9,8 +9,17 @@
 //!   test ends with (the bad connection is closed, a fresh one is served normally).
 //! - [`app_process::AppProcess`]: a server program run as a child process (its own process
 //!   group, killed when the test ends), for signals, forking and nginx.
+//! - [`ExampleServer`]: one of the example programs (`examples/*.rs`, which take `--port` and
+//!   report no port of their own) run as a child process on a free port, found ready when it
+//!   accepts, killed on drop (with [`ScratchDir`] for the files it needs).
+//! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
 
 pub mod app_process;
+mod example_server;
+
+pub use example_server::{
+    example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,
+};
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -604,4 +613,25 @@ pub fn echo_expected(
     s.push_str("\r\n");
     s.push_str(&String::from_utf8_lossy(body));
     s
+}
+
+/// Sends `head`, then `body` from another thread while this one reads the response: a server
+/// that answers early (413, 431, 403) and closes may reset the connection once unread bytes
+/// reach it, and a single-threaded client blocked writing would never see the answer.
+pub fn send_while_reading(addr: SocketAddr, head: &[u8], body: &[u8]) -> Response {
+    let mut c = Client::connect(addr);
+    c.send(head);
+    let mut w = c.stream.try_clone().expect("try_clone");
+    let body = body.to_vec();
+    let writer = std::thread::spawn(move || {
+        for piece in body.chunks(16 * 1024) {
+            if w.write_all(piece).is_err() {
+                break;
+            }
+        }
+    });
+    let r = c.read_response();
+    let _ = c.stream.shutdown(Shutdown::Both);
+    let _ = writer.join();
+    r
 }

@@ -42,6 +42,20 @@ struct Inner {
     accepted: Cell<u64>,
 }
 
+impl Drop for Inner {
+    /// The last handle is gone: stop listening, deregistering each listener before its fd
+    /// closes. A registration left behind would outlive the fd, and the loop would refuse the
+    /// next socket given the same fd number ("already has a handler").
+    fn drop(&mut self) {
+        if let Some(t) = self.backoff.take() {
+            self.io_loop.remove_timeout(t);
+        }
+        for l in self.listeners.get_mut().iter() {
+            self.io_loop.remove_handler(l.as_raw_fd());
+        }
+    }
+}
+
 /// A TCP server on the current loop: listening sockets plus a `handle_stream` callback.
 ///
 /// # Examples
@@ -237,5 +251,25 @@ impl TcpServer {
             }
         });
         self.inner.backoff.set(Some(t));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dropping_the_server_deregisters_its_listeners() {
+        let l = IOLoop::new().unwrap();
+        let server = TcpServer::on(&l, |_, _| {});
+        server.listen(0, "127.0.0.1").unwrap();
+        let fd = server.inner.listeners.borrow()[0].as_raw_fd();
+        assert_eq!(l.handler_events(fd), Some(Events::READ));
+        drop(server);
+        assert_eq!(
+            l.handler_events(fd),
+            None,
+            "stale registration of a closed fd"
+        );
     }
 }

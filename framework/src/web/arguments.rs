@@ -38,6 +38,13 @@ impl Context {
         self.args_cache
             .body
             .get_or_init(|| {
+                // An empty body has no arguments, whatever its Content-Type says. This is also
+                // every streamed request (`stream_request_body`): its body went to
+                // `data_received`, and "parsing" the empty remainder as multipart would fail,
+                // making even query arguments (the XSRF token of a streamed upload) a 400.
+                if self.body().is_empty() {
+                    return Ok((Vec::new(), Vec::new()));
+                }
                 let ct = self.header("Content-Type").unwrap_or("");
                 parse_body_arguments(ct, self.body()).map_err(|e| e.to_string())
             })

@@ -1,0 +1,415 @@
+//! The showcase application: one endpoint per feature, the app every black-box check of Squall
+//! targets (its contract is `showcase-contract.md`; `tests/showcase.rs` checks every row).
+//!
+//! ```sh
+//! cargo run --example showcase                      # http://127.0.0.1:8888/
+//! cargo run --example showcase -- --port 9000 --address 0.0.0.0
+//! cargo run --example showcase -- --static /srv/files
+//! SHOWCASE_SECRET=a-long-random-secret cargo run --release --example showcase
+//! ```
+//!
+//! Settings: XSRF protection on; signed cookies keyed by `SHOWCASE_SECRET` (default
+//! `dev-secret`, fine on a laptop, not in production); static files from `examples/static/`
+//! (or `--static DIR`) under `/static/`, where `big.bin` (1 MiB of the bytes 0..=255 repeated)
+//! is generated at start-up when absent; request bodies up to 1 MiB (413 beyond), heads up to
+//! 64 KiB (431 beyond); idle keep-alive connections and heads still arriving after 5 s are
+//! closed. One access-log line per request goes to stderr.
+//!
+//! | route | what it does |
+//! |---|---|
+//! | `GET /` | `Hello, world` (any other method: 405 with `Allow`) |
+//! | `GET /plaintext`, `GET /json` | TechEmpower's two tests |
+//! | `GET /user/(\d+)` | `{"id":N}`; the route is named `user` |
+//! | `GET /reverse` | `reverse_url("user", 42)` |
+//! | `POST/PUT /echo` | the request body back, same `Content-Type` (no XSRF check) |
+//! | `GET/POST /args` | every argument (query, urlencoded or multipart body) as JSON lists |
+//! | `GET/POST /form` | a form with its XSRF token; the POST greets `name` |
+//! | `POST /api/items` | XSRF token in `X-XSRFToken`/`X-CSRFToken`; 201 with the JSON body |
+//! | `GET /etag` | a fixed body with the automatic ETag (304 on `If-None-Match`) |
+//! | `GET /static/...` | files from the static folder |
+//! | `GET /stream` | five chunks, each flushed on its own |
+//! | `GET /redirect` | 302 to `/` |
+//! | `GET /error` | a handler that panics: 500, and the server carries on |
+//! | `GET /slow` | 200 ms on the loop's timer, then `done` |
+//! | `GET /cpu` | a ~50 ms computation on the executor thread pool, then `done` |
+//! | `GET /cookie/set?v=X`, `GET /cookie/get` | signed cookie `user` (403 if missing or forged) |
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use squall::escape::xhtml_escape;
+use squall::httpserver::HttpServerOptions;
+use squall::prelude::*;
+
+/// `GET /`: Tornado's hello world. Only `get` is defined, so `DELETE /` is a 405 whose `Allow`
+/// header lists `GET, HEAD, OPTIONS`.
+#[derive(Clone, Default)]
+struct MainHandler;
+
+#[handler]
+impl MainHandler {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        cx.write("Hello, world");
+        Ok(())
+    }
+}
+
+#[derive(Clone, Default)]
+struct Plaintext;
+
+#[handler]
+impl Plaintext {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        cx.set_header("Content-Type", "text/plain")?;
+        cx.write("Hello, World!");
+        Ok(())
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Message {
+    message: &'static str,
+}
+
+#[derive(Clone, Default)]
+struct Json;
+
+#[handler]
+impl Json {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        cx.write_json(&Message {
+            message: "Hello, World!",
+        })
+    }
+}
+
+/// `GET /user/(\d+)`: the group arrives parsed as a `u64` (a number too large for it is a 404,
+/// as is `/user/abc`, which no route matches).
+#[derive(Clone, Default)]
+struct User;
+
+#[handler]
+impl User {
+    fn get(&mut self, cx: &mut Context, id: u64) -> Result<()> {
+        cx.write_json(&serde_json::json!({ "id": id }))
+    }
+}
+
+#[derive(Clone, Default)]
+struct Reverse;
+
+#[handler]
+impl Reverse {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        let url = cx.reverse_url("user", &[&42])?;
+        cx.write(url);
+        Ok(())
+    }
+}
+
+/// `POST/PUT /echo`: the body back with the request's `Content-Type`; a body sent without one
+/// comes back as `application/octet-stream` (what RFC 9110 says a recipient may assume), never
+/// as the framework's default `text/html`. An API endpoint, so exempt from XSRF.
+#[derive(Clone, Default)]
+struct Echo;
+
+#[handler(xsrf_exempt)]
+impl Echo {
+    fn post(&mut self, cx: &mut Context) -> Result<()> {
+        self.echo(cx)
+    }
+    fn put(&mut self, cx: &mut Context) -> Result<()> {
+        self.echo(cx)
+    }
+}
+
+impl Echo {
+    fn echo(&mut self, cx: &mut Context) -> Result<()> {
+        let ct = cx
+            .header("Content-Type")
+            .unwrap_or("application/octet-stream")
+            .to_owned();
+        cx.set_header("Content-Type", ct)?;
+        let body = cx.request_mut().take_body();
+        cx.write(body);
+        Ok(())
+    }
+}
+
+/// Arguments grouped by name, serialized as a JSON object in order of first appearance (as
+/// Tornado's `request.arguments` dict would be).
+struct ArgMap(Vec<(String, Vec<String>)>);
+
+impl Serialize for ArgMap {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        let mut map = s.serialize_map(Some(self.0.len()))?;
+        for (name, values) in &self.0 {
+            map.serialize_entry(name, values)?;
+        }
+        map.end()
+    }
+}
+
+/// `GET/POST /args`: every argument, raw (not whitespace-stripped), query first, then the body
+/// (urlencoded or multipart fields; uploaded files are not arguments). POST is exempt from XSRF.
+#[derive(Clone, Default)]
+struct Args;
+
+#[handler]
+impl Args {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        let all = cx.all_arguments()?;
+        cx.write_json(&ArgMap(all))
+    }
+    #[xsrf_exempt]
+    fn post(&mut self, cx: &mut Context) -> Result<()> {
+        self.get(cx)
+    }
+}
+
+/// `GET /form` renders a form carrying the XSRF token (and sets the `_xsrf` cookie); `POST /form`
+/// is checked by the framework before `post` runs: no token or a wrong one is a 403.
+#[derive(Clone, Default)]
+struct Form;
+
+#[handler]
+impl Form {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        let xsrf = cx.xsrf_form_html()?;
+        cx.write(format!(
+            "<!DOCTYPE html>\n<html><head><title>Squall form</title></head><body>\n\
+             <form action=\"/form\" method=\"post\">\n{xsrf}\n\
+             <label>Name <input type=\"text\" name=\"name\"></label>\n\
+             <input type=\"submit\" value=\"Greet\">\n</form>\n</body></html>\n"
+        ));
+        Ok(())
+    }
+    fn post(&mut self, cx: &mut Context) -> Result<()> {
+        let name = cx.argument("name")?;
+        cx.write(format!("Hello, {}", xhtml_escape(&name)));
+        Ok(())
+    }
+}
+
+/// `POST /api/items`: a JSON API behind XSRF protection; scripts send the token in the
+/// `X-XSRFToken` (or `X-CSRFToken`) header. Answers 201 with the item it received.
+#[derive(Clone, Default)]
+struct Items;
+
+#[handler]
+impl Items {
+    fn post(&mut self, cx: &mut Context) -> Result<()> {
+        let item: serde_json::Value = cx.json_body()?;
+        cx.set_status(201);
+        cx.write_json(&item)
+    }
+}
+
+/// `GET /etag`: a fixed body; the framework adds its ETag and answers a matching
+/// `If-None-Match` with 304.
+#[derive(Clone, Default)]
+struct Etag;
+
+#[handler]
+impl Etag {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        cx.write("etag body\n");
+        Ok(())
+    }
+}
+
+/// `GET /stream`: five pieces, each flushed (a chunk of its own on HTTP/1.1) and awaited until
+/// the socket has taken it.
+#[derive(Clone, Default)]
+struct Stream;
+
+#[handler]
+impl Stream {
+    async fn get(&mut self, cx: &mut Context) -> Result<()> {
+        for i in 0..5 {
+            cx.write(format!("chunk {i}\n"));
+            cx.flush_and_wait().await?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Clone, Default)]
+struct Redirect;
+
+#[handler]
+impl Redirect {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        cx.redirect("/", false)
+    }
+}
+
+/// `GET /error`: a handler that panics. The client gets a 500 page without the panic text; the
+/// log gets the detail; the server, and even this connection, carry on.
+#[derive(Clone, Default)]
+struct Fail;
+
+#[handler]
+impl Fail {
+    fn get(&mut self, _cx: &mut Context) -> Result<()> {
+        panic!("GET /error fails on purpose (showcase)");
+    }
+}
+
+/// `GET /slow`: waits 200 ms on the loop's timer. The loop serves other requests meanwhile, so
+/// two of these in parallel take 200 ms, not 400.
+#[derive(Clone, Default)]
+struct Slow;
+
+#[handler]
+impl Slow {
+    async fn get(&mut self, cx: &mut Context) -> Result<()> {
+        squall::task::sleep(Duration::from_millis(200)).await;
+        cx.write("done");
+        Ok(())
+    }
+}
+
+/// About 50 ms of real computation (a xorshift generator), never a sleep.
+fn cpu_job() -> u64 {
+    let start = Instant::now();
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut rounds = 0u64;
+    while start.elapsed() < Duration::from_millis(50) {
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+        }
+        rounds += 1;
+    }
+    std::hint::black_box(x).wrapping_add(rounds)
+}
+
+/// `GET /cpu`: the computation runs on the executor thread pool; the loop keeps serving.
+#[derive(Clone, Default)]
+struct Cpu;
+
+#[handler]
+impl Cpu {
+    async fn get(&mut self, cx: &mut Context) -> Result<()> {
+        let result = cx.run_in_executor(cpu_job).await?;
+        log::debug!("cpu job result {result:#x}");
+        cx.write("done");
+        Ok(())
+    }
+}
+
+/// `GET /cookie/set?v=X` signs `X` into cookie `user`; `GET /cookie/get` shows it, or answers
+/// 403 when the cookie is missing, forged, expired, or signed with another secret.
+#[derive(Clone, Default)]
+struct Cookie;
+
+#[handler]
+impl Cookie {
+    fn get(&mut self, cx: &mut Context, op: String) -> Result<()> {
+        match op.as_str() {
+            "set" => {
+                let v = cx.argument("v")?;
+                cx.set_signed_cookie("user", &v)?;
+                cx.write(format!("user set to {}", xhtml_escape(&v)));
+                Ok(())
+            }
+            _ => match cx.signed_cookie("user", 31.0) {
+                Some(v) => {
+                    cx.set_header("Content-Type", "text/plain; charset=UTF-8")?;
+                    cx.write(v);
+                    Ok(())
+                }
+                None => Err(HttpError::new(403).log("no valid signed cookie 'user'")),
+            },
+        }
+    }
+}
+
+/// The routing table and settings (static files under `/static/` from `static_path`).
+fn make_app(static_path: PathBuf, secret: String) -> std::io::Result<Application> {
+    let settings = Settings {
+        xsrf_cookies: true,
+        cookie_secret: Some(secret.into()),
+        static_path: Some(static_path),
+        ..Settings::default()
+    };
+    let app = Application::with_settings(
+        routes![
+            (r"/", MainHandler),
+            (r"/plaintext", Plaintext),
+            (r"/json", Json),
+            (r"/user/(\d+)", User, name = "user"),
+            (r"/reverse", Reverse),
+            (r"/echo", Echo),
+            (r"/args", Args),
+            (r"/form", Form),
+            (r"/api/items", Items),
+            (r"/etag", Etag),
+            (r"/stream", Stream),
+            (r"/redirect", Redirect),
+            (r"/error", Fail),
+            (r"/slow", Slow),
+            (r"/cpu", Cpu),
+            (r"/cookie/(set|get)", Cookie),
+        ],
+        settings,
+    )?;
+    Ok(app)
+}
+
+/// Size of the generated `big.bin`.
+const BIG_LEN: usize = 1 << 20;
+
+/// Writes `big.bin` (1 MiB of 0, 1, ..., 255, 0, 1, ...) into `dir` unless a file of the right
+/// size is there. Written to a temporary name and renamed, so a server starting at the same
+/// time never serves half a file.
+fn ensure_big_file(dir: &Path) -> std::io::Result<()> {
+    let path = dir.join("big.bin");
+    if std::fs::metadata(&path).is_ok_and(|m| m.len() == BIG_LEN as u64) {
+        return Ok(());
+    }
+    let data: Vec<u8> = (0..BIG_LEN).map(|i| i as u8).collect();
+    let tmp = dir.join(format!(".big.bin.{}", std::process::id()));
+    std::fs::write(&tmp, &data)?;
+    std::fs::rename(&tmp, &path)?;
+    log::info!("generated {}", path.display());
+    Ok(())
+}
+
+fn main() -> std::io::Result<()> {
+    squall::log::enable_pretty_logging(log::LevelFilter::Info);
+    let args = common::Args::parse();
+    let static_path: PathBuf = args
+        .get("--static")
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("static"));
+    ensure_big_file(&static_path).map_err(|e| {
+        std::io::Error::new(
+            e.kind(),
+            format!("static folder {}: {e}", static_path.display()),
+        )
+    })?;
+    let secret = std::env::var("SHOWCASE_SECRET").unwrap_or_else(|_| "dev-secret".to_owned());
+
+    let options = HttpServerOptions {
+        max_body_size: 1 << 20,
+        max_header_size: 64 * 1024,
+        idle_timeout: Some(Duration::from_secs(5)),
+        header_timeout: Some(Duration::from_secs(5)),
+        ..HttpServerOptions::default()
+    };
+    let server = make_app(static_path.clone(), secret)?.into_server_with(options);
+    server.listen(args.port, &args.address)?;
+    log::info!(
+        "showcase listening on http://{}:{}/ (static files from {})",
+        args.address,
+        args.port,
+        static_path.display()
+    );
+    IOLoop::current().start();
+    Ok(())
+}
