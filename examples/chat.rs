@@ -274,8 +274,7 @@ fn main() -> std::io::Result<()> {
     squall::log::enable_pretty_logging(log::LevelFilter::Info);
     let args = common::Args::parse();
     let secret = std::env::var("CHAT_SECRET").unwrap_or_else(|_| "dev-chat-secret".to_owned());
-    // Keep the server: dropping it would close its listening socket.
-    let _server = make_app(secret)?.listen_on(args.port, &args.address)?;
+    make_app(secret)?.listen_on(args.port, &args.address)?;
     log::info!("chat on http://{}:{}/", args.address, args.port);
     IOLoop::current().start();
     Ok(())

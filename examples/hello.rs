@@ -24,8 +24,8 @@ fn main() -> std::io::Result<()> {
     squall::log::enable_pretty_logging(log::LevelFilter::Info);
     let args = common::Args::parse();
     let app = Application::new(routes![(r"/", MainHandler)]);
-    // Keep the server: dropping it would close its listening socket.
-    let _server = app.listen_on(args.port, &args.address)?;
+    // The loop keeps a listening server alive until it is stopped, as in Tornado.
+    app.listen_on(args.port, &args.address)?;
     log::info!("listening on http://{}:{}/", args.address, args.port);
     IOLoop::current().start();
     Ok(())

@@ -35,8 +35,7 @@ fn main() -> std::io::Result<()> {
         files = files.cache_max_age(Duration::from_secs(secs));
     }
     let app = Application::new(routes![(r"/(.*)", files)]);
-    // Keep the server: dropping it would close its listening socket.
-    let _server = app.listen_on(args.port, &args.address)?;
+    app.listen_on(args.port, &args.address)?;
     log::info!(
         "serving {} on http://{}:{}/",
         root.display(),

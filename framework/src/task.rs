@@ -138,6 +138,16 @@ impl Tasks {
         f
     }
 
+    /// Takes every live task's future out (for [`IOLoop::close`]); the caller drops them
+    /// outside any borrow.
+    pub(crate) fn drain(&self) -> Vec<LocalFuture> {
+        let n = self.slots.borrow().len();
+        (0..n)
+            .filter(|&i| self.slots.borrow()[i].waker.is_some())
+            .filter_map(|i| self.release(i))
+            .collect()
+    }
+
     /// Drops a task's future without polling it again. Returns whether it was live.
     pub(crate) fn cancel(&self, key: TaskKey) -> bool {
         let (idx, gen) = split(key);

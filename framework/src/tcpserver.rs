@@ -135,13 +135,18 @@ impl TcpServer {
         for s in sockets {
             s.set_nonblocking(true)?;
             let fd = s.as_raw_fd();
-            let weak = Rc::downgrade(&self.inner);
+            // The loop holds the server (strongly) while it listens, as in Tornado: a server
+            // serves until `stop()`, even if the code that started it dropped its handle
+            // (`app.listen(8888)?; IOLoop::current().start()`). `stop()` (or
+            // `IOLoop::close()`) removes the handler and with it this reference.
+            let inner = self.inner.clone();
             self.inner
                 .io_loop
                 .add_handler(fd, Events::READ, move |fd, _| {
-                    if let Some(inner) = weak.upgrade() {
-                        TcpServer { inner }.accept_ready(fd);
+                    TcpServer {
+                        inner: inner.clone(),
                     }
+                    .accept_ready(fd);
                 })?;
             self.inner.listeners.borrow_mut().push(s);
         }
@@ -259,17 +264,52 @@ mod tests {
     use super::*;
 
     #[test]
-    fn dropping_the_server_deregisters_its_listeners() {
+    fn a_listening_server_lives_until_stopped_then_deregisters() {
         let l = IOLoop::new().unwrap();
         let server = TcpServer::on(&l, |_, _| {});
         server.listen(0, "127.0.0.1").unwrap();
         let fd = server.inner.listeners.borrow()[0].as_raw_fd();
-        assert_eq!(l.handler_events(fd), Some(Events::READ));
+        let addr = server.local_addrs()[0];
+        let weak = Rc::downgrade(&server.inner);
+        // Dropping the handle does not stop it: `app.listen(8888)?; IOLoop::current().start()`.
         drop(server);
+        assert!(
+            weak.upgrade().is_some(),
+            "the loop keeps a listening server"
+        );
+        assert_eq!(l.handler_events(fd), Some(Events::READ));
+        let client = std::net::TcpStream::connect(addr).unwrap();
+        let l2 = l.clone();
+        l.call_later(std::time::Duration::from_millis(20), move || l2.stop());
+        l.start();
+        let server = TcpServer {
+            inner: weak.upgrade().unwrap(),
+        };
+        assert_eq!(server.accepted(), 1);
+        drop(client);
+        // stop(): deregistered before closing, and freed.
+        server.stop();
         assert_eq!(
             l.handler_events(fd),
             None,
             "stale registration of a closed fd"
         );
+        drop(server);
+        assert!(weak.upgrade().is_none(), "a stopped server is freed");
+    }
+
+    #[test]
+    fn closing_the_loop_frees_its_servers() {
+        let l = IOLoop::new().unwrap();
+        let server = TcpServer::on(&l, |_, _| {});
+        server.listen(0, "127.0.0.1").unwrap();
+        let weak = Rc::downgrade(&server.inner);
+        drop(server);
+        l.close();
+        assert!(
+            weak.upgrade().is_none(),
+            "IOLoop::close breaks the loop-server cycle"
+        );
+        assert_eq!(l.handler_count(), 0);
     }
 }

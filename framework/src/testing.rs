@@ -98,6 +98,8 @@ impl TestServer {
                     io_loop.start();
                 }
                 server.close_all_connections();
+                server.stop();
+                io_loop.close();
                 IOLoop::clear_current();
             })
             .expect("test server: cannot spawn its thread");

@@ -279,7 +279,9 @@ fn serve_thread<D, F>(
             let _ = tx.send(Ok(super::shutdown::register(&server)));
             drop(tx);
             l.run_sync(server.wait_closed());
+            server.stop();
             drop(server);
+            l.close();
         }
     }
     IOLoop::clear_current();

@@ -382,6 +382,41 @@ impl IOLoop {
         }
     }
 
+    /// Closes the loop (Tornado's `IOLoop.close()`): removes every fd handler (the fds
+    /// themselves belong to their owners), and drops pending callbacks, timers and tasks.
+    ///
+    /// What is registered on a loop holds the loop, and a listening server is held by its
+    /// loop (it serves until stopped, as in Tornado): closing breaks those cycles so that a
+    /// loop that has finished its work, and everything on it, is freed. Call it after
+    /// [`start`](IOLoop::start) returns for good (a thread's loop, a test's loop).
+    pub fn close(&self) {
+        let fds: Vec<RawFd> = {
+            let fds = self.inner.fds.borrow();
+            (0..fds.len())
+                .filter(|&i| fds[i].registered)
+                .map(|i| i as RawFd)
+                .collect()
+        };
+        for fd in fds {
+            self.remove_handler(fd);
+        }
+        let callbacks = std::mem::take(&mut *self.inner.callbacks.borrow_mut());
+        drop(callbacks);
+        let timers = std::mem::take(&mut *self.inner.timers.borrow_mut());
+        drop(timers);
+        let tasks = self.inner.tasks.drain();
+        drop(tasks);
+        let remote = std::mem::take(
+            &mut *self
+                .inner
+                .shared
+                .remote
+                .lock()
+                .unwrap_or_else(|e| e.into_inner()),
+        );
+        drop(remote);
+    }
+
     /// How many fds have handlers (useful to check for leaks).
     pub fn handler_count(&self) -> usize {
         self.inner
