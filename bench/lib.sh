@@ -10,7 +10,7 @@ VENV=$OUT_DIR/venv
 SQUALL_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PEERS_TARGET=${CARGO_TARGET_DIR:-$PEERS_DIR/target}
 
-ALL_SERVERS="squall bare hyper actix tornado"
+ALL_SERVERS="squall squall-raw bare hyper actix tornado"
 SERVERS=${SERVERS:-$ALL_SERVERS}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -58,11 +58,11 @@ prepare_servers() {
   for name in $SERVERS; do
     blog=$OUT_DIR/build-$name.log
     case $name in
-      squall)
+      squall | squall-raw)
         log "building squall (cargo build --release --example bench)"
         if (cd "$ROOT" && cargo build --release --example bench) >"$blog" 2>&1 \
           && [ -x "$SQUALL_TARGET/release/examples/bench" ]; then
-          READY+=(squall)
+          READY+=("$name")
         else
           log "SKIP squall: build failed (examples/bench.rs missing?); see $blog:"
           tail -n 3 "$blog" | sed 's/^/    /' >&2
@@ -144,6 +144,12 @@ start_server() {
     squall)
       # shellcheck disable=SC2086
       "${PIN_SERVER[@]}" "$SQUALL_TARGET/release/examples/bench" --port "$port" $SQUALL_ARGS \
+        >"$slog" 2>&1 &
+      ;;
+    squall-raw)
+      # The raw HTTP delegate, without the Application (routing, handler, context).
+      # shellcheck disable=SC2086
+      "${PIN_SERVER[@]}" "$SQUALL_TARGET/release/examples/bench" --port "$port" --raw $SQUALL_ARGS \
         >"$slog" 2>&1 &
       ;;
     tornado)
