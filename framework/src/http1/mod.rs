@@ -31,6 +31,8 @@ mod chunked;
 mod parse;
 mod request;
 mod response;
+mod server;
+mod timeouts;
 
 /// Fuzzing entry points for `framework/fuzz`: **not part of the API** (hidden, no stability
 /// promise).
@@ -40,220 +42,23 @@ pub mod __fuzz;
 
 pub use request::{BodySink, Method, Request, RequestBuilder, Version};
 pub use response::{reason_phrase, Responder, ResponseError};
+pub(crate) use server::ServerCore;
+pub use server::{BodyMode, HttpDelegate, HttpServerOptions};
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::SocketAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::{Rc, Weak};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::ioloop::Timeout;
 use crate::iostream::{IOStream, StreamProtocol};
 use chunked::ChunkedDecoder;
 use parse::{Framing, HeadLimits, Scan};
-use request::RequestPool;
-use response::DateCache;
 
 /// Output a connection may hold unsent before it stops taking new requests.
 const WRITE_HIGH_WATER: usize = 64 * 1024;
-
-/// How the server should receive a request's body; see [`HttpDelegate::body_mode`].
-pub enum BodyMode {
-    /// Buffer the whole body into the request (default; bounded by `max_body_size`).
-    Buffer,
-    /// Hand the body to this sink piece by piece as it arrives (large uploads).
-    Stream(Box<dyn BodySink>),
-    /// Refuse the request with this status without reading its body (the connection closes).
-    Reject(u16),
-}
-
-impl fmt::Debug for BodyMode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BodyMode::Buffer => f.write_str("Buffer"),
-            BodyMode::Stream(_) => f.write_str("Stream(..)"),
-            BodyMode::Reject(s) => write!(f, "Reject({s})"),
-        }
-    }
-}
-
-/// What the server calls for each request: Tornado's `HTTPServerConnectionDelegate` and
-/// `HTTPMessageDelegate` in one.
-///
-/// A closure `Fn(Request, Responder)` is a delegate. The web layer's
-/// [`Application`](crate::web::Application) is another.
-///
-/// # Examples
-///
-/// ```no_run
-/// use squall::httpserver::HTTPServer;
-/// use squall::http1::{Request, Responder};
-///
-/// let server = HTTPServer::new(|req: Request, res: Responder| {
-///     let body = format!("you asked for {}", req.path());
-///     res.respond(200, &[("Content-Type", "text/plain")], body.as_bytes());
-/// });
-/// server.listen(8888, "127.0.0.1").unwrap();
-/// squall::ioloop::IOLoop::current().start();
-/// ```
-pub trait HttpDelegate: 'static {
-    /// Decides, once the head has arrived, how to receive the body. Called only for requests
-    /// with a body. The default buffers it.
-    fn body_mode(&self, _request: &Request) -> BodyMode {
-        BodyMode::Buffer
-    }
-
-    /// Handles a complete request. The response is written through `responder`, now or later
-    /// (an async handler keeps it); it must end with [`Responder::finish`] (or be dropped, which
-    /// answers 500 or closes the connection).
-    fn handle(&self, request: Request, responder: Responder);
-}
-
-impl<F: Fn(Request, Responder) + 'static> HttpDelegate for F {
-    fn handle(&self, request: Request, responder: Responder) {
-        self(request, responder)
-    }
-}
-
-/// Options of an HTTP server, with Tornado's defaults where Tornado has them.
-#[derive(Debug, Clone)]
-pub struct HttpServerOptions {
-    /// Close every connection after one response.
-    pub no_keep_alive: bool,
-    /// Trust `X-Real-IP`/`X-Forwarded-For` and `X-Scheme`/`X-Forwarded-Proto` (behind a proxy).
-    pub xheaders: bool,
-    /// Largest request head (request line and headers), default 64 KiB; more is 431.
-    pub max_header_size: usize,
-    /// Largest request target, default 8 KiB; more is 414.
-    pub max_request_line: usize,
-    /// Largest request body, default 100 MiB; more is 413.
-    pub max_body_size: u64,
-    /// Time allowed for a request head to arrive once it has started (slowloris defence).
-    pub header_timeout: Option<Duration>,
-    /// Time an idle keep-alive connection is kept.
-    pub idle_timeout: Option<Duration>,
-    /// Time a request body may stall (no bytes arriving).
-    pub body_timeout: Option<Duration>,
-    /// Write one access-log line per request (target `squall::access`, at info/warn/error).
-    pub access_log: bool,
-    /// How long a graceful shutdown lets in-flight requests finish before closing their
-    /// connections anyway, default 30 s (see
-    /// [`HTTPServer::shutdown`](crate::httpserver::HTTPServer::shutdown)).
-    pub shutdown_grace: Duration,
-}
-
-impl Default for HttpServerOptions {
-    fn default() -> Self {
-        HttpServerOptions {
-            no_keep_alive: false,
-            xheaders: false,
-            max_header_size: 64 * 1024,
-            max_request_line: 8 * 1024,
-            max_body_size: 100 * 1024 * 1024,
-            header_timeout: Some(Duration::from_secs(60)),
-            idle_timeout: Some(Duration::from_secs(3600)),
-            body_timeout: Some(Duration::from_secs(60)),
-            access_log: true,
-            shutdown_grace: Duration::from_secs(30),
-        }
-    }
-}
-
-/// State shared by every connection of one server.
-pub(crate) struct ServerCore {
-    pub(crate) options: HttpServerOptions,
-    pub(crate) delegate: Box<dyn HttpDelegate>,
-    pub(crate) pool: Rc<RequestPool>,
-    pub(crate) date: RefCell<DateCache>,
-    conns: RefCell<Vec<Weak<Conn>>>,
-    /// Set during graceful shutdown: finish in-flight requests, then close.
-    pub(crate) draining: Cell<bool>,
-    /// Called once, while draining, when the last connection has closed.
-    on_empty: RefCell<Option<Box<dyn FnOnce()>>>,
-}
-
-impl ServerCore {
-    pub(crate) fn new(delegate: Box<dyn HttpDelegate>, options: HttpServerOptions) -> Rc<Self> {
-        Rc::new(ServerCore {
-            options,
-            delegate,
-            pool: Rc::new(RequestPool::default()),
-            date: RefCell::new(DateCache::default()),
-            conns: RefCell::new(Vec::new()),
-            draining: Cell::new(false),
-            on_empty: RefCell::new(None),
-        })
-    }
-
-    /// Number of open connections.
-    pub(crate) fn connection_count(&self) -> usize {
-        self.conns.borrow().len()
-    }
-
-    /// Number of connections with a request in flight.
-    pub(crate) fn busy_count(&self) -> usize {
-        self.conns
-            .borrow()
-            .iter()
-            .filter_map(Weak::upgrade)
-            .filter(|c| c.phase.get() != Phase::Head || c.stream.read_buffered() > 0)
-            .count()
-    }
-
-    /// Starts a graceful shutdown: idle connections close now, busy ones after their current
-    /// response (which says `Connection: close` if its head is not written yet).
-    pub(crate) fn drain(&self) {
-        self.draining.set(true);
-        let conns: Vec<Rc<Conn>> = self
-            .conns
-            .borrow()
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
-        for c in conns {
-            match c.phase.get() {
-                Phase::Head if c.stream.read_buffered() == 0 => c.close_when_flushed(),
-                Phase::Dispatched => {
-                    let mut cur = c.current.get();
-                    cur.keep_alive = false;
-                    c.current.set(cur);
-                }
-                _ => {}
-            }
-        }
-        self.check_empty();
-    }
-
-    /// Calls `f` once, while draining, when no connection is left (at once if none is).
-    pub(crate) fn when_empty(&self, f: Box<dyn FnOnce()>) {
-        *self.on_empty.borrow_mut() = Some(f);
-        self.check_empty();
-    }
-
-    fn check_empty(&self) {
-        if !self.draining.get() || !self.conns.borrow().is_empty() {
-            return;
-        }
-        let f = self.on_empty.borrow_mut().take();
-        if let Some(f) = f {
-            f();
-        }
-    }
-
-    /// Closes every connection at once.
-    pub(crate) fn close_all(&self) {
-        let conns: Vec<Rc<Conn>> = self
-            .conns
-            .borrow()
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
-        for c in conns {
-            c.stream.close();
-        }
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Phase {
@@ -427,77 +232,6 @@ impl Conn {
             }
         }
         self.server.check_empty();
-    }
-
-    // ----- timeouts -------------------------------------------------------------------------
-
-    fn set_deadline(self: &Rc<Self>, deadline: Option<Instant>) {
-        self.deadline.set(deadline);
-        self.pending_seen.set(usize::MAX);
-        let Some(d) = deadline else { return };
-        match self.timer.get() {
-            // The armed timer fires no later than the deadline; it re-arms itself then.
-            Some((_, at)) if at <= d => {}
-            Some((t, _)) => {
-                self.stream.io_loop().remove_timeout(t);
-                self.arm(d);
-            }
-            None => self.arm(d),
-        }
-    }
-
-    fn arm(self: &Rc<Self>, at: Instant) {
-        let weak = Rc::downgrade(self);
-        let t = self.stream.io_loop().call_at(at, move || {
-            if let Some(c) = weak.upgrade() {
-                c.timer.set(None);
-                c.on_timer();
-            }
-        });
-        self.timer.set(Some((t, at)));
-    }
-
-    fn on_timer(self: &Rc<Self>) {
-        let Some(d) = self.deadline.get() else { return };
-        let now = Instant::now();
-        if now >= d && self.sending_on(now) {
-            return;
-        }
-        if now >= d {
-            log::debug!(
-                "squall: closing connection from {} ({:?} timed out)",
-                self.remote,
-                self.phase.get()
-            );
-            self.stream.close();
-        } else {
-            self.arm(d);
-        }
-    }
-
-    /// At an idle deadline: whether the connection is in fact still sending a response the
-    /// client is reading (its unsent output shrank since the deadline was set). It is then not
-    /// idle, and gets another idle_timeout; a client that stopped reading does not.
-    fn sending_on(self: &Rc<Self>, now: Instant) -> bool {
-        let idle = match self.phase.get() {
-            Phase::Head => !self.head_started.get(),
-            Phase::Closing => true,
-            Phase::Body | Phase::Dispatched => false,
-        };
-        let Some(timeout) = self.server.options.idle_timeout else {
-            return false;
-        };
-        if !idle || !self.stream.writing() {
-            return false;
-        }
-        let pending = self.stream.write_buffered();
-        if pending >= self.pending_seen.replace(pending) {
-            return false;
-        }
-        let d = now + timeout;
-        self.deadline.set(Some(d));
-        self.arm(d);
-        true
     }
 
     // ----- the request loop -----------------------------------------------------------------
@@ -809,16 +543,6 @@ impl Conn {
         if !self.stream.writing() {
             self.stream.close();
         }
-    }
-}
-
-impl ServerCore {
-    fn pool_return(&self, parts: request::Parts) {
-        self.pool.give(parts);
-    }
-
-    pub(crate) fn date_now(&self, now: Instant) -> [u8; 29] {
-        self.date.borrow_mut().get(now)
     }
 }
 
