@@ -4,7 +4,7 @@
 //! routing table written with `routes!`, served by an HTTP/1.1 server on a single-threaded,
 //! [`polling`]-based [`IOLoop`](ioloop::IOLoop).
 //!
-//! ```no_run
+//! ```
 //! use squall::prelude::*;
 //!
 //! #[derive(Clone, Default)]
@@ -23,22 +23,36 @@
 //!
 //! #[handler]
 //! impl UserHandler {
+//!     // `(\d+)` arrives as a u64; a value that does not convert is a 404.
 //!     fn get(&mut self, cx: &mut Context, id: u64) -> Result<()> {
 //!         cx.write(format!("user {id}"));
 //!         Ok(())
 //!     }
 //! }
 //!
-//! fn main() -> std::io::Result<()> {
-//!     let app = Application::new(routes![
+//! fn make_app() -> Application {
+//!     Application::new(routes![
 //!         (r"/", MainHandler),
 //!         (r"/user/(\d+)", UserHandler, name = "user"),
-//!     ]);
-//!     app.listen(8888)?;
-//!     IOLoop::current().start();
-//!     Ok(())
+//!     ])
 //! }
+//!
+//! // Serve it on 127.0.0.1 (a free port) in the background and ask it over a real socket.
+//! let server = squall::testing::TestServer::start(make_app);
+//! let mut client = squall::testing::TestClient::new(&server);
+//! assert_eq!(client.get("/").text(), "Hello, world");
+//! assert_eq!(client.get("/user/42").text(), "user 42");
+//! assert_eq!(client.get("/user/x").status(), 404);
+//! assert_eq!(client.request("DELETE", "/").send().header("Allow"), Some("GET, HEAD, OPTIONS"));
 //! ```
+//!
+//! A program serves it with `make_app().listen(8888)?; IOLoop::current().start();`
+//! (see `examples/hello.rs`), or over every core with
+//! `HTTPServer::bind(8888, "127.0.0.1")?.start(0, make_app)?.serve_until_shutdown()`.
+//!
+//! The modules follow Tornado's: [`ioloop`], [`iostream`], [`netutil`], [`tcpserver`],
+//! [`process`], [`httpserver`] (over [`http1`]), [`httputil`], [`escape`], [`web`] and
+//! [`testing`]; `README.md` maps Tornado's names to Squall's.
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 #[allow(unused_extern_crates)]
