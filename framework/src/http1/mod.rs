@@ -524,12 +524,12 @@ impl Conn {
     /// Answers bad input with `status` and closes.
     fn fail(self: &Rc<Self>, status: u16) {
         log::debug!("squall: bad request from {}: {status}", self.remote);
-        let date = self.server.date_now(self.stream.io_loop().time());
+        let now = self.stream.io_loop().time();
         self.stream.with_write_buffer(|w| {
             response::write_status_line(w, Version::Http11, status, None);
-            w.extend_from_slice(b"Content-Length: 0\r\nConnection: close\r\nDate: ");
-            w.extend_from_slice(&date);
-            w.extend_from_slice(b"\r\n\r\n");
+            w.extend_from_slice(b"Content-Length: 0\r\nConnection: close\r\n");
+            self.server.write_date_line(now, w);
+            w.extend_from_slice(b"\r\n");
         });
         self.phase.set(Phase::Closing);
         if !self.in_process.get() && self.stream.flush() {

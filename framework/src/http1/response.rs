@@ -17,62 +17,79 @@ use std::time::{Instant, SystemTime};
 use super::{Conn, Version};
 use crate::iostream::StreamError;
 
-/// The reason phrase of a status code (`""` for unknown codes).
-///
-/// # Examples
-///
-/// ```
-/// assert_eq!(squall::http1::reason_phrase(404), "Not Found");
-/// ```
-pub fn reason_phrase(status: u16) -> &'static str {
-    match status {
-        100 => "Continue",
-        101 => "Switching Protocols",
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        203 => "Non-Authoritative Information",
-        204 => "No Content",
-        205 => "Reset Content",
-        206 => "Partial Content",
-        300 => "Multiple Choices",
-        301 => "Moved Permanently",
-        302 => "Found",
-        303 => "See Other",
-        304 => "Not Modified",
-        307 => "Temporary Redirect",
-        308 => "Permanent Redirect",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        402 => "Payment Required",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        406 => "Not Acceptable",
-        408 => "Request Timeout",
-        409 => "Conflict",
-        410 => "Gone",
-        411 => "Length Required",
-        412 => "Precondition Failed",
-        413 => "Content Too Large",
-        414 => "URI Too Long",
-        415 => "Unsupported Media Type",
-        416 => "Range Not Satisfiable",
-        417 => "Expectation Failed",
-        421 => "Misdirected Request",
-        422 => "Unprocessable Content",
-        426 => "Upgrade Required",
-        428 => "Precondition Required",
-        429 => "Too Many Requests",
-        431 => "Request Header Fields Too Large",
-        500 => "Internal Server Error",
-        501 => "Not Implemented",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        505 => "HTTP Version Not Supported",
-        _ => "",
-    }
+/// Defines [`reason_phrase`] and the table of complete status lines from one list.
+macro_rules! statuses {
+    ($($code:literal => $reason:literal,)*) => {
+        /// The reason phrase of a status code (`""` for unknown codes).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// assert_eq!(squall::http1::reason_phrase(404), "Not Found");
+        /// ```
+        pub fn reason_phrase(status: u16) -> &'static str {
+            match status {
+                $($code => $reason,)*
+                _ => "",
+            }
+        }
+
+        /// The whole status line of a known code, `HTTP/1.1 200 OK\r\n`: one copy per response.
+        fn known_status_line(status: u16) -> Option<&'static [u8]> {
+            match status {
+                $($code => Some(concat!("HTTP/1.1 ", $code, " ", $reason, "\r\n").as_bytes()),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+statuses! {
+    100 => "Continue",
+    101 => "Switching Protocols",
+    200 => "OK",
+    201 => "Created",
+    202 => "Accepted",
+    203 => "Non-Authoritative Information",
+    204 => "No Content",
+    205 => "Reset Content",
+    206 => "Partial Content",
+    300 => "Multiple Choices",
+    301 => "Moved Permanently",
+    302 => "Found",
+    303 => "See Other",
+    304 => "Not Modified",
+    307 => "Temporary Redirect",
+    308 => "Permanent Redirect",
+    400 => "Bad Request",
+    401 => "Unauthorized",
+    402 => "Payment Required",
+    403 => "Forbidden",
+    404 => "Not Found",
+    405 => "Method Not Allowed",
+    406 => "Not Acceptable",
+    408 => "Request Timeout",
+    409 => "Conflict",
+    410 => "Gone",
+    411 => "Length Required",
+    412 => "Precondition Failed",
+    413 => "Content Too Large",
+    414 => "URI Too Long",
+    415 => "Unsupported Media Type",
+    416 => "Range Not Satisfiable",
+    417 => "Expectation Failed",
+    421 => "Misdirected Request",
+    422 => "Unprocessable Content",
+    426 => "Upgrade Required",
+    428 => "Precondition Required",
+    429 => "Too Many Requests",
+    431 => "Request Header Fields Too Large",
+    500 => "Internal Server Error",
+    501 => "Not Implemented",
+    502 => "Bad Gateway",
+    503 => "Service Unavailable",
+    504 => "Gateway Timeout",
+    505 => "HTTP Version Not Supported",
 }
 
 /// Appends `n` in decimal, without `format!`.
@@ -112,6 +129,12 @@ pub(crate) fn write_status_line(
     status: u16,
     reason: Option<&str>,
 ) {
+    if reason.is_none() {
+        if let Some(line) = known_status_line(status) {
+            w.extend_from_slice(line);
+            return;
+        }
+    }
     w.extend_from_slice(b"HTTP/1.1 ");
     let status = status.clamp(100, 999);
     w.extend_from_slice(&[
@@ -128,19 +151,31 @@ pub(crate) fn write_status_line(
     w.extend_from_slice(b"\r\n");
 }
 
-/// The `Date` header value, formatted once a second (hyper's trick), not per response.
-#[derive(Default)]
+/// The `Date` header, formatted once a second (hyper's trick), not per response. Kept as the
+/// whole line, `Date: <29 bytes>\r\n`, so a response copies it once.
 pub(crate) struct DateCache {
     next: Option<Instant>,
-    value: [u8; 29],
+    line: [u8; DATE_LINE_LEN],
+}
+
+const DATE_LINE_LEN: usize = 6 + 29 + 2;
+
+impl Default for DateCache {
+    fn default() -> Self {
+        let mut line = [b' '; DATE_LINE_LEN];
+        line[..6].copy_from_slice(b"Date: ");
+        line[DATE_LINE_LEN - 2..].copy_from_slice(b"\r\n");
+        DateCache { next: None, line }
+    }
 }
 
 impl DateCache {
-    pub(crate) fn get(&mut self, now: Instant) -> [u8; 29] {
+    /// The header line, `Date: <value>\r\n`, current as of `now`.
+    pub(crate) fn line(&mut self, now: Instant) -> &[u8; DATE_LINE_LEN] {
         if self.next.is_none_or(|n| now >= n) {
             let wall = SystemTime::now();
             // Formatted into the fixed buffer: no allocation, even once a second.
-            let mut cursor = std::io::Cursor::new(&mut self.value[..]);
+            let mut cursor = std::io::Cursor::new(&mut self.line[6..6 + 29]);
             let _ = std::io::Write::write_fmt(
                 &mut cursor,
                 format_args!("{}", httpdate::HttpDate::from(wall)),
@@ -151,7 +186,15 @@ impl DateCache {
                 .unwrap_or(0);
             self.next = Some(now + std::time::Duration::from_nanos(1_000_000_000 - sub as u64));
         }
-        self.value
+        &self.line
+    }
+
+    /// The header value alone (29 bytes).
+    #[cfg(test)]
+    pub(crate) fn get(&mut self, now: Instant) -> [u8; 29] {
+        let mut v = [0u8; 29];
+        v.copy_from_slice(&self.line(now)[6..6 + 29]);
+        v
     }
 }
 
@@ -359,26 +402,26 @@ impl Responder {
                     log::error!("squall: refused response header {name:?} (CR, LF or NUL)");
                     continue;
                 }
-                if name.eq_ignore_ascii_case("content-length") {
-                    if declared.is_none() {
-                        declared = value.trim().parse().ok();
+                // The names the server handles, told apart by length before comparing.
+                match name.len() {
+                    14 if name.eq_ignore_ascii_case("content-length") => {
+                        if declared.is_none() {
+                            declared = value.trim().parse().ok();
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                if name.eq_ignore_ascii_case("transfer-encoding") {
-                    continue;
-                }
-                if name.eq_ignore_ascii_case("connection") {
-                    if value
-                        .split(',')
-                        .any(|t| t.trim().eq_ignore_ascii_case("close"))
-                    {
-                        keep_alive = false;
+                    17 if name.eq_ignore_ascii_case("transfer-encoding") => continue,
+                    10 if name.eq_ignore_ascii_case("connection") => {
+                        if value
+                            .split(',')
+                            .any(|t| t.trim().eq_ignore_ascii_case("close"))
+                        {
+                            keep_alive = false;
+                        }
+                        continue;
                     }
-                    continue;
-                }
-                if name.eq_ignore_ascii_case("date") {
-                    has_date = true;
+                    4 if name.eq_ignore_ascii_case("date") => has_date = true,
+                    _ => {}
                 }
                 w.extend_from_slice(name.as_bytes());
                 w.extend_from_slice(b": ");
@@ -386,9 +429,7 @@ impl Responder {
                 w.extend_from_slice(b"\r\n");
             }
             if !has_date {
-                w.extend_from_slice(b"Date: ");
-                w.extend_from_slice(&conn.server.date_now(now));
-                w.extend_from_slice(b"\r\n");
+                conn.server.write_date_line(now, w);
             }
             if no_body_status {
                 if status == 304 {
@@ -573,10 +614,59 @@ impl Drop for Responder {
     }
 }
 
+/// Whether a response header may be sent: a non-empty name without controls, space, `:` or
+/// DEL, and a value without CR, LF or NUL (no response splitting).
 fn header_ok(name: &str, value: &str) -> bool {
     !name.is_empty()
-        && !name.bytes().any(|b| b <= b' ' || b == b':' || b == 0x7f)
-        && !value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0)
+        && !any_word(name.as_bytes(), bad_name_bytes, bad_name_byte)
+        && !any_word(value.as_bytes(), bad_value_bytes, bad_value_byte)
+}
+
+fn bad_name_byte(b: u8) -> bool {
+    b <= b' ' || b == b':' || b == 0x7f
+}
+
+fn bad_value_byte(b: u8) -> bool {
+    b == b'\r' || b == b'\n' || b == 0
+}
+
+const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Nonzero iff some byte of `x` is below `n` (exact for n <= 128; bit-twiddling "hasless").
+fn has_less(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(LO * n as u64) & !x & HI
+}
+
+/// Nonzero iff some byte of `x` equals `n`.
+fn has_byte(x: u64, n: u8) -> u64 {
+    has_less(x ^ (LO * n as u64), 1)
+}
+
+fn bad_name_bytes(x: u64) -> u64 {
+    has_less(x, b' ' + 1) | has_byte(x, b':') | has_byte(x, 0x7f)
+}
+
+fn bad_value_bytes(x: u64) -> u64 {
+    has_byte(x, 0) | has_byte(x, b'\r') | has_byte(x, b'\n')
+}
+
+/// Whether any byte of `s` is flagged, eight bytes at a time (`word` tells whether a word holds
+/// such a byte, `byte` tests one byte). Words may overlap at the end: only existence matters.
+fn any_word(s: &[u8], word: fn(u64) -> u64, byte: fn(u8) -> bool) -> bool {
+    if s.len() < 8 {
+        return s.iter().any(|&b| byte(b));
+    }
+    let load = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+    let mut found = 0;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        found |= word(load(c));
+    }
+    if !chunks.remainder().is_empty() {
+        found |= word(load(&s[s.len() - 8..]));
+    }
+    found != 0
 }
 
 #[cfg(test)]
@@ -592,6 +682,56 @@ mod tests {
             let mut h = Vec::new();
             write_hex(&mut h, n);
             assert_eq!(h, format!("{n:x}").as_bytes());
+        }
+    }
+
+    #[test]
+    fn header_checks_match_the_byte_rules() {
+        let bad_name = |s: &[u8]| s.iter().any(|&b| b <= b' ' || b == b':' || b == 0x7f);
+        let bad_value = |s: &[u8]| s.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0);
+        for len in 1..20 {
+            for pos in 0..len {
+                for b in 0..=255u8 {
+                    // Neighbours that stress the borrows of the word tricks.
+                    for next in [b'a', 0x00, 0x80, 0xff] {
+                        let mut s = vec![b'a'; len];
+                        s[pos] = b;
+                        if pos + 1 < len {
+                            s[pos + 1] = next;
+                        }
+                        assert_eq!(
+                            any_word(&s, bad_name_bytes, bad_name_byte),
+                            bad_name(&s),
+                            "name {s:?}"
+                        );
+                        assert_eq!(
+                            any_word(&s, bad_value_bytes, bad_value_byte),
+                            bad_value(&s),
+                            "value {s:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(!header_ok("", "v"));
+        assert!(!header_ok(
+            "X-Long-Header-Name",
+            "a value that is long\r\nX: y"
+        ));
+        assert!(!header_ok("X-Long Header-Name", "v"));
+        assert!(header_ok("X-\u{dc}n\u{ef}code", "v\u{e4}lue ok"));
+    }
+
+    #[test]
+    fn status_line_table_matches_the_general_path() {
+        for status in 100..1000u16 {
+            let mut fast = Vec::new();
+            write_status_line(&mut fast, Version::Http11, status, None);
+            let mut slow = Vec::new();
+            let reason = reason_phrase(status);
+            slow.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
+            assert_eq!(fast, slow, "{status}");
+            assert_eq!(known_status_line(status).is_some(), !reason.is_empty());
         }
     }
 

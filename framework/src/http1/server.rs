@@ -212,7 +212,8 @@ impl ServerCore {
         self.pool.give(parts);
     }
 
-    pub(crate) fn date_now(&self, now: Instant) -> [u8; 29] {
-        self.date.borrow_mut().get(now)
+    /// Appends `Date: <now>\r\n`.
+    pub(crate) fn write_date_line(&self, now: Instant, w: &mut Vec<u8>) {
+        w.extend_from_slice(self.date.borrow_mut().line(now));
     }
 }
