@@ -315,18 +315,15 @@ impl Responder {
     }
 
     /// Sends a complete response: status, headers, `Content-Length` and body.
-    pub fn respond(mut self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
-        let ok = self
-            .write_head(
-                status,
-                None,
-                headers.iter().copied(),
-                Some(body.len() as u64),
-            )
-            .and_then(|()| self.write(body));
-        if ok.is_ok() {
-            let _ = self.finish();
-        }
+    pub fn respond(self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
+        let _ = self.complete(
+            status,
+            None,
+            headers.iter().copied(),
+            Some(body.len() as u64),
+            true,
+            body,
+        );
     }
 
     /// Writes the status line and headers. `content_length` `None` means the length is not
@@ -351,7 +348,8 @@ impl Responder {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        self.write_head_inner(status, reason, headers, content_length, true)
+        self.write_head_inner(status, reason, headers, content_length, true, &[])
+            .map(drop)
     }
 
     /// [`write_head`](Responder::write_head) for headers the caller has already validated
@@ -366,7 +364,31 @@ impl Responder {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        self.write_head_inner(status, reason, headers, content_length, false)
+        self.write_head_inner(status, reason, headers, content_length, false, &[])
+            .map(drop)
+    }
+
+    /// The whole response at once: `write_head`, `write(body)` and `finish`, with the body
+    /// appended under the same buffer borrow as the head when it matches the framing (the usual
+    /// case), and through `write` otherwise.
+    pub(crate) fn complete<'a, I>(
+        mut self,
+        status: u16,
+        reason: Option<&str>,
+        headers: I,
+        content_length: Option<u64>,
+        validate: bool,
+        body: &[u8],
+    ) -> Result<(), ResponseError>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        let written =
+            self.write_head_inner(status, reason, headers, content_length, validate, body)?;
+        if !written {
+            self.write(body)?;
+        }
+        self.finish()
     }
 
     fn write_head_inner<'a, I>(
@@ -376,7 +398,8 @@ impl Responder {
         headers: I,
         content_length: Option<u64>,
         validate: bool,
-    ) -> Result<(), ResponseError>
+        body: &[u8],
+    ) -> Result<bool, ResponseError>
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
@@ -394,7 +417,7 @@ impl Responder {
         let mut keep_alive = cur.keep_alive;
         let mut declared = content_length;
         let no_body_status = status < 200 || status == 204 || status == 304;
-        conn.stream.with_write_buffer(|w| {
+        let body_written = conn.stream.with_write_buffer(|w| {
             write_status_line(w, cur.version, status, reason);
             let mut has_date = false;
             for (name, value) in headers {
@@ -460,11 +483,22 @@ impl Responder {
                 w.extend_from_slice(b"Connection: keep-alive\r\n");
             }
             w.extend_from_slice(b"\r\n");
+            // `write(body)` folded in when it cannot fail: the body is dropped (no body) or
+            // is exactly the declared length (so neither chunked nor too long).
+            let no_body = no_body_status || cur.is_head;
+            let body_fits = no_body || declared == Some(body.len() as u64);
+            if body_fits && !no_body {
+                w.extend_from_slice(body);
+            }
+            body_fits
         });
         self.no_body = no_body_status || cur.is_head;
         self.declared = if no_body_status { Some(0) } else { declared };
         self.keep_alive = keep_alive;
-        Ok(())
+        if body_written {
+            self.written = body.len() as u64;
+        }
+        Ok(body_written)
     }
 
     /// Appends body bytes (chunk-framed if the body is chunked). Nothing is sent until the

@@ -543,7 +543,15 @@ impl Context {
                 .iter()
                 .chain(self.default_content_type(no_body))
                 .chain(etag);
-            res.write_head_validated(status, self.reason.as_deref(), headers, Some(len))?;
+            res.complete(
+                status,
+                self.reason.as_deref(),
+                headers,
+                Some(len),
+                false,
+                &self.parts.body,
+            )?;
+            return Ok(());
         }
         res.write(&self.parts.body)?;
         res.finish()?;
