@@ -79,8 +79,10 @@ impl Settings {
 
 /// Serves one matched request: the type-erased face of a handler type.
 pub(crate) trait RouteTarget {
-    /// Builds a handler and runs the request through it.
-    fn serve(&self, cx: Context);
+    /// Builds a handler and runs the request through it. The context stays in the caller's
+    /// slot (a sync handler works on it in place, no move of the whole context per request);
+    /// an async handler takes it out.
+    fn serve(&self, cx: &mut Option<Context>);
     /// Whether the handler streams request bodies (`stream_request_body`).
     fn streams_body(&self) -> bool {
         false
@@ -141,7 +143,10 @@ impl<H: RequestHandler, M: Make<H>> Factory<H, M> {
 }
 
 impl<H: RequestHandler, M: Make<H>> RouteTarget for Factory<H, M> {
-    fn serve(&self, mut cx: Context) {
+    fn serve(&self, slot: &mut Option<Context>) {
+        let Some(cx) = slot.as_mut() else {
+            return;
+        };
         // A streamed body already built the handler (and fed it the body).
         let streamed = if H::STREAM_REQUEST_BODY {
             super::streaming::take_handler::<H>(cx.request_mut())
@@ -149,7 +154,7 @@ impl<H: RequestHandler, M: Make<H>> RouteTarget for Factory<H, M> {
             None
         };
         let h = streamed.unwrap_or_else(|| self.make.make());
-        serve(h, cx, &self.allow);
+        serve(h, slot, &self.allow);
     }
 
     fn streams_body(&self) -> bool {
@@ -645,12 +650,13 @@ impl HttpDelegate for Application {
 
     fn handle(&self, request: Request, responder: Responder) {
         let (target, args) = self.inner.route_request(&request);
-        let cx = Context::new(self.inner.clone(), request, responder, args);
+        let mut cx = Some(Context::new(self.inner.clone(), request, responder, args));
         match target {
-            Some(t) => t.serve(cx),
+            Some(t) => t.serve(&mut cx),
             None => {
-                let mut cx = cx;
-                cx.send_error(HttpError::new(404));
+                if let Some(cx) = cx.as_mut() {
+                    cx.send_error(HttpError::new(404));
+                }
             }
         }
     }

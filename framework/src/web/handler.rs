@@ -232,8 +232,12 @@ pub(crate) fn allow_header(methods: &[Method]) -> String {
     all.join(", ")
 }
 
-/// Serves one request with handler `h` (the route found it; `cx` holds the request).
-pub(crate) fn serve<H: RequestHandler>(mut h: H, mut cx: Context, allow: &str) {
+/// Serves one request with handler `h` (the route found it; the context in `slot` holds the
+/// request). A sync method works on the context in place; an async one takes it into its task.
+pub(crate) fn serve<H: RequestHandler>(mut h: H, slot: &mut Option<Context>, allow: &str) {
+    let Some(cx) = slot.as_mut() else {
+        return;
+    };
     let method = cx.request().method();
     let Some(effective) = resolve_method(H::METHODS, method) else {
         if method == Method::Options {
@@ -241,7 +245,7 @@ pub(crate) fn serve<H: RequestHandler>(mut h: H, mut cx: Context, allow: &str) {
         } else {
             let e = HttpError::new(405);
             cx.set_status(405);
-            default_error_page(&mut cx, 405, &e);
+            default_error_page(cx, 405, &e);
         }
         let _ = cx.set_header("Allow", allow.to_owned());
         let _ = cx.finish();
@@ -249,17 +253,19 @@ pub(crate) fn serve<H: RequestHandler>(mut h: H, mut cx: Context, allow: &str) {
     };
     cx.set_dispatch_method(effective);
     if H::__is_async(effective) {
-        spawn_lifecycle(h, cx);
+        if let Some(cx) = slot.take() {
+            spawn_lifecycle(h, cx);
+        }
     } else {
         let r = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
-            before::<H>(&mut cx)?;
-            h.prepare(&mut cx)?;
+            before::<H>(cx)?;
+            h.prepare(cx)?;
             if cx.is_finished() {
                 return Ok(());
             }
-            h.__call_sync(&mut cx)
+            h.__call_sync(cx)
         }));
-        complete(&mut h, &mut cx, r);
+        complete(&mut h, cx, r);
     }
 }
 
