@@ -165,6 +165,12 @@ const TCHAR: [bool; 256] = {
 
 type Field = (Cow<'static, str>, Cow<'static, str>);
 
+/// Header names compare ASCII-case-insensitively; the same spelling (the usual case: both
+/// from one literal) is settled by one `memcmp` instead of a byte-by-byte case fold.
+fn same_name(a: &str, b: &str) -> bool {
+    a.len() == b.len() && (a == b || a.eq_ignore_ascii_case(b))
+}
+
 /// An ordered, case-insensitive multimap of header fields.
 ///
 /// Tuned for the handful of fields a request or response carries: a `Vec` of (name, value)
@@ -225,7 +231,7 @@ impl HeaderMap {
     pub fn get(&self, name: &str) -> Option<&str> {
         self.fields
             .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .find(|(n, _)| same_name(n, name))
             .map(|(_, v)| &**v)
     }
 
@@ -233,7 +239,7 @@ impl HeaderMap {
     pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
         self.fields
             .iter()
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
+            .filter(move |(n, _)| same_name(n, name))
             .map(|(_, v)| &**v)
     }
 
@@ -269,14 +275,14 @@ impl HeaderMap {
         };
         let repeated = self.fields[first + 1..]
             .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case(&name));
+            .any(|(n, _)| same_name(n, &name));
         if !repeated {
             self.fields[first] = (name, value);
             return;
         }
         let mut index = 0;
         self.fields.retain(|(n, _)| {
-            let keep = index <= first || !n.eq_ignore_ascii_case(&name);
+            let keep = index <= first || !same_name(n, &name);
             index += 1;
             keep
         });
@@ -299,7 +305,7 @@ impl HeaderMap {
     /// Removes every field called `name`; returns whether there was one.
     pub fn remove(&mut self, name: &str) -> bool {
         let before = self.fields.len();
-        self.fields.retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        self.fields.retain(|(n, _)| !same_name(n, name));
         self.fields.len() != before
     }
 
@@ -316,9 +322,7 @@ impl HeaderMap {
     }
 
     fn position(&self, name: &str) -> Option<usize> {
-        self.fields
-            .iter()
-            .position(|(n, _)| n.eq_ignore_ascii_case(name))
+        self.fields.iter().position(|(n, _)| same_name(n, name))
     }
 }
 
