@@ -92,8 +92,20 @@ statuses! {
     505 => "HTTP Version Not Supported",
 }
 
-/// Appends `n` in decimal, without `format!`.
-pub(crate) fn write_u64(w: &mut Vec<u8>, mut n: u64) {
+/// Appends `n` in decimal, without `format!`. Lengths under 10,000 (most bodies) are written
+/// as fixed-size copies, without the general loop.
+pub(crate) fn write_u64(w: &mut Vec<u8>, n: u64) {
+    let d = |k: u64| b'0' + (k % 10) as u8;
+    match n {
+        0..=9 => w.push(d(n)),
+        10..=99 => w.extend_from_slice(&[d(n / 10), d(n)]),
+        100..=999 => w.extend_from_slice(&[d(n / 100), d(n / 10), d(n)]),
+        1000..=9999 => w.extend_from_slice(&[d(n / 1000), d(n / 100), d(n / 10), d(n)]),
+        _ => write_u64_loop(w, n),
+    }
+}
+
+fn write_u64_loop(w: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     loop {
@@ -709,7 +721,7 @@ mod tests {
 
     #[test]
     fn integers_without_format() {
-        for n in [0u64, 7, 10, 99, 12345, u64::MAX] {
+        for n in (0u64..20_000).chain([99_999, 100_000, 12345, u64::MAX]) {
             let mut w = Vec::new();
             write_u64(&mut w, n);
             assert_eq!(w, n.to_string().as_bytes());
