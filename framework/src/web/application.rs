@@ -352,8 +352,9 @@ impl Router {
         })
     }
 
-    /// The first route matching `path`, with its groups.
-    fn find(&self, path: &str) -> Option<(usize, PathArgs)> {
+    /// The first route matching `path`; its groups go to `args` (left as they are for a
+    /// literal route: callers pass them empty).
+    fn find(&self, path: &str, args: &mut PathArgs) -> Option<usize> {
         let literal = self.routes.iter().position(|r| r.literal == Some(path));
         // Only regex routes before the literal one can win over it.
         let limit = literal.unwrap_or(usize::MAX);
@@ -375,28 +376,29 @@ impl Router {
                 .find(|&i| self.regexes[i].as_ref().is_some_and(|re| re.is_match(path))),
         };
         match candidate {
-            Some(i) => Some((i, self.captures(i, path))),
-            None => literal.map(|i| (i, PathArgs::default())),
+            Some(i) => {
+                self.captures(i, path, args);
+                Some(i)
+            }
+            None => literal,
         }
     }
 
-    fn captures(&self, i: usize, path: &str) -> PathArgs {
-        let mut args = PathArgs::default();
+    fn captures(&self, i: usize, path: &str, args: &mut PathArgs) {
         let Some(re) = self.regexes[i].as_ref() else {
-            return args;
+            return;
         };
         let mut all = self.locs.borrow_mut();
         let Some(locs) = all[i].as_mut() else {
-            return args;
+            return;
         };
         if re.captures_read(locs, path).is_none() {
-            return args;
+            return;
         }
         args.len = (locs.len() - 1).min(MAX_PATH_ARGS);
         for g in 0..args.len {
             args.spans[g] = locs.get(g + 1).map(|(a, b)| (a as u32, b as u32));
         }
-        args
     }
 }
 
@@ -459,16 +461,18 @@ impl AppInner {
         Ok(out)
     }
 
+    /// The target for `request`; the route's groups go to `args` (which start empty).
     fn route_request(
         self: &Rc<Self>,
         request: &Request,
-    ) -> (Option<Rc<dyn RouteTarget>>, PathArgs) {
-        match self.router.find(request.path()) {
-            Some((i, args)) => (Some(self.router.routes[i].target.clone()), args),
-            None => (
-                self.settings.default_handler.as_ref().map(|d| d.0.clone()),
-                PathArgs::default(),
-            ),
+        args: &mut PathArgs,
+    ) -> Option<Rc<dyn RouteTarget>> {
+        match self.router.find(request.path(), args) {
+            Some(i) => Some(self.router.routes[i].target.clone()),
+            None => {
+                *args = PathArgs::default();
+                self.settings.default_handler.as_ref().map(|d| d.0.clone())
+            }
         }
     }
 }
@@ -641,7 +645,8 @@ impl Application {
 
 impl HttpDelegate for Application {
     fn body_mode(&self, request: &Request) -> BodyMode {
-        let (target, args) = self.inner.route_request(request);
+        let mut args = PathArgs::default();
+        let target = self.inner.route_request(request, &mut args);
         match target {
             Some(t) if t.streams_body() => t.body_sink(&self.inner, request, args),
             _ => BodyMode::Buffer,
@@ -649,8 +654,21 @@ impl HttpDelegate for Application {
     }
 
     fn handle(&self, request: Request, responder: Responder) {
-        let (target, args) = self.inner.route_request(&request);
-        let mut cx = Some(Context::new(self.inner.clone(), request, responder, args));
+        // The context is built first and routed in place: its path groups are filled where
+        // they live, not returned and moved.
+        let mut cx = Some(Context::new(
+            self.inner.clone(),
+            request,
+            responder,
+            PathArgs::default(),
+        ));
+        let target = match cx.as_mut() {
+            Some(c) => {
+                let (request, args) = c.request_and_args();
+                self.inner.route_request(request, args)
+            }
+            None => None,
+        };
         match target {
             Some(t) => t.serve(&mut cx),
             None => {

@@ -117,6 +117,11 @@ impl Context {
         }
     }
 
+    /// The request and the path groups, for routing the context in place.
+    pub(crate) fn request_and_args(&mut self) -> (&Request, &mut PathArgs) {
+        (&self.request, &mut self.args)
+    }
+
     // ----- the request ------------------------------------------------------------------------
 
     /// The request.
