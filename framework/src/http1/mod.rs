@@ -280,10 +280,15 @@ impl Conn {
             return false;
         }
         let now = self.stream.io_loop().time();
-        if !self.head_started.replace(true) {
-            // The header timeout runs from the first byte of the head, not from the last one.
-            self.set_deadline(opts.header_timeout.map(|t| now + t));
-        }
+        // The header timeout runs from the first byte of the head, not from the last one. It
+        // is armed (below) unless the head is complete and bodiless, when dispatch would
+        // clear it at once.
+        let fresh_head = !self.head_started.replace(true);
+        let header_deadline = || {
+            if fresh_head {
+                self.set_deadline(opts.header_timeout.map(|t| now + t));
+            }
+        };
         let limits = HeadLimits {
             max_header_size: opts.max_header_size,
             max_request_line: opts.max_request_line,
@@ -298,6 +303,7 @@ impl Conn {
         });
         let head = match scan {
             Scan::Partial { searched } => {
+                header_deadline();
                 self.searched.set(searched);
                 self.server.pool_return(parts);
                 if self.stream.at_eof() {
@@ -308,6 +314,7 @@ impl Conn {
                 return false;
             }
             Scan::Error(status) => {
+                header_deadline();
                 self.server.pool_return(parts);
                 self.fail(status);
                 return false;
@@ -333,6 +340,9 @@ impl Conn {
         };
         if opts.xheaders {
             apply_xheaders(&mut request);
+        }
+        if head.framing != Framing::None {
+            header_deadline();
         }
         let progress = match head.framing {
             Framing::None => {
@@ -481,9 +491,9 @@ impl Conn {
             self.log_start.set(Some(Instant::now()));
         }
         let responder = Responder::new(self.clone(), cur.seq);
-        let server = self.server.clone();
+        // (`self` holds the server for the whole call: no clone needed.)
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| {
-            server.delegate.handle(request, responder)
+            self.server.delegate.handle(request, responder)
         })) {
             // The responder was dropped while unwinding, which answered 500 or closed.
             log::error!(

@@ -598,8 +598,8 @@ impl Responder {
                 .with_write_buffer(|w| w.extend_from_slice(b"0\r\n\r\n"));
         }
         self.log_access();
-        let conn = self.conn.clone();
-        conn.response_finished(self.seq, self.keep_alive);
+        // `self` owns its connection until it returns: no clone needed.
+        self.conn.response_finished(self.seq, self.keep_alive);
         Ok(())
     }
 
