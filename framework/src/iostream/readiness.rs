@@ -212,6 +212,8 @@ impl IOStream {
             return;
         }
         if drained {
+            // One borrow; the protocol is only cloned when it will be told (on_drain: WRITE
+            // interest was on, so output had been waiting).
             let (writers, protocol) = {
                 let mut st = self.inner.state.borrow_mut();
                 if st.write.data.capacity() > 0 {
@@ -219,17 +221,20 @@ impl IOStream {
                     st.write.start = 0;
                     self.inner.io_loop.give_buffer(buf);
                 }
-                (std::mem::take(&mut st.writers), st.protocol.clone())
+                let had_interest = st.interest.contains(Events::WRITE);
+                let protocol = if had_interest {
+                    st.protocol.clone()
+                } else {
+                    None
+                };
+                (std::mem::take(&mut st.writers), protocol)
             };
-            let had_interest = self.inner.state.borrow().interest.contains(Events::WRITE);
             self.update_interest();
             for w in writers {
                 w.wake();
             }
-            if had_interest {
-                if let Some(p) = protocol {
-                    p.on_drain(self);
-                }
+            if let Some(p) = protocol {
+                p.on_drain(self);
             }
         } else {
             self.update_interest();
