@@ -424,8 +424,9 @@ impl Responder {
         self.head_written = true;
         self.status = status;
         let cur = self.conn.current.get();
-        let conn = self.conn.clone();
+        let conn = &self.conn;
         let now = conn.stream.io_loop().time();
+        let mut chunked = false;
         let mut keep_alive = cur.keep_alive;
         let mut declared = content_length;
         let no_body_status = status < 200 || status == 204 || status == 304;
@@ -484,7 +485,7 @@ impl Responder {
                 // Length unknown and no body follows: no framing header needed.
             } else if cur.version == Version::Http11 {
                 w.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
-                self.chunked = true;
+                chunked = true;
             } else {
                 // HTTP/1.0 cannot chunk: the body ends when the connection does.
                 keep_alive = false;
@@ -504,6 +505,7 @@ impl Responder {
             }
             body_fits
         });
+        self.chunked = chunked;
         self.no_body = no_body_status || cur.is_head;
         self.declared = if no_body_status { Some(0) } else { declared };
         self.keep_alive = keep_alive;
