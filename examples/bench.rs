@@ -4,6 +4,7 @@
 //! ```sh
 //! cargo run --release --example bench -- --port 8080          # through the Application
 //! cargo run --release --example bench -- --port 8080 --raw    # the raw HTTP delegate
+//! cargo run --release --example bench -- --port 8080 --edge   # edge-triggered loop
 //! cargo run --release --example bench -- --processes 0         # one forked worker per CPU
 //! cargo run --release --example bench -- --threads 2           # two loops on two threads
 //! ```
@@ -116,6 +117,18 @@ fn main() -> std::io::Result<()> {
         return servers.serve_until_shutdown();
     }
     let n = processes.unwrap_or(1);
+    if args.flag("--edge") {
+        // Edge-triggered readiness for the single-loop server (the default is level): to
+        // compare the two modes on the same binary.
+        if n != 1 {
+            eprintln!("--edge goes with a single loop (no --processes)");
+            std::process::exit(2);
+        }
+        squall::ioloop::IOLoop::builder()
+            .trigger(squall::ioloop::Trigger::Edge)
+            .build()?
+            .make_current();
+    }
     let server = if raw_mode {
         bound.start(n, || raw)?
     } else {
