@@ -6,84 +6,32 @@
 //! a failing test leaves no process behind.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
-use std::time::{Duration, Instant};
+use std::process::ExitStatus;
+use std::time::Duration;
+
+use squall_tests::app_process::AppProcess;
 
 const LIMIT: Duration = Duration::from_secs(20);
 
-/// The helper, in its own process group, with its stdout read line by line on a thread.
-struct Helper {
-    child: Child,
-    lines: Receiver<String>,
-    /// Every line so far, for assertions and failure messages.
-    seen: Vec<String>,
-    /// Lines not yet matched by `expect` (the processes' lines arrive in any order).
-    unclaimed: Vec<String>,
-    /// The parent was reaped and every process holding its stdout has exited.
-    finished: bool,
-}
+/// The helper (in its own process group, its output read line by line, the group SIGKILLed on
+/// drop), with the questions these tests ask of it.
+struct Helper(AppProcess);
 
 impl Helper {
     fn start(mode: &str) -> Helper {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_fork_helper"))
-            .arg(mode)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .process_group(0)
-            .spawn()
-            .expect("start fork_helper");
-        let out = child.stdout.take().unwrap();
-        let (tx, lines) = channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        Helper {
-            child,
-            lines,
-            seen: Vec::new(),
-            unclaimed: Vec::new(),
-            finished: false,
-        }
+        Helper(AppProcess::start(
+            env!("CARGO_BIN_EXE_fork_helper"),
+            &[mode],
+        ))
     }
 
     fn pid(&self) -> libc::pid_t {
-        self.child.id() as libc::pid_t
+        self.0.pid()
     }
 
     /// Waits for the first unclaimed line matching `pred` and returns its words.
     fn expect(&mut self, what: &str, pred: impl Fn(&[&str]) -> bool) -> Vec<String> {
-        let matches = |line: &str| pred(&line.split_whitespace().collect::<Vec<_>>());
-        let words = |line: &str| line.split_whitespace().map(String::from).collect();
-        if let Some(i) = self.unclaimed.iter().position(|l| matches(l)) {
-            return words(&self.unclaimed.remove(i));
-        }
-        let deadline = Instant::now() + LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if matches(&line) {
-                        return words(&line);
-                    }
-                    self.unclaimed.push(line);
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("timed out waiting for {what}; saw {:#?}", self.seen)
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("output ended before {what}; saw {:#?}", self.seen)
-                }
-            }
-        }
+        self.0.expect(what, pred)
     }
 
     /// The `child <id> <pid> <task_id>` line of task `id`; checks that `task_id()` agrees.
@@ -97,61 +45,17 @@ impl Helper {
     }
 
     fn signal_parent(&self, sig: libc::c_int) {
-        // SAFETY: kill(2) on the helper we started (not yet waited for).
-        assert_eq!(unsafe { libc::kill(self.pid(), sig) }, 0);
+        self.0.signal(sig);
     }
 
-    /// Waits for the parent to exit; then reads the rest of the output (every process that held
-    /// stdout has exited once it ends).
+    /// Waits for the parent to exit, then for every process that held its output.
     fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + LIMIT;
-        let status = loop {
-            if let Some(st) = self.child.try_wait().unwrap() {
-                break st;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "parent did not exit; saw {:#?}",
-                self.seen
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => self.seen.push(line),
-                Err(RecvTimeoutError::Disconnected) => {
-                    self.finished = true;
-                    break;
-                }
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("a child outlived the parent; saw {:#?}", self.seen)
-                }
-            }
-        }
-        status
+        self.0.wait_exit(LIMIT)
     }
 
     /// Lines seen so far whose first word is `kind`, as words.
     fn lines(&self, kind: &str) -> Vec<Vec<String>> {
-        self.seen
-            .iter()
-            .map(|l| l.split_whitespace().map(String::from).collect::<Vec<_>>())
-            .filter(|w| w.first().map(String::as_str) == Some(kind))
-            .collect()
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        if self.finished {
-            return; // nobody left, and the group id may be free for reuse
-        }
-        // The helper leads its own group: this reaches the parent and every child. The group
-        // id cannot have been reused: the unreaped parent or a live child still holds it.
-        // SAFETY: killpg on the group we created.
-        unsafe { libc::killpg(self.pid(), libc::SIGKILL) };
-        let _ = self.child.wait();
+        self.0.lines(kind)
     }
 }
 
@@ -179,7 +83,7 @@ fn children_get_task_ids_0_and_1() {
         .into_iter()
         .map(|(i, p)| (i.to_string(), p.to_string()))
         .collect();
-    assert_eq!(spawned, expected, "{:#?}", h.seen);
+    assert_eq!(spawned, expected, "{:#?}", h.0.seen);
 }
 
 #[test]
@@ -197,13 +101,13 @@ fn killed_child_is_restarted_with_the_same_task_id() {
             .iter()
             .any(|w| w[1] == "0" && w[2] == old_s && w[3..] == ["signal", "9"]),
         "{:#?}",
-        h.seen
+        h.0.seen
     );
     h.signal_parent(libc::SIGTERM);
     assert_eq!(h.wait_exit().code(), Some(0));
     // The replacement got the forwarded SIGTERM too.
     let terms: BTreeSet<String> = h.lines("term").into_iter().map(|w| w[2].clone()).collect();
-    assert!(terms.contains(&new.to_string()), "{:#?}", h.seen);
+    assert!(terms.contains(&new.to_string()), "{:#?}", h.0.seen);
     assert!(!alive(new));
 }
 
@@ -224,12 +128,12 @@ fn sigterm_is_forwarded_and_the_parent_exits_0() {
         .into_iter()
         .map(|(i, p)| (i.to_string(), p.to_string()))
         .collect();
-    assert_eq!(terms, expected, "{:#?}", h.seen);
+    assert_eq!(terms, expected, "{:#?}", h.0.seen);
     assert_eq!(
         h.lines("spawn").len(),
         2,
         "nothing restarted: {:#?}",
-        h.seen
+        h.0.seen
     );
     assert!(!alive(p0) && !alive(p1));
 }
@@ -244,17 +148,17 @@ fn children_killed_by_the_forwarded_signal_are_not_restarted() {
     h.signal_parent(libc::SIGTERM);
     assert_eq!(h.wait_exit().code(), Some(0));
     let exits = h.lines("exit");
-    assert_eq!(exits.len(), 2, "{:#?}", h.seen);
+    assert_eq!(exits.len(), 2, "{:#?}", h.0.seen);
     assert!(
         exits.iter().all(|w| w[3..] == ["signal", "15"]),
         "{:#?}",
-        h.seen
+        h.0.seen
     );
     assert_eq!(
         h.lines("spawn").len(),
         2,
         "nothing restarted: {:#?}",
-        h.seen
+        h.0.seen
     );
 }
 
@@ -271,7 +175,7 @@ fn child_exiting_0_is_not_restarted() {
     h.signal_parent(libc::SIGTERM);
     assert_eq!(h.wait_exit().code(), Some(0));
     let spawned_1 = h.lines("spawn").iter().filter(|w| w[1] == "1").count();
-    assert_eq!(spawned_1, 1, "{:#?}", h.seen);
+    assert_eq!(spawned_1, 1, "{:#?}", h.0.seen);
     assert!(h
         .lines("exit")
         .iter()
@@ -282,24 +186,24 @@ fn child_exiting_0_is_not_restarted() {
 fn parent_exits_0_when_every_child_exited_0() {
     let mut h = Helper::start("cpus");
     let status = h.wait_exit();
-    assert_eq!(status.code(), Some(0), "{:#?}", h.seen);
+    assert_eq!(status.code(), Some(0), "{:#?}", h.0.seen);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     let ids: BTreeSet<String> = h.lines("child").into_iter().map(|w| w[1].clone()).collect();
     let expected: BTreeSet<String> = (0..cpus).map(|i| i.to_string()).collect();
-    assert_eq!(ids, expected, "n = 0 means one per CPU: {:#?}", h.seen);
-    assert_eq!(h.lines("spawn").len(), cpus, "{:#?}", h.seen);
+    assert_eq!(ids, expected, "n = 0 means one per CPU: {:#?}", h.0.seen);
+    assert_eq!(h.lines("spawn").len(), cpus, "{:#?}", h.0.seen);
 }
 
 #[test]
 fn too_many_restarts_is_an_error_in_the_parent() {
     let mut h = Helper::start("crash");
     let status = h.wait_exit();
-    assert_eq!(status.code(), Some(2), "{:#?}", h.seen);
+    assert_eq!(status.code(), Some(2), "{:#?}", h.0.seen);
     let errors = h.lines("error");
-    assert_eq!(errors.len(), 1, "{:#?}", h.seen);
+    assert_eq!(errors.len(), 1, "{:#?}", h.0.seen);
     assert!(errors[0].join(" ").contains("too many child restarts"));
     // Two first starts and max_restarts = 3 restarts; the fourth crash gives up.
-    assert_eq!(h.lines("spawn").len(), 5, "{:#?}", h.seen);
+    assert_eq!(h.lines("spawn").len(), 5, "{:#?}", h.0.seen);
 }
 
 #[test]
@@ -307,10 +211,14 @@ fn refuses_to_fork_with_a_loop_or_a_thread() {
     for (mode, why) in [("after-loop", "IOLoop"), ("after-thread", "threads")] {
         let mut h = Helper::start(mode);
         let status = h.wait_exit();
-        assert_eq!(status.code(), Some(0), "{mode}: {:#?}", h.seen);
+        assert_eq!(status.code(), Some(0), "{mode}: {:#?}", h.0.seen);
         let refused = h.lines("refused");
-        assert_eq!(refused.len(), 1, "{mode}: {:#?}", h.seen);
-        assert!(refused[0].join(" ").contains(why), "{mode}: {:#?}", h.seen);
+        assert_eq!(refused.len(), 1, "{mode}: {:#?}", h.0.seen);
+        assert!(
+            refused[0].join(" ").contains(why),
+            "{mode}: {:#?}",
+            h.0.seen
+        );
         assert!(h.lines("forked").is_empty());
     }
 }
