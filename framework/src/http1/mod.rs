@@ -33,6 +33,7 @@ mod request;
 mod response;
 mod server;
 mod timeouts;
+mod wire;
 
 /// Fuzzing entry points for `framework/fuzz`: **not part of the API** (hidden, no stability
 /// promise).
@@ -41,9 +42,10 @@ mod timeouts;
 pub mod __fuzz;
 
 pub use request::{BodySink, Method, Request, RequestBuilder, Version};
-pub use response::{reason_phrase, Responder, ResponseError};
+pub use response::{Responder, ResponseError};
 pub(crate) use server::ServerCore;
 pub use server::{BodyMode, HttpDelegate, HttpServerOptions};
+pub use wire::reason_phrase;
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -536,7 +538,7 @@ impl Conn {
         log::debug!("squall: bad request from {}: {status}", self.remote);
         let now = self.stream.io_loop().time();
         self.stream.with_write_buffer(|w| {
-            response::write_status_line(w, Version::Http11, status, None);
+            wire::write_status_line(w, Version::Http11, status, None);
             w.extend_from_slice(b"Content-Length: 0\r\nConnection: close\r\n");
             self.server.write_date_line(now, w);
             w.extend_from_slice(b"\r\n");

@@ -7,7 +7,7 @@ use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use super::request::{Parts, RequestPool};
-use super::response::DateCache;
+use super::wire::DateCache;
 use super::{BodySink, Conn, Phase, Request, Responder};
 
 /// How the server should receive a request's body; see [`HttpDelegate::body_mode`].

@@ -1,0 +1,345 @@
+//! Bytes on the wire: status lines and reason phrases, numbers without `format!`, the
+//! once-a-second `Date` line, and the checks that keep CR, LF and NUL out of a response head.
+
+use std::time::{Instant, SystemTime};
+
+use super::Version;
+
+/// Defines [`reason_phrase`] and the table of complete status lines from one list.
+macro_rules! statuses {
+    ($($code:literal => $reason:literal,)*) => {
+        /// The reason phrase of a status code (`""` for unknown codes).
+        ///
+        /// # Examples
+        ///
+        /// ```
+        /// assert_eq!(squall::http1::reason_phrase(404), "Not Found");
+        /// ```
+        pub fn reason_phrase(status: u16) -> &'static str {
+            match status {
+                $($code => $reason,)*
+                _ => "",
+            }
+        }
+
+        /// The whole status line of a known code, `HTTP/1.1 200 OK\r\n`: one copy per response.
+        fn known_status_line(status: u16) -> Option<&'static [u8]> {
+            match status {
+                $($code => Some(concat!("HTTP/1.1 ", $code, " ", $reason, "\r\n").as_bytes()),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+statuses! {
+    100 => "Continue",
+    101 => "Switching Protocols",
+    200 => "OK",
+    201 => "Created",
+    202 => "Accepted",
+    203 => "Non-Authoritative Information",
+    204 => "No Content",
+    205 => "Reset Content",
+    206 => "Partial Content",
+    300 => "Multiple Choices",
+    301 => "Moved Permanently",
+    302 => "Found",
+    303 => "See Other",
+    304 => "Not Modified",
+    307 => "Temporary Redirect",
+    308 => "Permanent Redirect",
+    400 => "Bad Request",
+    401 => "Unauthorized",
+    402 => "Payment Required",
+    403 => "Forbidden",
+    404 => "Not Found",
+    405 => "Method Not Allowed",
+    406 => "Not Acceptable",
+    408 => "Request Timeout",
+    409 => "Conflict",
+    410 => "Gone",
+    411 => "Length Required",
+    412 => "Precondition Failed",
+    413 => "Content Too Large",
+    414 => "URI Too Long",
+    415 => "Unsupported Media Type",
+    416 => "Range Not Satisfiable",
+    417 => "Expectation Failed",
+    421 => "Misdirected Request",
+    422 => "Unprocessable Content",
+    426 => "Upgrade Required",
+    428 => "Precondition Required",
+    429 => "Too Many Requests",
+    431 => "Request Header Fields Too Large",
+    500 => "Internal Server Error",
+    501 => "Not Implemented",
+    502 => "Bad Gateway",
+    503 => "Service Unavailable",
+    504 => "Gateway Timeout",
+    505 => "HTTP Version Not Supported",
+}
+
+/// Appends `n` in decimal, without `format!`. Lengths under 10,000 (most bodies) are written
+/// as fixed-size copies, without the general loop.
+pub(crate) fn write_u64(w: &mut Vec<u8>, n: u64) {
+    let d = |k: u64| b'0' + (k % 10) as u8;
+    match n {
+        0..=9 => w.push(d(n)),
+        10..=99 => w.extend_from_slice(&[d(n / 10), d(n)]),
+        100..=999 => w.extend_from_slice(&[d(n / 100), d(n / 10), d(n)]),
+        1000..=9999 => w.extend_from_slice(&[d(n / 1000), d(n / 100), d(n / 10), d(n)]),
+        _ => write_u64_loop(w, n),
+    }
+}
+
+fn write_u64_loop(w: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    w.extend_from_slice(&buf[i..]);
+}
+
+pub(super) fn write_hex(w: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 16];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b"0123456789abcdef"[(n & 15) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    w.extend_from_slice(&buf[i..]);
+}
+
+/// Appends `HTTP/1.1 <status> <reason>\r\n`. We answer in HTTP/1.1 whatever 1.x the client
+/// spoke (RFC 9110 §6.2: the highest minor version we conform to).
+pub(crate) fn write_status_line(
+    w: &mut Vec<u8>,
+    _version: Version,
+    status: u16,
+    reason: Option<&str>,
+) {
+    if reason.is_none() {
+        if let Some(line) = known_status_line(status) {
+            w.extend_from_slice(line);
+            return;
+        }
+    }
+    w.extend_from_slice(b"HTTP/1.1 ");
+    let status = status.clamp(100, 999);
+    w.extend_from_slice(&[
+        b'0' + (status / 100) as u8,
+        b'0' + (status / 10 % 10) as u8,
+        b'0' + (status % 10) as u8,
+        b' ',
+    ]);
+    let reason = match reason {
+        Some(r) if !r.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) => r,
+        _ => reason_phrase(status),
+    };
+    w.extend_from_slice(reason.as_bytes());
+    w.extend_from_slice(b"\r\n");
+}
+
+/// The `Date` header, formatted once a second (hyper's trick), not per response. Kept as the
+/// whole line, `Date: <29 bytes>\r\n`, so a response copies it once.
+pub(crate) struct DateCache {
+    next: Option<Instant>,
+    line: [u8; DATE_LINE_LEN],
+}
+
+const DATE_LINE_LEN: usize = 6 + 29 + 2;
+
+impl Default for DateCache {
+    fn default() -> Self {
+        let mut line = [b' '; DATE_LINE_LEN];
+        line[..6].copy_from_slice(b"Date: ");
+        line[DATE_LINE_LEN - 2..].copy_from_slice(b"\r\n");
+        DateCache { next: None, line }
+    }
+}
+
+impl DateCache {
+    /// The header line, `Date: <value>\r\n`, current as of `now`.
+    pub(crate) fn line(&mut self, now: Instant) -> &[u8; DATE_LINE_LEN] {
+        if self.next.is_none_or(|n| now >= n) {
+            let wall = SystemTime::now();
+            // Formatted into the fixed buffer: no allocation, even once a second.
+            let mut cursor = std::io::Cursor::new(&mut self.line[6..6 + 29]);
+            let _ = std::io::Write::write_fmt(
+                &mut cursor,
+                format_args!("{}", httpdate::HttpDate::from(wall)),
+            );
+            let sub = wall
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map(|d| d.subsec_nanos())
+                .unwrap_or(0);
+            self.next = Some(now + std::time::Duration::from_nanos(1_000_000_000 - sub as u64));
+        }
+        &self.line
+    }
+
+    /// The header value alone (29 bytes).
+    #[cfg(test)]
+    pub(crate) fn get(&mut self, now: Instant) -> [u8; 29] {
+        let mut v = [0u8; 29];
+        v.copy_from_slice(&self.line(now)[6..6 + 29]);
+        v
+    }
+}
+
+/// Whether a response header may be sent: a non-empty name without controls, space, `:` or
+/// DEL, and a value without CR, LF or NUL (no response splitting).
+pub(super) fn header_ok(name: &str, value: &str) -> bool {
+    !name.is_empty()
+        && !any_word(name.as_bytes(), bad_name_bytes, bad_name_byte)
+        && !any_word(value.as_bytes(), bad_value_bytes, bad_value_byte)
+}
+
+fn bad_name_byte(b: u8) -> bool {
+    b <= b' ' || b == b':' || b == 0x7f
+}
+
+fn bad_value_byte(b: u8) -> bool {
+    b == b'\r' || b == b'\n' || b == 0
+}
+
+const LO: u64 = u64::from_ne_bytes([0x01; 8]);
+const HI: u64 = u64::from_ne_bytes([0x80; 8]);
+
+/// Nonzero iff some byte of `x` is below `n` (exact for n <= 128; bit-twiddling "hasless").
+fn has_less(x: u64, n: u8) -> u64 {
+    x.wrapping_sub(LO * n as u64) & !x & HI
+}
+
+/// Nonzero iff some byte of `x` equals `n`.
+fn has_byte(x: u64, n: u8) -> u64 {
+    has_less(x ^ (LO * n as u64), 1)
+}
+
+fn bad_name_bytes(x: u64) -> u64 {
+    has_less(x, b' ' + 1) | has_byte(x, b':') | has_byte(x, 0x7f)
+}
+
+fn bad_value_bytes(x: u64) -> u64 {
+    has_byte(x, 0) | has_byte(x, b'\r') | has_byte(x, b'\n')
+}
+
+/// Whether any byte of `s` is flagged, eight bytes at a time (`word` tells whether a word holds
+/// such a byte, `byte` tests one byte). Words may overlap at the end: only existence matters.
+fn any_word(s: &[u8], word: fn(u64) -> u64, byte: fn(u8) -> bool) -> bool {
+    if s.len() < 8 {
+        return s.iter().any(|&b| byte(b));
+    }
+    let load = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+    let mut found = 0;
+    let mut chunks = s.chunks_exact(8);
+    for c in &mut chunks {
+        found |= word(load(c));
+    }
+    if !chunks.remainder().is_empty() {
+        found |= word(load(&s[s.len() - 8..]));
+    }
+    found != 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_without_format() {
+        for n in (0u64..20_000).chain([99_999, 100_000, 12345, u64::MAX]) {
+            let mut w = Vec::new();
+            write_u64(&mut w, n);
+            assert_eq!(w, n.to_string().as_bytes());
+            let mut h = Vec::new();
+            write_hex(&mut h, n);
+            assert_eq!(h, format!("{n:x}").as_bytes());
+        }
+    }
+
+    #[test]
+    fn header_checks_match_the_byte_rules() {
+        let bad_name = |s: &[u8]| s.iter().any(|&b| b <= b' ' || b == b':' || b == 0x7f);
+        let bad_value = |s: &[u8]| s.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0);
+        for len in 1..20 {
+            for pos in 0..len {
+                for b in 0..=255u8 {
+                    // Neighbours that stress the borrows of the word tricks.
+                    for next in [b'a', 0x00, 0x80, 0xff] {
+                        let mut s = vec![b'a'; len];
+                        s[pos] = b;
+                        if pos + 1 < len {
+                            s[pos + 1] = next;
+                        }
+                        assert_eq!(
+                            any_word(&s, bad_name_bytes, bad_name_byte),
+                            bad_name(&s),
+                            "name {s:?}"
+                        );
+                        assert_eq!(
+                            any_word(&s, bad_value_bytes, bad_value_byte),
+                            bad_value(&s),
+                            "value {s:?}"
+                        );
+                    }
+                }
+            }
+        }
+        assert!(!header_ok("", "v"));
+        assert!(!header_ok(
+            "X-Long-Header-Name",
+            "a value that is long\r\nX: y"
+        ));
+        assert!(!header_ok("X-Long Header-Name", "v"));
+        assert!(header_ok("X-\u{dc}n\u{ef}code", "v\u{e4}lue ok"));
+    }
+
+    #[test]
+    fn status_line_table_matches_the_general_path() {
+        for status in 100..1000u16 {
+            let mut fast = Vec::new();
+            write_status_line(&mut fast, Version::Http11, status, None);
+            let mut slow = Vec::new();
+            let reason = reason_phrase(status);
+            slow.extend_from_slice(format!("HTTP/1.1 {status} {reason}\r\n").as_bytes());
+            assert_eq!(fast, slow, "{status}");
+            assert_eq!(known_status_line(status).is_some(), !reason.is_empty());
+        }
+    }
+
+    #[test]
+    fn status_lines() {
+        let mut w = Vec::new();
+        write_status_line(&mut w, Version::Http10, 404, None);
+        assert_eq!(w, b"HTTP/1.1 404 Not Found\r\n");
+        w.clear();
+        write_status_line(&mut w, Version::Http11, 299, Some("Custom"));
+        assert_eq!(w, b"HTTP/1.1 299 Custom\r\n");
+        w.clear();
+        write_status_line(&mut w, Version::Http11, 200, Some("Bad\r\nX: y"));
+        assert_eq!(w, b"HTTP/1.1 200 OK\r\n");
+    }
+
+    #[test]
+    fn date_cache_refreshes_each_second() {
+        let mut d = DateCache::default();
+        let t0 = Instant::now();
+        let a = d.get(t0);
+        assert!(httpdate::parse_http_date(std::str::from_utf8(&a).unwrap()).is_ok());
+        let next = d.next.unwrap();
+        assert!(next > t0 && next <= t0 + std::time::Duration::from_secs(1));
+        assert_eq!(d.get(t0), a, "no refresh within the second");
+    }
+}
