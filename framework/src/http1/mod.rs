@@ -307,7 +307,7 @@ impl Conn {
             Scan::Partial { searched } => {
                 header_deadline();
                 self.searched.set(searched);
-                self.server.pool_return(parts);
+                self.server.pool.give(parts);
                 if self.stream.at_eof() {
                     // The client will never finish this head; responses to the requests
                     // before it are still in the write buffer and must go out first.
@@ -317,7 +317,7 @@ impl Conn {
             }
             Scan::Error(status) => {
                 header_deadline();
-                self.server.pool_return(parts);
+                self.server.pool.give(parts);
                 self.fail(status);
                 return false;
             }

@@ -6,7 +6,7 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
-use super::request::{Parts, RequestPool};
+use super::request::RequestPool;
 use super::wire::DateCache;
 use super::{BodySink, Conn, Phase, Request, Responder};
 
@@ -208,10 +208,6 @@ impl ServerCore {
 }
 
 impl ServerCore {
-    pub(super) fn pool_return(&self, parts: Parts) {
-        self.pool.give(parts);
-    }
-
     /// Appends `Date: <now>\r\n`.
     pub(crate) fn write_date_line(&self, now: Instant, w: &mut Vec<u8>) {
         w.extend_from_slice(self.date.borrow_mut().line(now));

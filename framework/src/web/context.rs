@@ -65,7 +65,6 @@ pub struct Context {
     pub(crate) etag_enabled: bool,
     pub(crate) args_cache: super::arguments::ArgsCache,
     pub(crate) xsrf_cache: Option<crate::web::xsrf::XsrfToken>,
-    close_hook: Option<Box<dyn FnOnce()>>,
 }
 
 impl fmt::Debug for Context {
@@ -113,7 +112,6 @@ impl Context {
             etag_enabled: true,
             args_cache: Default::default(),
             xsrf_cache: None,
-            close_hook: None,
         }
     }
 
@@ -580,11 +578,11 @@ impl Context {
         }
     }
 
-    /// Runs `f` if the client closes the connection before the response is finished.
+    /// Runs `f` if the client closes the connection before the response is finished (once it
+    /// is finished there is nothing left to interrupt, and `f` is dropped).
     pub fn on_connection_close<F: FnOnce() + 'static>(&mut self, f: F) {
-        match self.responder.as_ref() {
-            Some(r) => r.set_close_callback(f),
-            None => self.close_hook = Some(Box::new(f)),
+        if let Some(r) = self.responder.as_ref() {
+            r.set_close_callback(f);
         }
     }
 
