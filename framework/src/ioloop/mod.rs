@@ -53,6 +53,7 @@ use crate::task::{TaskKey, Tasks};
 mod events;
 mod handle;
 mod timer;
+mod wait;
 
 pub use events::{Events, Trigger};
 pub(crate) use handle::Shared;
@@ -432,7 +433,7 @@ impl IOLoop {
         self.inner.tasks.len()
     }
 
-    fn dispatch(&self, ev: &Event) {
+    fn dispatch(&self, ev: &wait::Ready) {
         let fd = (ev.key & 0xffff_ffff) as RawFd;
         let gen = (ev.key >> 32) as u32;
         let (mut cb, fired) = {
@@ -448,7 +449,7 @@ impl IOLoop {
             if ev.writable && slot.interest.contains(Events::WRITE) {
                 fired |= Events::WRITE;
             }
-            if ev.is_interrupt() || ev.is_err() == Some(true) {
+            if ev.error {
                 fired |= Events::ERROR;
             }
             if fired.is_empty() {
@@ -514,7 +515,7 @@ impl IOLoop {
         let previous = IOLoop::try_current();
         self.make_current();
         self.inner.running.set(true);
-        let mut events = polling::Events::with_capacity(std::num::NonZeroUsize::new(1024).unwrap());
+        let mut waiter = wait::Waiter::new();
         let shared = self.inner.shared.clone();
         loop {
             self.run_ready();
@@ -522,7 +523,6 @@ impl IOLoop {
                 break;
             }
             let timeout = self.poll_timeout();
-            events.clear();
             if timeout != Some(Duration::ZERO) {
                 shared.sleeping.store(true, Ordering::SeqCst);
                 // A remote callback queued between run_ready and `sleeping` must not be missed.
@@ -531,16 +531,19 @@ impl IOLoop {
                     continue;
                 }
             }
-            let res = shared.poller.wait(&mut events, timeout);
+            let res = waiter.wait(&shared.poller, timeout);
             shared.sleeping.store(false, Ordering::SeqCst);
             self.inner.time.set(Instant::now());
-            if let Err(e) = res {
-                log::error!("squall: poller wait failed: {e}");
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
-            for ev in events.iter() {
-                self.dispatch(&ev);
+            match res {
+                Ok(ready) => {
+                    for r in ready {
+                        self.dispatch(r);
+                    }
+                }
+                Err(e) => {
+                    log::error!("squall: poller wait failed: {e}");
+                    std::thread::sleep(Duration::from_millis(10));
+                }
             }
         }
         self.inner.running.set(false);

@@ -287,3 +287,92 @@ fn run_sync_returns_output_and_propagates_panics() {
     // The loop is still usable.
     assert_eq!(l.run_sync(async { 7 }), 7);
 }
+
+#[test]
+fn handle_wakes_sleeping_loop_every_time() {
+    // Each wake-up goes through the poller's notifier, which must be cleared and re-armed
+    // after every one (the loop waits on epoll itself and hands notifications to polling).
+    let l = IOLoop::new().unwrap();
+    let h = l.handle();
+    let fallback = l.call_later(Duration::from_secs(20), || IOLoop::current().stop());
+    let (tx, rx) = std::sync::mpsc::channel::<u32>();
+    let th = std::thread::spawn(move || {
+        for i in 0..200u32 {
+            let tx = tx.clone();
+            h.add_callback(move || tx.send(i).unwrap()).unwrap();
+            match rx.recv_timeout(Duration::from_secs(5)) {
+                Ok(j) => assert_eq!(i, j),
+                Err(e) => {
+                    h.stop();
+                    panic!("wake-up {i} was not delivered: {e}");
+                }
+            }
+            if i % 2 == 0 {
+                // Let the loop fall asleep again before the next one.
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        }
+        h.stop();
+    });
+    l.start();
+    th.join().unwrap();
+    assert!(l.remove_timeout(fallback));
+}
+
+#[test]
+fn waiter_reports_each_ready_fd_once_beside_a_notification() {
+    for mode in [polling::PollMode::Level, polling::PollMode::Edge] {
+        let poller = Poller::new().unwrap();
+        let (a, mut b) = UnixStream::pair().unwrap();
+        a.set_nonblocking(true).unwrap();
+        let key = key_of(a.as_raw_fd(), 7);
+        // SAFETY: `a` outlives its registration (deleted below).
+        unsafe {
+            poller
+                .add_with_mode(a.as_raw_fd(), Event::readable(key), mode)
+                .unwrap()
+        };
+        let mut waiter = wait::Waiter::new();
+        std::io::Write::write_all(&mut b, b"x").unwrap();
+        for round in 0..3 {
+            poller.notify().unwrap();
+            let t0 = Instant::now();
+            let ready = waiter
+                .wait(&poller, Some(Duration::from_secs(5)))
+                .unwrap()
+                .to_vec();
+            assert!(t0.elapsed() < Duration::from_secs(4), "{mode:?} {round}");
+            let expected = match (mode, round) {
+                // Edge: only the first wait sees the byte's arrival.
+                (polling::PollMode::Edge, r) if r > 0 => vec![],
+                _ => vec![wait::Ready {
+                    key,
+                    readable: true,
+                    writable: false,
+                    error: false,
+                }],
+            };
+            assert_eq!(ready, expected, "{mode:?} round {round}");
+        }
+        // Without a notification, a wait with nothing new times out empty (edge) or reports
+        // the still-readable fd (level), and never the notifier.
+        let ready = waiter
+            .wait(&poller, Some(Duration::from_millis(20)))
+            .unwrap()
+            .to_vec();
+        assert_eq!(ready.len(), usize::from(mode == polling::PollMode::Level));
+        poller.delete(&a).unwrap();
+    }
+}
+
+#[test]
+fn waiter_rounds_a_sub_millisecond_timeout_up() {
+    let poller = Poller::new().unwrap();
+    let mut waiter = wait::Waiter::new();
+    let t0 = Instant::now();
+    let ready = waiter
+        .wait(&poller, Some(Duration::from_micros(300)))
+        .unwrap();
+    assert!(ready.is_empty());
+    assert!(t0.elapsed() >= Duration::from_micros(300));
+}
