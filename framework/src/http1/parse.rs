@@ -88,23 +88,20 @@ pub(crate) fn scan_head(
     if body.is_empty() {
         return Scan::Partial { searched: 0 };
     }
-    // A fresh head usually arrives whole: one httparse pass finds and parses it. Only when it
-    // is incomplete does the rescan bookkeeping start: later reads search just the new bytes
-    // for the blank line, and httparse runs again only once that is there.
+    // A fresh head usually arrives whole: one pass finds and parses it. Only when it is
+    // incomplete does the rescan bookkeeping start: later reads search just the new bytes for
+    // the blank line, and the head is parsed again only once that is there.
     let end = if searched == 0 {
-        match parse(body, limits, parts) {
-            Ok(Some(mut head)) => {
-                head.consumed += skip;
-                return Scan::Complete(head);
-            }
-            // httparse can refuse an unfinished head early; decide it only once the head is
+        match parse(body, skip, limits, parts) {
+            Scan::Partial { .. } => None,
+            // The parser can refuse an unfinished head early; decide it only once the head is
             // complete (or over a limit), as for a head that arrives in pieces, so the answer
             // does not depend on how the bytes were split into reads.
-            Err(status) => match find_head_end(body, 0) {
+            Scan::Error(status) => match find_head_end(body, 0) {
                 Some(_) => return Scan::Error(status),
                 None => None,
             },
-            Ok(None) => None,
+            complete => return complete,
         }
     } else {
         // Resume where the last search stopped, backing up so a terminator split across
@@ -127,14 +124,11 @@ pub(crate) fn scan_head(
     if end > limits.max_header_size {
         return Scan::Error(431);
     }
-    match parse(&body[..end], limits, parts) {
-        Ok(Some(mut head)) => {
-            head.consumed += skip;
-            Scan::Complete(head)
-        }
-        // The blank line was found, so httparse sees the whole head: not being done is bad input.
-        Ok(None) => Scan::Error(400),
-        Err(status) => Scan::Error(status),
+    match parse(&body[..end], skip, limits, parts) {
+        // The blank line was found, so the parser sees the whole head: not being done is bad
+        // input.
+        Scan::Partial { .. } => Scan::Error(400),
+        done => done,
     }
 }
 
@@ -207,9 +201,25 @@ fn name_is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
             == 0
 }
 
-/// Parses the head at the start of `buf` (which may hold more after it). `Ok(None)`: the head
-/// is not complete yet.
-fn parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Option<Head>, u16> {
+/// Parses the head at the start of `buf` (which may hold more after it), which came after
+/// `skip` blank-line bytes (counted in [`Head::consumed`]). [`Scan::Partial`]: the head is not
+/// complete yet (its `searched` means nothing).
+fn parse(buf: &[u8], skip: usize, limits: HeadLimits, parts: &mut Parts) -> Scan {
+    match parse_head(buf, skip, limits, parts) {
+        Ok(Some(head)) => Scan::Complete(head),
+        Ok(None) => Scan::Partial { searched: 0 },
+        Err(status) => Scan::Error(status),
+    }
+}
+
+/// [`parse`], with `?` for the errors.
+#[inline(always)]
+fn parse_head(
+    buf: &[u8],
+    skip: usize,
+    limits: HeadLimits,
+    parts: &mut Parts,
+) -> Result<Option<Head>, u16> {
     let line = match parse_request_line(buf) {
         Ok(Some(line)) => line,
         Ok(None) => return Ok(None),
@@ -251,13 +261,14 @@ fn parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Option<Hea
         let a = (s.as_ptr() as usize - base) as u32;
         (a, a + s.len() as u32)
     };
+    // What the fields said, as bits (kept in one register through the loop).
+    const CHUNKED: u8 = 1;
+    const CLOSE: u8 = 2;
+    const KEEP_ALIVE: u8 = 4;
+    const CONTINUE: u8 = 8;
+    let mut seen = 0u8;
+    let mut hosts = 0u32;
     let mut content_length: Option<u64> = None;
-    let mut chunked = false;
-    let mut has_te = false;
-    let mut hosts = 0;
-    let mut conn_close = false;
-    let mut conn_keep_alive = false;
-    let mut expect_continue = false;
     for h in headers {
         let name = h.name.as_bytes();
         let value = h.value;
@@ -269,11 +280,15 @@ fn parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Option<Hea
             6 if name_is(name, b"expect")
                 && value.trim_ascii().eq_ignore_ascii_case(b"100-continue") =>
             {
-                expect_continue = true;
+                seen |= CONTINUE;
             }
             10 if name_is(name, b"connection") => {
-                conn_close |= token_list_contains(value, "close");
-                conn_keep_alive |= token_list_contains(value, "keep-alive");
+                if token_list_contains(value, "close") {
+                    seen |= CLOSE;
+                }
+                if token_list_contains(value, "keep-alive") {
+                    seen |= KEEP_ALIVE;
+                }
             }
             14 if name_is(name, b"content-length") => {
                 let n = parse_content_length(value).ok_or(400u16)?;
@@ -285,23 +300,21 @@ fn parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Option<Hea
             17 if name_is(name, b"transfer-encoding") => {
                 // Only `chunked` is supported, once (RFC 9112 §6.1); anything else is refused
                 // rather than guessed at (request smuggling).
-                if has_te || !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                if seen & CHUNKED != 0 || !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
                     return Err(400);
                 }
-                has_te = true;
-                chunked = true;
+                seen |= CHUNKED;
             }
             _ => {}
         }
     }
     let version = line.version;
-    if version == Version::Http11 && hosts != 1 {
+    // HTTP/1.1 needs exactly one Host; 1.0 at most one.
+    if hosts > 1 || (hosts == 0 && version == Version::Http11) {
         return Err(400);
     }
-    if hosts > 1 {
-        return Err(400);
-    }
-    if has_te && (content_length.is_some() || version == Version::Http10) {
+    let chunked = seen & CHUNKED != 0;
+    if chunked && (content_length.is_some() || version == Version::Http10) {
         return Err(400);
     }
     let framing = if chunked {
@@ -312,19 +325,17 @@ fn parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<Option<Hea
             Some(n) => Framing::Length(n),
         }
     };
-    let keep_alive = match version {
-        Version::Http11 => !conn_close,
-        Version::Http10 => conn_keep_alive && !conn_close,
-    };
+    let http11 = version == Version::Http11;
+    let keep_alive = seen & CLOSE == 0 && (http11 || seen & KEEP_ALIVE != 0);
     Ok(Some(Head {
-        consumed: head_len,
+        consumed: skip + head_len,
         method: line.method,
         method_span: (0, line.method_end as u32),
         target: (line.target.0 as u32, line.target.1 as u32),
         path_len: line.path_len as u32,
         version,
         framing,
-        expect_continue: expect_continue && version == Version::Http11,
+        expect_continue: http11 && seen & CONTINUE != 0,
         keep_alive,
     }))
 }

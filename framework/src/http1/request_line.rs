@@ -114,13 +114,17 @@ pub(crate) fn parse_request_line(buf: &[u8]) -> Result<Option<RequestLine>, BadL
             let mut word = [0; 8];
             word.copy_from_slice(block);
             let x = u64::from_le_bytes(word);
+            // (Bytes >= 0x80 after the stop may set `high` too: that only costs a check.)
+            high |= x;
             let (stops, queries) = target_block(x);
+            if stops | queries == 0 {
+                i += 8;
+                continue;
+            }
             // A `?` counts only before the stop (bytes after it are not the target's).
             if path_end == usize::MAX && queries.trailing_zeros() < stops.trailing_zeros() {
                 path_end = i + (queries.trailing_zeros() / 8) as usize;
             }
-            // (Bytes >= 0x80 after the stop may set `high` too: that only costs a check.)
-            high |= x;
             if stops != 0 {
                 break 'target i + (stops.trailing_zeros() / 8) as usize;
             }
