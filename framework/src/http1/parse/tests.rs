@@ -451,3 +451,51 @@ fn agrees_with_httparse_on_every_single_byte_change() {
         same_as_reference(&done, big);
     }
 }
+
+/// A head that arrives in two reads, split at any byte, gets the answer it gets whole.
+#[test]
+fn split_reads_agree_with_whole() {
+    let heads: &[&[u8]] = &[
+        b"GET /plaintext HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+        b"\r\n\nPOST /a?b=c HTTP/1.0\nHost: h\nContent-Length: 2\n\nhi",
+        "GET /caf\u{e9}?q=\u{e9} HTTP/1.1\r\nHost: h\r\n\r\n".as_bytes(),
+        b"OPTIONS * HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+        b"GET /\xff HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET / HTTP/1.2\r\nHost: h\r\n\r\n",
+        b"GET  / HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"G(T / HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET /a\x7fb HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"GET / HTTP/1.1\rX\r\nHost: h\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost h\r\n\r\n",
+    ];
+    for limits in [
+        LIMITS,
+        HeadLimits {
+            max_header_size: 40,
+            max_request_line: 6,
+        },
+    ] {
+        for &head in heads {
+            let whole = format!("{:?}", scan_head(head, 0, limits, &mut Parts::default()));
+            for cut in 0..head.len() {
+                let mut parts = Parts::default();
+                let first = scan_head(&head[..cut], 0, limits, &mut parts);
+                let answer = match first {
+                    Scan::Partial { searched } => scan_head(head, searched, limits, &mut parts),
+                    other => other,
+                };
+                let answer = format!("{answer:?}");
+                // Refused early (a limit already passed) is the one allowed difference: the
+                // whole head is refused too, perhaps for a reason found in later bytes.
+                if answer.starts_with("Error") {
+                    assert!(
+                        whole.starts_with("Error"),
+                        "{head:?} cut at {cut}: {answer}"
+                    );
+                } else {
+                    assert_eq!(answer, whole, "{head:?} cut at {cut}");
+                }
+            }
+        }
+    }
+}
