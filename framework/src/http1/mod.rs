@@ -30,6 +30,7 @@
 mod chunked;
 mod parse;
 mod request;
+mod request_line;
 mod response;
 mod server;
 mod timeouts;

@@ -38,16 +38,21 @@ pub enum Method {
 impl Method {
     /// Parses a method token (case-sensitive, as RFC 9110 says).
     pub fn parse(s: &str) -> Method {
+        Method::from_bytes(s.as_bytes())
+    }
+
+    /// [`Method::parse`] on the bytes of the request line.
+    pub(crate) fn from_bytes(s: &[u8]) -> Method {
         match s {
-            "GET" => Method::Get,
-            "HEAD" => Method::Head,
-            "POST" => Method::Post,
-            "PUT" => Method::Put,
-            "DELETE" => Method::Delete,
-            "PATCH" => Method::Patch,
-            "OPTIONS" => Method::Options,
-            "CONNECT" => Method::Connect,
-            "TRACE" => Method::Trace,
+            b"GET" => Method::Get,
+            b"HEAD" => Method::Head,
+            b"POST" => Method::Post,
+            b"PUT" => Method::Put,
+            b"DELETE" => Method::Delete,
+            b"PATCH" => Method::Patch,
+            b"OPTIONS" => Method::Options,
+            b"CONNECT" => Method::Connect,
+            b"TRACE" => Method::Trace,
             _ => Method::Other,
         }
     }
@@ -196,11 +201,12 @@ impl fmt::Debug for Request {
 }
 
 /// The text of a span known to be UTF-8: the method and target spans, which are only ever
-/// made from `&str` (httparse's checked method and path, or a builder's `String`).
+/// made over checked bytes (the request-line parser's token method and UTF-8-checked target)
+/// or from a builder's `String`.
 fn trusted_str(head: &[u8], (a, b): Span) -> &str {
     match head.get(a as usize..b as usize) {
-        // SAFETY: see above: these spans cover bytes that were a `&str` when recorded, and
-        // start and end on its char boundaries (the whole string, or cut at an ASCII `?`).
+        // SAFETY: see above: these spans cover bytes checked to be UTF-8 when recorded, and
+        // start and end on char boundaries (the whole method or target, or cut at an ASCII `?`).
         Some(bytes) => unsafe { std::str::from_utf8_unchecked(bytes) },
         None => "",
     }
