@@ -112,7 +112,7 @@ pub(crate) struct Conn {
     /// Unsent output when last looked at by an idle deadline (see `sending_on`).
     pending_seen: Cell<usize>,
     timer: Cell<Option<(Timeout, Instant)>>,
-    pub(crate) close_callback: RefCell<Option<Box<dyn FnOnce()>>>,
+    pub(crate) close_callback: Cell<Option<Box<dyn FnOnce()>>>,
     /// The current response's handler treats the client's EOF as its departure.
     pub(crate) close_on_eof: Cell<bool>,
     /// "METHOD uri" of the current request, for the access log (kept only when logging).
@@ -168,7 +168,7 @@ impl StreamProtocol for Conn {
             self.stream.io_loop().remove_timeout(t);
         }
         self.unregister();
-        let cb = self.close_callback.borrow_mut().take();
+        let cb = self.close_callback.take();
         if let Some(cb) = cb {
             crate::ioloop::run_guarded("on_connection_close", cb);
         }
@@ -200,7 +200,7 @@ impl Conn {
             head_started: Cell::new(false),
             pending_seen: Cell::new(usize::MAX),
             timer: Cell::new(None),
-            close_callback: RefCell::new(None),
+            close_callback: Cell::new(None),
             close_on_eof: Cell::new(false),
             log_line: RefCell::new(String::new()),
             log_start: Cell::new(None),
@@ -521,7 +521,8 @@ impl Conn {
         if self.current.get().seq != seq || self.phase.get() != Phase::Dispatched {
             return;
         }
-        self.close_callback.borrow_mut().take();
+        // (Dropped here: the response is complete, the callback is moot.)
+        drop(self.close_callback.take());
         if keep_alive && !self.server.draining.get() {
             self.phase.set(Phase::Head);
             // The idle deadline runs from now; `process` (running, or called below) sets it

@@ -119,7 +119,7 @@ impl Responder {
         if self.is_closed() {
             f();
         } else {
-            *self.conn.close_callback.borrow_mut() = Some(Box::new(f));
+            self.conn.close_callback.set(Some(Box::new(f)));
         }
     }
 
@@ -435,11 +435,19 @@ impl Responder {
         self.conn.stream.close();
     }
 
+    #[inline]
     fn log_access(&self) {
         let conn = &self.conn;
         let Some(start) = conn.log_start.take() else {
             return;
         };
+        self.log_access_line(start);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn log_access_line(&self, start: std::time::Instant) {
+        let conn = &self.conn;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let level = match self.status {
             0..=399 => log::Level::Info,
@@ -471,8 +479,20 @@ fn refused(name: &str) {
 }
 
 impl Drop for Responder {
+    #[inline]
     fn drop(&mut self) {
-        if self.done || self.is_closed() {
+        // Inlined so a finished response (every one but a broken handler's) costs one test.
+        if !self.done {
+            self.drop_unfinished();
+        }
+    }
+}
+
+impl Responder {
+    #[cold]
+    #[inline(never)]
+    fn drop_unfinished(&mut self) {
+        if self.is_closed() {
             return;
         }
         if self.head_written {
