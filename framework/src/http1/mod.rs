@@ -106,11 +106,14 @@ pub(crate) struct Conn {
     pub(crate) current: Cell<Current>,
     in_process: Cell<bool>,
     deadline: Cell<Option<Instant>>,
+    /// The idle deadline is due but not yet set: a response finished inside `process`, which
+    /// sets it once for the whole batch unless something sets a deadline first.
+    idle_pending: Cell<bool>,
     head_started: Cell<bool>,
     /// Unsent output when last looked at by an idle deadline (see `sending_on`).
     pending_seen: Cell<usize>,
     timer: Cell<Option<(Timeout, Instant)>>,
-    pub(crate) close_callback: RefCell<Option<Box<dyn FnOnce()>>>,
+    pub(crate) close_callback: Cell<Option<Box<dyn FnOnce()>>>,
     /// The current response's handler treats the client's EOF as its departure.
     pub(crate) close_on_eof: Cell<bool>,
     /// "METHOD uri" of the current request, for the access log (kept only when logging).
@@ -166,7 +169,7 @@ impl StreamProtocol for Conn {
             self.stream.io_loop().remove_timeout(t);
         }
         self.unregister();
-        let cb = self.close_callback.borrow_mut().take();
+        let cb = self.close_callback.take();
         if let Some(cb) = cb {
             crate::ioloop::run_guarded("on_connection_close", cb);
         }
@@ -194,10 +197,11 @@ impl Conn {
             }),
             in_process: Cell::new(false),
             deadline: Cell::new(None),
+            idle_pending: Cell::new(false),
             head_started: Cell::new(false),
             pending_seen: Cell::new(usize::MAX),
             timer: Cell::new(None),
-            close_callback: RefCell::new(None),
+            close_callback: Cell::new(None),
             close_on_eof: Cell::new(false),
             log_line: RefCell::new(String::new()),
             log_start: Cell::new(None),
@@ -263,8 +267,14 @@ impl Conn {
             }
         }
         self.in_process.set(false);
+        let idle_pending = self.idle_pending.replace(false);
         if self.stream.closed() {
             return;
+        }
+        if idle_pending {
+            // Once per batch instead of once per pipelined response (see `response_finished`).
+            let now = self.stream.io_loop().time();
+            self.set_deadline(self.server.options.idle_timeout.map(|t| now + t));
         }
         // (Blocked: the flush just made found the kernel's buffer full; WRITE is watched.)
         let flushed = !blocked && self.stream.flush();
@@ -483,6 +493,7 @@ impl Conn {
         self.phase.set(Phase::Dispatched);
         self.close_on_eof.set(false);
         self.deadline.set(None);
+        self.idle_pending.set(false);
         if self.server.options.access_log
             && log::log_enabled!(target: "squall::access", log::Level::Error)
         {
@@ -511,12 +522,14 @@ impl Conn {
         if self.current.get().seq != seq || self.phase.get() != Phase::Dispatched {
             return;
         }
-        self.close_callback.borrow_mut().take();
+        // (Dropped here: the response is complete, the callback is moot.)
+        drop(self.close_callback.take());
         if keep_alive && !self.server.draining.get() {
             self.phase.set(Phase::Head);
-            let opts = &self.server.options;
-            let now = self.stream.io_loop().time();
-            self.set_deadline(opts.idle_timeout.map(|t| now + t));
+            // The idle deadline runs from now; `process` (running, or called below) sets it
+            // when its batch ends, unless the next request has set one of its own by then.
+            // `now` is the loop's time of this turn either way.
+            self.idle_pending.set(true);
         } else if keep_alive && self.stream.read_buffered() > 0 {
             // Draining: requests already received are still answered.
             self.phase.set(Phase::Head);

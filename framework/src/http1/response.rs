@@ -13,7 +13,7 @@
 use std::fmt;
 use std::rc::Rc;
 
-use super::wire::{header_ok, write_hex, write_status_line, write_u64};
+use super::wire::{header_ok, write_content_length, write_hex, write_status_line};
 use super::{Conn, Version};
 use crate::iostream::StreamError;
 
@@ -119,7 +119,7 @@ impl Responder {
         if self.is_closed() {
             f();
         } else {
-            *self.conn.close_callback.borrow_mut() = Some(Box::new(f));
+            self.conn.close_callback.set(Some(Box::new(f)));
         }
     }
 
@@ -206,8 +206,14 @@ impl Responder {
             self.write_head_inner(status, reason, headers, content_length, validate, body)?;
         if !written {
             self.write(body)?;
+            return self.finish();
         }
-        self.finish()
+        // The head and exactly the declared body (or none) are written and nothing has run
+        // since the head found the connection open: all `finish` would check holds.
+        self.done = true;
+        self.log_access();
+        self.conn.response_finished(self.seq, self.keep_alive);
+        Ok(())
     }
 
     fn write_head_inner<'a, I>(
@@ -228,21 +234,24 @@ impl Responder {
         if self.is_closed() {
             return Err(ResponseError::Closed);
         }
+        // Set first: should a caller's header iterator panic midway, the drop then closes
+        // the connection instead of writing a second head after the partial one.
         self.head_written = true;
         self.status = status;
         let cur = self.conn.current.get();
-        let conn = &self.conn;
+        let conn = &*self.conn;
         let now = conn.stream.io_loop().time();
+        let no_body_status = status < 200 || status == 204 || status == 304;
+        let no_body = no_body_status || cur.is_head;
         let mut chunked = false;
         let mut keep_alive = cur.keep_alive;
         let mut declared = content_length;
-        let no_body_status = status < 200 || status == 204 || status == 304;
         let body_written = conn.stream.with_write_buffer(|w| {
             write_status_line(w, cur.version, status, reason);
             let mut has_date = false;
             for (name, value) in headers {
                 if validate && !header_ok(name, value) {
-                    log::error!("squall: refused response header {name:?} (CR, LF or NUL)");
+                    refused(name);
                     continue;
                 }
                 // The names the server handles, told apart by length before comparing.
@@ -278,16 +287,12 @@ impl Responder {
                 if status == 304 {
                     // A 304 may repeat the representation's length (RFC 9110 §8.6); no body.
                     if let Some(n) = declared.filter(|&n| n > 0) {
-                        w.extend_from_slice(b"Content-Length: ");
-                        write_u64(w, n);
-                        w.extend_from_slice(b"\r\n");
+                        not_modified_length(w, n);
                     }
                 }
                 declared = Some(0);
             } else if let Some(n) = declared {
-                w.extend_from_slice(b"Content-Length: ");
-                write_u64(w, n);
-                w.extend_from_slice(b"\r\n");
+                write_content_length(w, n);
             } else if cur.is_head {
                 // Length unknown and no body follows: no framing header needed.
             } else if cur.version == Version::Http11 {
@@ -297,24 +302,28 @@ impl Responder {
                 // HTTP/1.0 cannot chunk: the body ends when the connection does.
                 keep_alive = false;
             }
-            if !keep_alive {
-                w.extend_from_slice(b"Connection: close\r\n");
-            } else if cur.version == Version::Http10 {
-                w.extend_from_slice(b"Connection: keep-alive\r\n");
+            if keep_alive {
+                if cur.version == Version::Http10 {
+                    w.extend_from_slice(b"Connection: keep-alive\r\n");
+                }
+                w.extend_from_slice(b"\r\n");
+            } else {
+                w.extend_from_slice(b"Connection: close\r\n\r\n");
             }
-            w.extend_from_slice(b"\r\n");
             // `write(body)` folded in when it cannot fail: the body is dropped (no body) or
             // is exactly the declared length (so neither chunked nor too long).
-            let no_body = no_body_status || cur.is_head;
-            let body_fits = no_body || declared == Some(body.len() as u64);
-            if body_fits && !no_body {
+            if no_body {
+                return true;
+            }
+            let fits = declared == Some(body.len() as u64);
+            if fits {
                 w.extend_from_slice(body);
             }
-            body_fits
+            fits
         });
         self.chunked = chunked;
-        self.no_body = no_body_status || cur.is_head;
-        self.declared = if no_body_status { Some(0) } else { declared };
+        self.no_body = no_body;
+        self.declared = declared;
         self.keep_alive = keep_alive;
         if body_written {
             self.written = body.len() as u64;
@@ -426,11 +435,19 @@ impl Responder {
         self.conn.stream.close();
     }
 
+    #[inline]
     fn log_access(&self) {
         let conn = &self.conn;
         let Some(start) = conn.log_start.take() else {
             return;
         };
+        self.log_access_line(start);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn log_access_line(&self, start: std::time::Instant) {
+        let conn = &self.conn;
         let ms = start.elapsed().as_secs_f64() * 1000.0;
         let level = match self.status {
             0..=399 => log::Level::Info,
@@ -449,9 +466,33 @@ impl Responder {
     }
 }
 
+/// A 304's `Content-Length`, out of line: rare, and the inlined writer is large.
+#[inline(never)]
+fn not_modified_length(w: &mut Vec<u8>, n: u64) {
+    write_content_length(w, n);
+}
+
+/// Out of the header loop: logging is formatting code the common path never runs.
+#[cold]
+fn refused(name: &str) {
+    log::error!("squall: refused response header {name:?} (CR, LF or NUL)");
+}
+
 impl Drop for Responder {
+    #[inline]
     fn drop(&mut self) {
-        if self.done || self.is_closed() {
+        // Inlined so a finished response (every one but a broken handler's) costs one test.
+        if !self.done {
+            self.drop_unfinished();
+        }
+    }
+}
+
+impl Responder {
+    #[cold]
+    #[inline(never)]
+    fn drop_unfinished(&mut self) {
+        if self.is_closed() {
             return;
         }
         if self.head_written {

@@ -209,6 +209,7 @@ impl ServerCore {
 
 impl ServerCore {
     /// Appends `Date: <now>\r\n`.
+    #[inline]
     pub(crate) fn write_date_line(&self, now: Instant, w: &mut Vec<u8>) {
         w.extend_from_slice(self.date.borrow_mut().line(now));
     }

@@ -9,6 +9,7 @@ use super::{Conn, Phase};
 impl Conn {
     pub(super) fn set_deadline(self: &Rc<Self>, deadline: Option<Instant>) {
         self.deadline.set(deadline);
+        self.idle_pending.set(false);
         self.pending_seen.set(usize::MAX);
         let Some(d) = deadline else { return };
         match self.timer.get() {

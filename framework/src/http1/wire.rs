@@ -80,19 +80,7 @@ statuses! {
     505 => "HTTP Version Not Supported",
 }
 
-/// Appends `n` in decimal, without `format!`. Lengths under 10,000 (most bodies) are written
-/// as fixed-size copies, without the general loop.
-pub(crate) fn write_u64(w: &mut Vec<u8>, n: u64) {
-    let d = |k: u64| b'0' + (k % 10) as u8;
-    match n {
-        0..=9 => w.push(d(n)),
-        10..=99 => w.extend_from_slice(&[d(n / 10), d(n)]),
-        100..=999 => w.extend_from_slice(&[d(n / 100), d(n / 10), d(n)]),
-        1000..=9999 => w.extend_from_slice(&[d(n / 1000), d(n / 100), d(n / 10), d(n)]),
-        _ => write_u64_loop(w, n),
-    }
-}
-
+/// Appends `n` in decimal, without `format!`.
 fn write_u64_loop(w: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
@@ -123,6 +111,7 @@ pub(super) fn write_hex(w: &mut Vec<u8>, mut n: u64) {
 
 /// Appends `HTTP/1.1 <status> <reason>\r\n`. We answer in HTTP/1.1 whatever 1.x the client
 /// spoke (RFC 9110 §6.2: the highest minor version we conform to).
+#[inline]
 pub(crate) fn write_status_line(
     w: &mut Vec<u8>,
     _version: Version,
@@ -130,11 +119,21 @@ pub(crate) fn write_status_line(
     reason: Option<&str>,
 ) {
     if reason.is_none() {
+        // The common case as a constant-size copy, without the table's lookup.
+        if status == 200 {
+            w.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+            return;
+        }
         if let Some(line) = known_status_line(status) {
             w.extend_from_slice(line);
             return;
         }
     }
+    write_status_line_slow(w, status, reason);
+}
+
+#[cold]
+fn write_status_line_slow(w: &mut Vec<u8>, status: u16, reason: Option<&str>) {
     w.extend_from_slice(b"HTTP/1.1 ");
     let status = status.clamp(100, 999);
     w.extend_from_slice(&[
@@ -149,6 +148,42 @@ pub(crate) fn write_status_line(
     };
     w.extend_from_slice(reason.as_bytes());
     w.extend_from_slice(b"\r\n");
+}
+
+/// Appends `Content-Length: <n>\r\n`. Lengths under 10,000 (most bodies) are one
+/// constant-size copy of the whole line, its digits filled in on the stack.
+#[inline(always)]
+pub(crate) fn write_content_length(w: &mut Vec<u8>, n: u64) {
+    // (Below 10,000 the value fits u32, whose division is cheaper.)
+    match n {
+        0..=9 => content_length_line::<19>(w, n as u32),
+        10..=99 => content_length_line::<20>(w, n as u32),
+        100..=999 => content_length_line::<21>(w, n as u32),
+        1000..=9999 => content_length_line::<22>(w, n as u32),
+        _ => write_content_length_long(w, n),
+    }
+}
+
+#[inline(never)]
+fn write_content_length_long(w: &mut Vec<u8>, n: u64) {
+    w.extend_from_slice(CONTENT_LENGTH);
+    write_u64_loop(w, n);
+    w.extend_from_slice(b"\r\n");
+}
+
+const CONTENT_LENGTH: &[u8; 16] = b"Content-Length: ";
+
+/// The line for an `n` of exactly `N - 18` digits.
+#[inline(always)]
+fn content_length_line<const N: usize>(w: &mut Vec<u8>, mut n: u32) {
+    let mut line = [0u8; N];
+    line[..16].copy_from_slice(CONTENT_LENGTH);
+    line[N - 2..].copy_from_slice(b"\r\n");
+    for d in line[16..N - 2].iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    w.extend_from_slice(&line);
 }
 
 /// The `Date` header, formatted once a second (hyper's trick), not per response. Kept as the
@@ -171,22 +206,30 @@ impl Default for DateCache {
 
 impl DateCache {
     /// The header line, `Date: <value>\r\n`, current as of `now`.
+    #[inline]
     pub(crate) fn line(&mut self, now: Instant) -> &[u8; DATE_LINE_LEN] {
         if self.next.is_none_or(|n| now >= n) {
-            let wall = SystemTime::now();
-            // Formatted into the fixed buffer: no allocation, even once a second.
-            let mut cursor = std::io::Cursor::new(&mut self.line[6..6 + 29]);
-            let _ = std::io::Write::write_fmt(
-                &mut cursor,
-                format_args!("{}", httpdate::HttpDate::from(wall)),
-            );
-            let sub = wall
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            self.next = Some(now + std::time::Duration::from_nanos(1_000_000_000 - sub as u64));
+            self.refresh(now);
         }
         &self.line
+    }
+
+    /// Formats the current second: once a second, out of the per-response path.
+    #[cold]
+    #[inline(never)]
+    fn refresh(&mut self, now: Instant) {
+        let wall = SystemTime::now();
+        // Formatted into the fixed buffer: no allocation, even once a second.
+        let mut cursor = std::io::Cursor::new(&mut self.line[6..6 + 29]);
+        let _ = std::io::Write::write_fmt(
+            &mut cursor,
+            format_args!("{}", httpdate::HttpDate::from(wall)),
+        );
+        let sub = wall
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.subsec_nanos())
+            .unwrap_or(0);
+        self.next = Some(now + std::time::Duration::from_nanos(1_000_000_000 - sub as u64));
     }
 
     /// The header value alone (29 bytes).
@@ -200,6 +243,7 @@ impl DateCache {
 
 /// Whether a response header may be sent: a non-empty name without controls, space, `:` or
 /// DEL, and a value without CR, LF or NUL (no response splitting).
+#[inline]
 pub(super) fn header_ok(name: &str, value: &str) -> bool {
     !name.is_empty()
         && !any_word(name.as_bytes(), bad_name_bytes, bad_name_byte)
@@ -232,23 +276,39 @@ fn bad_name_bytes(x: u64) -> u64 {
 }
 
 fn bad_value_bytes(x: u64) -> u64 {
+    // CR, LF and NUL are all below 14: one cheap test clears almost every word, and only a
+    // word with such a byte (a tab, say) pays for the exact one.
+    if has_less(x, 14) == 0 {
+        return 0;
+    }
     has_byte(x, 0) | has_byte(x, b'\r') | has_byte(x, b'\n')
 }
 
 /// Whether any byte of `s` is flagged, eight bytes at a time (`word` tells whether a word holds
-/// such a byte, `byte` tests one byte). Words may overlap at the end: only existence matters.
+/// such a byte, `byte` tests one byte). Words may overlap: only existence matters, so a string
+/// of 4 to 16 bytes (most header names and values) is two overlapping loads, without a loop.
+#[inline]
 fn any_word(s: &[u8], word: fn(u64) -> u64, byte: fn(u8) -> bool) -> bool {
-    if s.len() < 8 {
+    let n = s.len();
+    let load = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+    if n < 4 {
         return s.iter().any(|&b| byte(b));
     }
-    let load = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+    if n < 8 {
+        // Two overlapping 4-byte halves make one word of real bytes (no padding to flag).
+        let half = |c: &[u8]| u32::from_ne_bytes(c.try_into().unwrap_or([0; 4])) as u64;
+        return word(half(&s[..4]) | half(&s[n - 4..]) << 32) != 0;
+    }
+    if n <= 16 {
+        return (word(load(&s[..8])) | word(load(&s[n - 8..]))) != 0;
+    }
     let mut found = 0;
     let mut chunks = s.chunks_exact(8);
     for c in &mut chunks {
         found |= word(load(c));
     }
     if !chunks.remainder().is_empty() {
-        found |= word(load(&s[s.len() - 8..]));
+        found |= word(load(&s[n - 8..]));
     }
     found != 0
 }
@@ -261,8 +321,11 @@ mod tests {
     fn integers_without_format() {
         for n in (0u64..20_000).chain([99_999, 100_000, 12345, u64::MAX]) {
             let mut w = Vec::new();
-            write_u64(&mut w, n);
+            write_u64_loop(&mut w, n);
             assert_eq!(w, n.to_string().as_bytes());
+            let mut c = Vec::new();
+            write_content_length(&mut c, n);
+            assert_eq!(c, format!("Content-Length: {n}\r\n").as_bytes());
             let mut h = Vec::new();
             write_hex(&mut h, n);
             assert_eq!(h, format!("{n:x}").as_bytes());
