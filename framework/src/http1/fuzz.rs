@@ -9,9 +9,6 @@
 //! whole (the incremental rescan and the byte-level decoder must not depend on how reads fall).
 //! A broken invariant panics, which the fuzzer reports as a crash.
 
-use std::net::SocketAddr;
-use std::time::Instant;
-
 use super::chunked::ChunkedDecoder;
 use super::parse::{self, Framing, HeadLimits, Scan};
 use super::request::{Parts, Request};
@@ -77,25 +74,13 @@ fn check_head(raw: &[u8], head: &parse::Head, parts: &Parts) {
     if head.framing == Framing::Chunked {
         assert_eq!(head.version, Version::Http11, "chunked on HTTP/1.0");
     }
-    let mut request = Request {
-        parts: Parts {
-            head: parts.head.clone(),
-            headers: parts.headers.clone(),
-            body: Vec::new(),
-        },
-        method: head.method,
-        method_span: head.method_span,
-        target: head.target,
-        path_len: head.path_len,
-        version: head.version,
-        remote_addr: SocketAddr::from(([127, 0, 0, 1], 1)),
-        remote_ip: SocketAddr::from(([127, 0, 0, 1], 1)).ip(),
-        https: false,
-        keep_alive: head.keep_alive,
-        start: Instant::now(),
-        sink: None,
-        pool: None,
-    };
+    let copy = Box::new(Parts {
+        head: parts.head.clone(),
+        headers: parts.headers.clone(),
+        ..Parts::default()
+    });
+    let mut request = Request::from_parts(copy, None);
+    request.set_head(head);
     let m = request.method_str();
     assert!(!m.is_empty(), "method not valid UTF-8");
     assert_eq!(Method::parse(m), request.method());

@@ -336,21 +336,12 @@ impl Conn {
         };
         self.searched.set(0);
         self.head_started.set(false);
-        let mut request = Request {
-            parts,
-            method: head.method,
-            method_span: head.method_span,
-            target: head.target,
-            path_len: head.path_len,
-            version: head.version,
-            remote_addr: self.remote,
-            remote_ip: self.remote.ip(),
-            https: false,
-            keep_alive: head.keep_alive && !opts.no_keep_alive,
-            start: now,
-            sink: None,
-            pool: Some(self.server.pool.clone()),
-        };
+        parts.remote_addr = self.remote;
+        parts.remote_ip = self.remote.ip();
+        parts.start = now;
+        let mut request = Request::from_parts(parts, Some(self.server.pool.clone()));
+        request.set_head(&head);
+        request.keep_alive = head.keep_alive && !opts.no_keep_alive;
         if opts.xheaders {
             apply_xheaders(&mut request);
         }
@@ -489,7 +480,7 @@ impl Conn {
         cur.is_head = request.method == Method::Head;
         cur.keep_alive = request.keep_alive && !self.server.draining.get();
         self.current.set(cur);
-        self.remote_ip.set(request.remote_ip);
+        self.remote_ip.set(request.parts.remote_ip);
         self.phase.set(Phase::Dispatched);
         self.close_on_eof.set(false);
         self.deadline.set(None);
@@ -584,7 +575,7 @@ fn apply_xheaders(request: &mut Request) {
         })
         .and_then(|v| v.trim().parse::<std::net::IpAddr>().ok());
     if let Some(ip) = ip {
-        request.remote_ip = ip;
+        request.parts.remote_ip = ip;
     }
     let scheme = request
         .header("X-Scheme")

@@ -3,6 +3,7 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::Rc;
 use std::time::Instant;
@@ -126,23 +127,44 @@ pub trait BodySink: Any {
 /// Recycled request buffers, per server.
 #[derive(Default)]
 pub(crate) struct RequestPool {
-    spare: RefCell<Vec<Parts>>,
+    // Boxes on purpose: a request holds its parts boxed, and the pool hands the box over whole.
+    #[allow(clippy::vec_box)]
+    spare: RefCell<Vec<Box<Parts>>>,
 }
 
-/// The reusable allocations of a request.
-#[derive(Default)]
+/// The reusable allocations of a request and the facts about its peer, boxed: a [`Request`]
+/// moves (into the delegate, into a handler's context) as a pointer and a few spans, and the
+/// pool recycles the box whole.
 pub(crate) struct Parts {
     pub(crate) head: Vec<u8>,
     pub(crate) headers: Vec<(Span, Span)>,
     pub(crate) body: Vec<u8>,
+    pub(crate) remote_addr: SocketAddr,
+    pub(crate) remote_ip: IpAddr,
+    /// When the server started reading the request.
+    pub(crate) start: Instant,
+}
+
+impl Default for Parts {
+    fn default() -> Parts {
+        let remote_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+        Parts {
+            head: Vec::new(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            remote_addr,
+            remote_ip: remote_addr.ip(),
+            start: Instant::now(),
+        }
+    }
 }
 
 impl RequestPool {
-    pub(crate) fn take(&self) -> Parts {
+    pub(crate) fn take(&self) -> Box<Parts> {
         self.spare.borrow_mut().pop().unwrap_or_default()
     }
 
-    pub(crate) fn give(&self, mut parts: Parts) {
+    pub(crate) fn give(&self, mut parts: Box<Parts>) {
         const KEEP: usize = 256;
         const MAX_BODY: usize = 64 * 1024;
         let mut spare = self.spare.borrow_mut();
@@ -163,26 +185,56 @@ impl RequestPool {
 /// The head is stored once, as the raw bytes that arrived, with offsets for each part; the
 /// accessors return slices of it. Its buffers are recycled by the server when it is dropped.
 pub struct Request {
-    pub(crate) parts: Parts,
+    /// Taken out only by `drop` (to go back to the pool).
+    pub(crate) parts: ManuallyDrop<Box<Parts>>,
     pub(crate) method: Method,
     pub(crate) method_span: Span,
     pub(crate) target: Span,
     /// Length of the path within the target (before `?`).
     pub(crate) path_len: u32,
     pub(crate) version: Version,
-    pub(crate) remote_addr: SocketAddr,
-    pub(crate) remote_ip: IpAddr,
     pub(crate) https: bool,
     pub(crate) keep_alive: bool,
-    pub(crate) start: Instant,
     pub(crate) sink: Option<Box<dyn BodySink>>,
     pub(crate) pool: Option<Rc<RequestPool>>,
 }
 
+impl Request {
+    /// A request over `parts` (filled by the parser or a builder).
+    pub(crate) fn from_parts(parts: Box<Parts>, pool: Option<Rc<RequestPool>>) -> Request {
+        Request {
+            parts: ManuallyDrop::new(parts),
+            method: Method::Get,
+            method_span: (0, 0),
+            target: (0, 0),
+            path_len: 0,
+            version: Version::Http11,
+            https: false,
+            keep_alive: true,
+            sink: None,
+            pool,
+        }
+    }
+}
+
+impl Request {
+    /// Takes the request line's facts from a parsed head.
+    pub(crate) fn set_head(&mut self, head: &super::parse::Head) {
+        self.method = head.method;
+        self.method_span = head.method_span;
+        self.target = head.target;
+        self.path_len = head.path_len;
+        self.version = head.version;
+        self.keep_alive = head.keep_alive;
+    }
+}
+
 impl Drop for Request {
     fn drop(&mut self) {
+        // SAFETY: `parts` is taken exactly once, here, and the request is never used again.
+        let parts = unsafe { ManuallyDrop::take(&mut self.parts) };
         if let Some(pool) = self.pool.take() {
-            pool.give(std::mem::take(&mut self.parts));
+            pool.give(parts);
         }
     }
 }
@@ -195,7 +247,7 @@ impl fmt::Debug for Request {
             .field("version", &self.version)
             .field("headers", &self.headers().collect::<Vec<_>>())
             .field("body_len", &self.parts.body.len())
-            .field("remote_ip", &self.remote_ip)
+            .field("remote_ip", &self.parts.remote_ip)
             .finish()
     }
 }
@@ -332,12 +384,12 @@ impl Request {
 
     /// The peer's socket address.
     pub fn remote_addr(&self) -> SocketAddr {
-        self.remote_addr
+        self.parts.remote_addr
     }
 
     /// The client's IP: the peer's, or with `xheaders` the one the proxy reported.
     pub fn remote_ip(&self) -> IpAddr {
-        self.remote_ip
+        self.parts.remote_ip
     }
 
     /// `"http"` or `"https"` (with `xheaders`, as the proxy reported).
@@ -376,12 +428,12 @@ impl Request {
 
     /// When the server started reading the request.
     pub fn start_time(&self) -> Instant {
-        self.start
+        self.parts.start
     }
 
     /// Time since the request started, in seconds (Tornado's `request_time()`).
     pub fn request_time(&self) -> f64 {
-        self.start.elapsed().as_secs_f64()
+        self.parts.start.elapsed().as_secs_f64()
     }
 
     /// Takes back the [`BodySink`] that received a streamed body.
@@ -450,24 +502,20 @@ impl RequestBuilder {
             headers.push(((n0, n1), (v0, v1)));
         }
         let path_len = self.uri.find('?').unwrap_or(self.uri.len()) as u32;
-        Request {
-            parts: Parts {
-                head,
-                headers,
-                body: self.body,
-            },
-            method: Method::parse(&self.method),
-            method_span: (m0, m1),
-            target: (t0, t1),
-            path_len,
-            version: self.version,
+        let parts = Box::new(Parts {
+            head,
+            headers,
+            body: self.body,
             remote_addr: self.remote,
             remote_ip: self.remote.ip(),
-            https: false,
-            keep_alive: true,
             start: Instant::now(),
-            sink: None,
-            pool: None,
-        }
+        });
+        let mut request = Request::from_parts(parts, None);
+        request.method = Method::parse(&self.method);
+        request.method_span = (m0, m1);
+        request.target = (t0, t1);
+        request.path_len = path_len;
+        request.version = self.version;
+        request
     }
 }
