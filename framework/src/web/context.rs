@@ -23,6 +23,7 @@ use std::rc::Rc;
 
 use super::application::{AppInner, Settings};
 use super::error::{HttpError, Result};
+use super::etag;
 use crate::http1::{Method, Request, Responder};
 use crate::httputil::{validate_header_name, validate_header_value, HeaderMap};
 
@@ -528,7 +529,7 @@ impl Context {
                 && self.content_length.is_none()
                 && self.status == 200
                 && self.dispatch_method == Method::Get
-                && super::etag::apply_etag(self);
+                && self.apply_etag();
             let status = sanitize_status(self.status);
             let no_body = status == 304 || status == 204;
             if no_body {
@@ -586,16 +587,28 @@ impl Context {
         }
     }
 
-    pub(crate) fn compute_etag(&mut self) {
-        super::etag::write_etag(&self.parts.body, &mut self.parts.etag);
-    }
-
-    pub(crate) fn computed_etag(&self) -> &str {
-        &self.parts.etag
-    }
-
-    pub(crate) fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.parts.headers
+    /// Decides the ETag of a finished 200 response: the handler's own `Etag` header, or one
+    /// computed from the body into the reusable buffer (then `true`: the caller sends it as an
+    /// extra header). Turns the response into a 304 when the request's `If-None-Match`
+    /// matches. One scan of the response headers either way.
+    fn apply_etag(&mut self) -> bool {
+        let parts = &mut self.parts;
+        let (computed, matched) = match parts.headers.get("Etag") {
+            Some(own) => (false, etag::request_matches(&self.request, own)),
+            None => {
+                etag::write_etag(&parts.body, &mut parts.etag);
+                (true, etag::request_matches(&self.request, &parts.etag))
+            }
+        };
+        if matched {
+            self.status = 304;
+            self.reason = None;
+            parts.body.clear();
+            for h in etag::REPRESENTATION_HEADERS {
+                parts.headers.remove(h);
+            }
+        }
+        computed
     }
 
     pub(crate) fn body_mut(&mut self) -> &mut Vec<u8> {

@@ -415,38 +415,18 @@ fn skip_element(bytes: &[u8], from: usize) -> usize {
 }
 
 /// Headers a 304 drops: they describe the body it does not carry (RFC 9110 §15.4.5).
-const REPRESENTATION_HEADERS: [&str; 4] = [
+pub(crate) const REPRESENTATION_HEADERS: [&str; 4] = [
     "Content-Type",
     "Content-Encoding",
     "Content-Language",
     "Content-Length",
 ];
 
-/// Decides the ETag of a finished 200 response: the handler's own `Etag` header, or one
-/// computed from the body into `cx`'s reusable buffer (returned as `true`: the caller sends it
-/// as an extra header). Turns the response into a 304 when the request's `If-None-Match`
-/// matches.
-pub(crate) fn apply_etag(cx: &mut crate::web::Context) -> bool {
-    let computed = !cx.response_headers().contains("Etag");
-    if computed {
-        cx.compute_etag();
-    }
-    let etag = match cx.response_headers().get("Etag") {
-        Some(e) => e,
-        None => cx.computed_etag(),
-    };
-    let matched = cx
-        .request()
+/// Whether any of a request's `If-None-Match` field lines matches `etag` (weak comparison).
+pub(crate) fn request_matches(request: &crate::http1::Request, etag: &str) -> bool {
+    request
         .header_all("If-None-Match")
-        .any(|h| if_none_match(h, etag));
-    if matched {
-        cx.set_status(304);
-        cx.body_mut().clear();
-        for h in REPRESENTATION_HEADERS {
-            cx.headers_mut().remove(h);
-        }
-    }
-    computed
+        .any(|h| if_none_match(h, etag))
 }
 
 impl crate::web::Context {
