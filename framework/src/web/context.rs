@@ -42,8 +42,9 @@ pub(crate) struct PathArgs {
 pub(crate) struct ContextParts {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
-    /// The computed ETag, kept here (not in `headers`) so its buffer is reused.
-    pub(crate) etag: String,
+    /// The computed ETag, kept here (not in `headers`) so its buffer is reused, with the body
+    /// it was computed from.
+    pub(crate) etag: etag::EtagMemo,
 }
 
 /// A request being handled and the response being built.
@@ -540,7 +541,7 @@ impl Context {
             } else {
                 self.content_length.unwrap_or(self.parts.body.len() as u64)
             };
-            let etag = computed_etag.then_some(("Etag", self.parts.etag.as_str()));
+            let etag = computed_etag.then_some(("Etag", self.parts.etag.last()));
             let headers = self
                 .parts
                 .headers
@@ -596,8 +597,8 @@ impl Context {
         let (computed, matched) = match parts.headers.get("Etag") {
             Some(own) => (false, etag::request_matches(&self.request, own)),
             None => {
-                etag::write_etag(&parts.body, &mut parts.etag);
-                (true, etag::request_matches(&self.request, &parts.etag))
+                let tag = parts.etag.tag_of(&parts.body);
+                (true, etag::request_matches(&self.request, tag))
             }
         };
         if matched {

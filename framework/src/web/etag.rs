@@ -49,6 +49,46 @@ pub(crate) fn write_etag(body: &[u8], out: &mut String) {
     out.push_str(std::str::from_utf8(&tag).unwrap_or_default());
 }
 
+/// Bodies up to this size are remembered next to their ETag (see [`EtagMemo`]).
+const MEMO_MAX: usize = 1024;
+
+/// The automatic ETag of the last body a pooled context hashed, with a copy of that body.
+///
+/// Many handlers answer the same bytes request after request (a fixed page, a cached JSON
+/// document). MD5 costs about ten instructions per byte and at least one 64-byte block; a
+/// comparison against the remembered body costs a fraction of that, so the tag is reused when
+/// the body is byte-for-byte the one it was computed from. The value sent is exactly
+/// [`compute_etag`] of the body either way. Only bodies up to [`MEMO_MAX`] bytes are
+/// remembered, so a miss costs at most a short compare and copy on top of the hash, and the
+/// memory kept per pooled context stays small.
+#[derive(Default)]
+pub(crate) struct EtagMemo {
+    /// `compute_etag(&body)` when `valid`.
+    tag: String,
+    body: Vec<u8>,
+    valid: bool,
+}
+
+impl EtagMemo {
+    /// The ETag of `body`, computed or remembered.
+    pub(crate) fn tag_of(&mut self, body: &[u8]) -> &str {
+        if !(self.valid && self.body == body) {
+            write_etag(body, &mut self.tag);
+            self.body.clear();
+            self.valid = body.len() <= MEMO_MAX;
+            if self.valid {
+                self.body.extend_from_slice(body);
+            }
+        }
+        &self.tag
+    }
+
+    /// The tag [`tag_of`](EtagMemo::tag_of) returned last.
+    pub(crate) fn last(&self) -> &str {
+        &self.tag
+    }
+}
+
 /// Computes the same ETag as [`compute_etag`] from a body written in pieces.
 ///
 /// # Examples
