@@ -10,7 +10,7 @@
 //! patterns matching the whole path, the earliest wins) says which instead of trying each.
 //! Either way the first route in the table's order wins.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::path::PathBuf;
 use std::rc::Rc;
@@ -406,20 +406,36 @@ impl Router {
 pub(crate) struct AppInner {
     pub(crate) settings: Settings,
     router: Router,
-    parts: RefCell<Vec<ContextParts>>,
+    /// The parts of the last context given back: the only ones a loop of sync handlers uses.
+    spare: Cell<Option<Box<ContextParts>>>,
+    /// More parts, when several contexts were alive at once (async handlers).
+    parts: RefCell<Vec<Box<ContextParts>>>,
     /// The hashes behind `static_url`'s versioned URLs.
     pub(crate) static_versions: VersionCache,
 }
 
 impl AppInner {
-    pub(crate) fn take_parts(&self) -> ContextParts {
-        self.parts.borrow_mut().pop().unwrap_or_default()
+    pub(crate) fn take_parts(&self) -> Box<ContextParts> {
+        match self.spare.take() {
+            Some(parts) => parts,
+            None => self.parts.borrow_mut().pop().unwrap_or_default(),
+        }
     }
 
-    pub(crate) fn give_parts(&self, parts: ContextParts) {
-        let mut pool = self.parts.borrow_mut();
-        if pool.len() < 256 && parts.body.capacity() <= 256 * 1024 {
-            pool.push(parts);
+    pub(crate) fn give_parts(&self, mut parts: Box<ContextParts>) {
+        if parts.body.capacity() > 256 * 1024 {
+            return;
+        }
+        parts.reset();
+        match self.spare.take() {
+            None => self.spare.set(Some(parts)),
+            Some(other) => {
+                self.spare.set(Some(other));
+                let mut pool = self.parts.borrow_mut();
+                if pool.len() < 256 {
+                    pool.push(parts);
+                }
+            }
         }
     }
 
@@ -462,16 +478,12 @@ impl AppInner {
     }
 
     /// The target for `request`; the route's groups go to `args` (which start empty).
-    fn route_request(
-        self: &Rc<Self>,
-        request: &Request,
-        args: &mut PathArgs,
-    ) -> Option<Rc<dyn RouteTarget>> {
+    fn route_request(&self, request: &Request, args: &mut PathArgs) -> Option<&dyn RouteTarget> {
         match self.router.find(request.path(), args) {
-            Some(i) => Some(self.router.routes[i].target.clone()),
+            Some(i) => Some(&*self.router.routes[i].target),
             None => {
-                *args = PathArgs::default();
-                self.settings.default_handler.as_ref().map(|d| d.0.clone())
+                args.len = 0;
+                self.settings.default_handler.as_ref().map(|d| &*d.0)
             }
         }
     }
@@ -573,6 +585,7 @@ impl Application {
             inner: Rc::new(AppInner {
                 settings,
                 router,
+                spare: Cell::new(None),
                 parts: RefCell::new(Vec::new()),
                 static_versions: VersionCache::default(),
             }),
@@ -656,12 +669,7 @@ impl HttpDelegate for Application {
     fn handle(&self, request: Request, responder: Responder) {
         // The context is built first and routed in place: its path groups are filled where
         // they live, not returned and moved.
-        let mut cx = Some(Context::new(
-            self.inner.clone(),
-            request,
-            responder,
-            PathArgs::default(),
-        ));
+        let mut cx = Some(Context::new(self.inner.clone(), request, responder));
         let target = match cx.as_mut() {
             Some(c) => {
                 let (request, args) = c.request_and_args();
@@ -676,6 +684,10 @@ impl HttpDelegate for Application {
                     cx.send_error(HttpError::new(404));
                 }
             }
+        }
+        // A sync handler is done with the context; an async one took it into its task.
+        if let Some(cx) = cx {
+            cx.recycle();
         }
     }
 }

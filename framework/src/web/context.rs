@@ -37,7 +37,9 @@ pub(crate) struct PathArgs {
     pub(crate) spans: [Option<(u32, u32)>; MAX_PATH_ARGS],
 }
 
-/// Buffers a context reuses across requests (pooled by the application).
+/// The state of a context that is reused across requests: buffers, the path groups and the
+/// lazily filled caches. Boxed and pooled by the application, so building a context and giving
+/// it back moves one pointer, not the whole state.
 #[derive(Default)]
 pub(crate) struct ContextParts {
     pub(crate) headers: HeaderMap,
@@ -45,6 +47,24 @@ pub(crate) struct ContextParts {
     /// The computed ETag, kept here (not in `headers`) so its buffer is reused, with the body
     /// it was computed from.
     pub(crate) etag: etag::EtagMemo,
+    /// The route's groups (`len` 0 between requests: a literal route leaves them so).
+    pub(crate) args: PathArgs,
+    pub(crate) args_cache: super::arguments::ArgsCache,
+    pub(crate) xsrf_cache: Option<crate::web::xsrf::XsrfToken>,
+}
+
+impl ContextParts {
+    /// Forgets one request, keeping the allocations that are worth keeping. Only what a
+    /// request may have set is touched.
+    pub(crate) fn reset(&mut self) {
+        self.headers.clear();
+        self.body.clear();
+        self.args.len = 0;
+        if self.args_cache.is_filled() {
+            self.args_cache = Default::default();
+        }
+        self.xsrf_cache = None;
+    }
 }
 
 /// A request being handled and the response being built.
@@ -55,18 +75,15 @@ pub struct Context {
     pub(crate) app: Rc<AppInner>,
     request: Request,
     responder: Option<Responder>,
-    args: PathArgs,
     dispatch_method: Method,
     status: u16,
     reason: Option<Cow<'static, str>>,
-    parts: ContextParts,
+    pub(crate) parts: Box<ContextParts>,
     finished: bool,
     head_sent: bool,
     /// The body length declared with `set_content_length`, sent instead of chunking.
     content_length: Option<u64>,
     pub(crate) etag_enabled: bool,
-    pub(crate) args_cache: super::arguments::ArgsCache,
-    pub(crate) xsrf_cache: Option<crate::web::xsrf::XsrfToken>,
 }
 
 impl fmt::Debug for Context {
@@ -81,29 +98,16 @@ impl fmt::Debug for Context {
     }
 }
 
-impl Drop for Context {
-    fn drop(&mut self) {
-        let mut parts = std::mem::take(&mut self.parts);
-        parts.headers.clear();
-        parts.body.clear();
-        self.app.give_parts(parts);
-    }
-}
-
 impl Context {
-    pub(crate) fn new(
-        app: Rc<AppInner>,
-        request: Request,
-        responder: Responder,
-        args: PathArgs,
-    ) -> Context {
+    /// A context for `request`, with pooled parts (empty path groups).
+    #[inline]
+    pub(crate) fn new(app: Rc<AppInner>, request: Request, responder: Responder) -> Context {
         let parts = app.take_parts();
         let method = request.method();
         Context {
             app,
             request,
             responder: Some(responder),
-            args,
             dispatch_method: method,
             status: 200,
             reason: None,
@@ -112,14 +116,23 @@ impl Context {
             head_sent: false,
             content_length: None,
             etag_enabled: true,
-            args_cache: Default::default(),
-            xsrf_cache: None,
         }
+    }
+
+    /// Ends the context's life, giving its reusable parts back to the application's pool.
+    ///
+    /// Not a `Drop` impl: a context given back by its owner moves one box into the pool,
+    /// where `Drop` could only swap the parts out for fresh (allocated) ones. A context that
+    /// is dropped instead (a task dropped at shutdown, an unwinding panic) frees its parts.
+    #[inline]
+    pub(crate) fn recycle(self) {
+        let Context { app, parts, .. } = self;
+        app.give_parts(parts);
     }
 
     /// The request and the path groups, for routing the context in place.
     pub(crate) fn request_and_args(&mut self) -> (&Request, &mut PathArgs) {
-        (&self.request, &mut self.args)
+        (&self.request, &mut self.parts.args)
     }
 
     // ----- the request ------------------------------------------------------------------------
@@ -201,17 +214,18 @@ impl Context {
     /// Path argument `i` (a route group), percent-decoded; `None` if the group did not match
     /// or is not valid UTF-8 once decoded.
     pub fn path_arg(&self, i: usize) -> Option<Cow<'_, str>> {
-        if i >= self.args.len {
+        let args = &self.parts.args;
+        if i >= args.len {
             return None;
         }
-        let (a, b) = self.args.spans[i]?;
+        let (a, b) = args.spans[i]?;
         let raw = self.request.path().get(a as usize..b as usize)?;
         crate::escape::url_unescape(raw, false).ok()
     }
 
     /// How many path arguments the route captured.
     pub fn path_args_len(&self) -> usize {
-        self.args.len
+        self.parts.args.len
     }
 
     /// Decodes the body as JSON into `T`.
@@ -283,7 +297,13 @@ impl Context {
     ) -> Result<()> {
         let (name, value) = (name.into(), value.into());
         Self::checked_header(&name, &value)?;
-        self.parts.headers.insert(name, value);
+        let headers = &mut self.parts.headers;
+        // The first header a handler sets replaces nothing: no scan for an earlier value.
+        if headers.is_empty() {
+            headers.append(name, value);
+        } else {
+            headers.insert(name, value);
+        }
         Ok(())
     }
 
