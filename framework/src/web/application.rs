@@ -304,6 +304,9 @@ struct Router {
     regexes: Vec<Option<Regex>>,
     /// Indices of regex routes, in order.
     regex_idx: Vec<usize>,
+    /// The literal routes before the first regex route, with their indices: a path equal to
+    /// one of them is that route's, since no earlier route can match it first.
+    leading: Vec<(&'static str, usize)>,
     /// All regex routes as one multi-pattern regex (pattern k = route `regex_idx[k]`).
     set: Option<regex_automata::meta::Regex>,
     locs: RefCell<Vec<Option<regex::CaptureLocations>>>,
@@ -343,10 +346,18 @@ impl Router {
             .iter()
             .map(|r| r.as_ref().map(Regex::capture_locations))
             .collect();
+        let first_regex = regex_idx.first().copied().unwrap_or(usize::MAX);
+        let leading = routes
+            .iter()
+            .enumerate()
+            .take_while(|&(i, _)| i < first_regex)
+            .filter_map(|(i, r)| r.literal.map(|l| (l, i)))
+            .collect();
         Ok(Router {
             routes,
             regexes,
             regex_idx,
+            leading,
             set,
             locs: RefCell::new(locs),
         })
@@ -355,6 +366,9 @@ impl Router {
     /// The first route matching `path`; its groups go to `args` (left as they are for a
     /// literal route: callers pass them empty).
     fn find(&self, path: &str, args: &mut PathArgs) -> Option<usize> {
+        if let Some(&(_, i)) = self.leading.iter().find(|&&(l, _)| l == path) {
+            return Some(i);
+        }
         let literal = self.routes.iter().position(|r| r.literal == Some(path));
         // Only regex routes before the literal one can win over it.
         let limit = literal.unwrap_or(usize::MAX);
@@ -685,9 +699,11 @@ impl HttpDelegate for Application {
                 }
             }
         }
-        // A sync handler is done with the context; an async one took it into its task.
-        if let Some(cx) = cx {
-            cx.recycle();
+        // An async handler took the context into its task; a sync one is done with it: its
+        // reusable parts go back to the pool, moved out where the context lies (passing the
+        // whole context on would copy it).
+        if let Some(Context { app, parts, .. }) = cx {
+            app.give_parts(parts);
         }
     }
 }

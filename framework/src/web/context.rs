@@ -124,7 +124,6 @@ impl Context {
     /// Not a `Drop` impl: a context given back by its owner moves one box into the pool,
     /// where `Drop` could only swap the parts out for fresh (allocated) ones. A context that
     /// is dropped instead (a task dropped at shutdown, an unwinding panic) frees its parts.
-    #[inline]
     pub(crate) fn recycle(self) {
         let Context { app, parts, .. } = self;
         app.give_parts(parts);
