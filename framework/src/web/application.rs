@@ -423,6 +423,8 @@ pub(crate) struct AppInner {
     /// The parts of the last context given back: the only ones a loop of sync handlers uses.
     spare: Cell<Option<Box<ContextParts>>>,
     /// More parts, when several contexts were alive at once (async handlers).
+    // Boxed on purpose: parts move in and out of contexts as one pointer.
+    #[allow(clippy::vec_box)]
     parts: RefCell<Vec<Box<ContextParts>>>,
     /// The hashes behind `static_url`'s versioned URLs.
     pub(crate) static_versions: VersionCache,
@@ -492,6 +494,7 @@ impl AppInner {
     }
 
     /// The target for `request`; the route's groups go to `args` (which start empty).
+    #[inline]
     fn route_request(&self, request: &Request, args: &mut PathArgs) -> Option<&dyn RouteTarget> {
         match self.router.find(request.path(), args) {
             Some(i) => Some(&*self.router.routes[i].target),

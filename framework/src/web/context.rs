@@ -545,35 +545,62 @@ impl Context {
             return Ok(());
         };
         if !self.head_sent {
-            let computed_etag = self.etag_enabled
+            let parts = &mut *self.parts;
+            // One scan of the handler's headers for the two that finishing looks at.
+            let mut has_content_type = false;
+            let mut own_etag = None;
+            for (name, value) in parts.headers.iter() {
+                if is_header(name, "Content-Type") {
+                    has_content_type = true;
+                } else if own_etag.is_none() && is_header(name, "Etag") {
+                    own_etag = Some(value);
+                }
+            }
+            // The ETag of a complete 200 GET: the handler's own, or computed from the body
+            // (then sent as an extra header). A match of `If-None-Match` makes it a 304.
+            let mut computed_etag = false;
+            if self.etag_enabled
                 && self.content_length.is_none()
                 && self.status == 200
                 && self.dispatch_method == Method::Get
-                && self.apply_etag();
+            {
+                let tag = match own_etag {
+                    Some(own) => own,
+                    None => {
+                        computed_etag = true;
+                        parts.etag.tag_of(&parts.body)
+                    }
+                };
+                if etag::request_matches(&self.request, tag) {
+                    self.status = 304;
+                    self.reason = None;
+                    parts.body.clear();
+                    for h in etag::REPRESENTATION_HEADERS {
+                        parts.headers.remove(h);
+                    }
+                }
+            }
             let status = sanitize_status(self.status);
             let no_body = status == 304 || status == 204;
             if no_body {
-                self.parts.body.clear();
+                parts.body.clear();
             }
             let len = if no_body {
                 0
             } else {
-                self.content_length.unwrap_or(self.parts.body.len() as u64)
+                self.content_length.unwrap_or(parts.body.len() as u64)
             };
-            let etag = computed_etag.then_some(("Etag", self.parts.etag.last()));
-            let headers = self
-                .parts
-                .headers
-                .iter()
-                .chain(self.default_content_type(no_body))
-                .chain(etag);
+            let default_ct =
+                (!no_body && !has_content_type).then_some(("Content-Type", DEFAULT_CONTENT_TYPE));
+            let etag = computed_etag.then_some(("Etag", parts.etag.last()));
+            let headers = parts.headers.iter().chain(default_ct).chain(etag);
             res.complete(
                 status,
                 self.reason.as_deref(),
                 headers,
                 Some(len),
                 false,
-                &self.parts.body,
+                &parts.body,
             )?;
             return Ok(());
         }
@@ -607,30 +634,6 @@ impl Context {
         }
     }
 
-    /// Decides the ETag of a finished 200 response: the handler's own `Etag` header, or one
-    /// computed from the body into the reusable buffer (then `true`: the caller sends it as an
-    /// extra header). Turns the response into a 304 when the request's `If-None-Match`
-    /// matches. One scan of the response headers either way.
-    fn apply_etag(&mut self) -> bool {
-        let parts = &mut self.parts;
-        let (computed, matched) = match parts.headers.get("Etag") {
-            Some(own) => (false, etag::request_matches(&self.request, own)),
-            None => {
-                let tag = parts.etag.tag_of(&parts.body);
-                (true, etag::request_matches(&self.request, tag))
-            }
-        };
-        if matched {
-            self.status = 304;
-            self.reason = None;
-            parts.body.clear();
-            for h in etag::REPRESENTATION_HEADERS {
-                parts.headers.remove(h);
-            }
-        }
-        computed
-    }
-
     pub(crate) fn body_mut(&mut self) -> &mut Vec<u8> {
         &mut self.parts.body
     }
@@ -645,6 +648,12 @@ impl Context {
         (!no_body && !self.parts.headers.contains("Content-Type"))
             .then_some(("Content-Type", DEFAULT_CONTENT_TYPE))
     }
+}
+
+/// Whether header name `name` is `known` (ASCII case-insensitively); the usual spelling is
+/// settled by one comparison.
+fn is_header(name: &str, known: &str) -> bool {
+    name.len() == known.len() && (name == known || name.eq_ignore_ascii_case(known))
 }
 
 fn sanitize_status(status: u16) -> u16 {

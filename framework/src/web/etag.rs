@@ -463,6 +463,7 @@ pub(crate) const REPRESENTATION_HEADERS: [&str; 4] = [
 ];
 
 /// Whether any of a request's `If-None-Match` field lines matches `etag` (weak comparison).
+#[inline]
 pub(crate) fn request_matches(request: &crate::http1::Request, etag: &str) -> bool {
     request
         .header_all("If-None-Match")
