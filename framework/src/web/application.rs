@@ -365,10 +365,18 @@ impl Router {
 
     /// The first route matching `path`; its groups go to `args` (left as they are for a
     /// literal route: callers pass them empty).
+    #[inline]
     fn find(&self, path: &str, args: &mut PathArgs) -> Option<usize> {
-        if let Some(&(_, i)) = self.leading.iter().find(|&&(l, _)| l == path) {
-            return Some(i);
+        // The common case inline, the general search out of line (it needs a large frame).
+        match self.leading.iter().find(|&&(l, _)| l == path) {
+            Some(&(_, i)) => Some(i),
+            None => self.search(path, args),
         }
+    }
+
+    /// [`find`](Router::find) past the leading literal routes.
+    #[inline(never)]
+    fn search(&self, path: &str, args: &mut PathArgs) -> Option<usize> {
         let literal = self.routes.iter().position(|r| r.literal == Some(path));
         // Only regex routes before the literal one can win over it.
         let limit = literal.unwrap_or(usize::MAX);
@@ -438,6 +446,8 @@ impl AppInner {
         }
     }
 
+    // Always inline: called once per request, and a call costs it a frame of its own.
+    #[inline(always)]
     pub(crate) fn give_parts(&self, mut parts: Box<ContextParts>) {
         if parts.body.capacity() > 256 * 1024 {
             return;

@@ -70,17 +70,23 @@ pub(crate) struct EtagMemo {
 }
 
 impl EtagMemo {
-    /// The ETag of `body`, computed or remembered.
+    /// The ETag of `body`, computed or remembered (the comparison inline, the hashing not).
+    #[inline(always)]
     pub(crate) fn tag_of(&mut self, body: &[u8]) -> &str {
         if !(self.valid && self.body == body) {
-            write_etag(body, &mut self.tag);
-            self.body.clear();
-            self.valid = body.len() <= MEMO_MAX;
-            if self.valid {
-                self.body.extend_from_slice(body);
-            }
+            self.remember(body);
         }
         &self.tag
+    }
+
+    #[inline(never)]
+    fn remember(&mut self, body: &[u8]) {
+        write_etag(body, &mut self.tag);
+        self.body.clear();
+        self.valid = body.len() <= MEMO_MAX;
+        if self.valid {
+            self.body.extend_from_slice(body);
+        }
     }
 
     /// The tag [`tag_of`](EtagMemo::tag_of) returned last.
