@@ -590,10 +590,19 @@ impl Context {
             } else {
                 self.content_length.unwrap_or(parts.body.len() as u64)
             };
-            let default_ct =
-                (!no_body && !has_content_type).then_some(("Content-Type", DEFAULT_CONTENT_TYPE));
-            let etag = computed_etag.then_some(("Etag", parts.etag.last()));
-            let headers = parts.headers.iter().chain(default_ct).chain(etag);
+            // The headers finishing adds, as one short slice after the handler's.
+            let mut extra = [("", ""); 2];
+            let mut n = 0;
+            if !no_body && !has_content_type {
+                extra[n] = ("Content-Type", DEFAULT_CONTENT_TYPE);
+                n += 1;
+            }
+            if computed_etag {
+                extra[n] = ("Etag", parts.etag.last());
+                n += 1;
+            }
+            let extra = extra.get(..n).unwrap_or_default();
+            let headers = parts.headers.iter().chain(extra.iter().copied());
             res.complete(
                 status,
                 self.reason.as_deref(),
