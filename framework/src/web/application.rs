@@ -8,19 +8,18 @@
 //! A pattern without regex syntax is a literal route, matched by string comparison; when many
 //! regex routes could match, one search of a multi-pattern regex (leftmost-first: among
 //! patterns matching the whole path, the earliest wins) says which instead of trying each.
-//! Either way the first route in the table's order wins.
+//! Either way the first route in the table's order wins. The compiled table is `router.rs`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::path::PathBuf;
 use std::rc::Rc;
 
-use regex::Regex;
-
-use super::context::{Context, ContextParts, PathArgs, MAX_PATH_ARGS};
+use super::context::{Context, ContextParts, PathArgs};
 use super::cookies::CookieSecrets;
 use super::error::{Error, ErrorKind, HttpError};
 use super::handler::{allow_header, serve, RequestHandler};
+use super::router::Router;
 use super::static_files::StaticFileHandler;
 use super::static_url::VersionCache;
 use crate::http1::{BodyMode, HttpDelegate, HttpServerOptions, Request, Responder};
@@ -168,15 +167,15 @@ impl<H: RequestHandler, M: Make<H>> RouteTarget for Factory<H, M> {
 
 /// One entry of the routing table, as `routes!` writes it.
 pub struct Route {
-    pattern: &'static str,
-    literal: Option<&'static str>,
+    pub(super) pattern: &'static str,
+    pub(super) literal: Option<&'static str>,
     name: Option<&'static str>,
     /// Literal pieces around the groups, for `reverse_url` (None: not reversible).
     reverse: Option<&'static [&'static str]>,
     groups: usize,
     /// Added by the application from its settings (the static route), not by the user.
     builtin: bool,
-    target: Rc<dyn RouteTarget>,
+    pub(super) target: Rc<dyn RouteTarget>,
 }
 
 impl fmt::Debug for Route {
@@ -294,132 +293,44 @@ const PATH_ARG: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERI
     .remove(b'_')
     .remove(b'~');
 
-/// Regex routes tried one by one up to this many; beyond, a `RegexSet` answers first.
-const LINEAR_REGEX_LIMIT: usize = 4;
-
-/// The compiled routing table.
-struct Router {
-    routes: Vec<Route>,
-    /// For each route: its compiled regex (None for literal routes).
-    regexes: Vec<Option<Regex>>,
-    /// Indices of regex routes, in order.
-    regex_idx: Vec<usize>,
-    /// All regex routes as one multi-pattern regex (pattern k = route `regex_idx[k]`).
-    set: Option<regex_automata::meta::Regex>,
-    locs: RefCell<Vec<Option<regex::CaptureLocations>>>,
-}
-
-impl Router {
-    fn new(routes: Vec<Route>) -> Result<Router, Error> {
-        let mut regexes = Vec::with_capacity(routes.len());
-        let mut regex_idx = Vec::new();
-        let mut anchored = Vec::new();
-        for (i, r) in routes.iter().enumerate() {
-            if r.literal.is_some() {
-                regexes.push(None);
-                continue;
-            }
-            let src = format!("^(?:{})$", r.pattern);
-            let re = Regex::new(&src)
-                .map_err(|e| Error::new(ErrorKind::Route, format!("route {:?}: {e}", r.pattern)))?;
-            if re.captures_len() - 1 > MAX_PATH_ARGS {
-                return Err(Error::new(
-                    ErrorKind::Route,
-                    format!("route {:?} has more than {MAX_PATH_ARGS} groups", r.pattern),
-                ));
-            }
-            regexes.push(Some(re));
-            regex_idx.push(i);
-            anchored.push(src);
-        }
-        let set = if regex_idx.len() > LINEAR_REGEX_LIMIT {
-            let many = regex_automata::meta::Regex::new_many(&anchored)
-                .map_err(|e| Error::new(ErrorKind::Route, e.to_string()))?;
-            Some(many)
-        } else {
-            None
-        };
-        let locs = regexes
-            .iter()
-            .map(|r| r.as_ref().map(Regex::capture_locations))
-            .collect();
-        Ok(Router {
-            routes,
-            regexes,
-            regex_idx,
-            set,
-            locs: RefCell::new(locs),
-        })
-    }
-
-    /// The first route matching `path`; its groups go to `args` (left as they are for a
-    /// literal route: callers pass them empty).
-    fn find(&self, path: &str, args: &mut PathArgs) -> Option<usize> {
-        let literal = self.routes.iter().position(|r| r.literal == Some(path));
-        // Only regex routes before the literal one can win over it.
-        let limit = literal.unwrap_or(usize::MAX);
-        let first_regex = self.regex_idx.first().copied().unwrap_or(usize::MAX);
-        let candidate = match &self.set {
-            // No regex route comes before the literal match: nothing to run.
-            _ if first_regex >= limit => None,
-            // Leftmost-first over anchored patterns: the earliest route matching the whole
-            // path. One search, no allocation.
-            Some(set) => set
-                .find(path)
-                .map(|m| self.regex_idx[m.pattern().as_usize()])
-                .filter(|&i| i < limit),
-            None => self
-                .regex_idx
-                .iter()
-                .copied()
-                .take_while(|&i| i < limit)
-                .find(|&i| self.regexes[i].as_ref().is_some_and(|re| re.is_match(path))),
-        };
-        match candidate {
-            Some(i) => {
-                self.captures(i, path, args);
-                Some(i)
-            }
-            None => literal,
-        }
-    }
-
-    fn captures(&self, i: usize, path: &str, args: &mut PathArgs) {
-        let Some(re) = self.regexes[i].as_ref() else {
-            return;
-        };
-        let mut all = self.locs.borrow_mut();
-        let Some(locs) = all[i].as_mut() else {
-            return;
-        };
-        if re.captures_read(locs, path).is_none() {
-            return;
-        }
-        args.len = (locs.len() - 1).min(MAX_PATH_ARGS);
-        for g in 0..args.len {
-            args.spans[g] = locs.get(g + 1).map(|(a, b)| (a as u32, b as u32));
-        }
-    }
-}
-
 /// State shared by every request of an application.
 pub(crate) struct AppInner {
     pub(crate) settings: Settings,
     router: Router,
-    parts: RefCell<Vec<ContextParts>>,
+    /// The parts of the last context given back: the only ones a loop of sync handlers uses.
+    spare: Cell<Option<Box<ContextParts>>>,
+    /// More parts, when several contexts were alive at once (async handlers).
+    // Boxed on purpose: parts move in and out of contexts as one pointer.
+    #[allow(clippy::vec_box)]
+    parts: RefCell<Vec<Box<ContextParts>>>,
     /// The hashes behind `static_url`'s versioned URLs.
     pub(crate) static_versions: VersionCache,
 }
 
 impl AppInner {
-    pub(crate) fn take_parts(&self) -> ContextParts {
-        self.parts.borrow_mut().pop().unwrap_or_default()
+    pub(crate) fn take_parts(&self) -> Box<ContextParts> {
+        match self.spare.take() {
+            Some(parts) => parts,
+            None => self.parts.borrow_mut().pop().unwrap_or_default(),
+        }
     }
 
-    pub(crate) fn give_parts(&self, parts: ContextParts) {
-        let mut pool = self.parts.borrow_mut();
-        if pool.len() < 256 && parts.body.capacity() <= 256 * 1024 {
-            pool.push(parts);
+    // Always inline: called once per request, and a call costs it a frame of its own.
+    #[inline(always)]
+    pub(crate) fn give_parts(&self, mut parts: Box<ContextParts>) {
+        if parts.body.capacity() > 256 * 1024 {
+            return;
+        }
+        parts.reset();
+        match self.spare.take() {
+            None => self.spare.set(Some(parts)),
+            Some(other) => {
+                self.spare.set(Some(other));
+                let mut pool = self.parts.borrow_mut();
+                if pool.len() < 256 {
+                    pool.push(parts);
+                }
+            }
         }
     }
 
@@ -462,16 +373,13 @@ impl AppInner {
     }
 
     /// The target for `request`; the route's groups go to `args` (which start empty).
-    fn route_request(
-        self: &Rc<Self>,
-        request: &Request,
-        args: &mut PathArgs,
-    ) -> Option<Rc<dyn RouteTarget>> {
+    #[inline]
+    fn route_request(&self, request: &Request, args: &mut PathArgs) -> Option<&dyn RouteTarget> {
         match self.router.find(request.path(), args) {
-            Some(i) => Some(self.router.routes[i].target.clone()),
+            Some(i) => Some(&*self.router.routes[i].target),
             None => {
-                *args = PathArgs::default();
-                self.settings.default_handler.as_ref().map(|d| d.0.clone())
+                args.len = 0;
+                self.settings.default_handler.as_ref().map(|d| &*d.0)
             }
         }
     }
@@ -573,6 +481,7 @@ impl Application {
             inner: Rc::new(AppInner {
                 settings,
                 router,
+                spare: Cell::new(None),
                 parts: RefCell::new(Vec::new()),
                 static_versions: VersionCache::default(),
             }),
@@ -656,12 +565,7 @@ impl HttpDelegate for Application {
     fn handle(&self, request: Request, responder: Responder) {
         // The context is built first and routed in place: its path groups are filled where
         // they live, not returned and moved.
-        let mut cx = Some(Context::new(
-            self.inner.clone(),
-            request,
-            responder,
-            PathArgs::default(),
-        ));
+        let mut cx = Some(Context::new(self.inner.clone(), request, responder));
         let target = match cx.as_mut() {
             Some(c) => {
                 let (request, args) = c.request_and_args();
@@ -676,6 +580,12 @@ impl HttpDelegate for Application {
                     cx.send_error(HttpError::new(404));
                 }
             }
+        }
+        // An async handler took the context into its task; a sync one is done with it: its
+        // reusable parts go back to the pool, moved out where the context lies (passing the
+        // whole context on would copy it).
+        if let Some(Context { app, parts, .. }) = cx {
+            app.give_parts(parts);
         }
     }
 }

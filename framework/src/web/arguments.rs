@@ -21,13 +21,21 @@ pub(crate) struct ArgsCache {
     body: OnceCell<std::result::Result<(Pairs, Files), String>>,
 }
 
+impl ArgsCache {
+    /// Whether anything was parsed (then a reused context must forget it).
+    pub(crate) fn is_filled(&self) -> bool {
+        self.query.get().is_some() || self.body.get().is_some()
+    }
+}
+
 fn bad(what: &str, e: &str) -> HttpError {
     HttpError::new(400).log(format!("invalid {what}: {e}"))
 }
 
 impl Context {
     fn query_pairs(&self) -> Result<&Pairs> {
-        self.args_cache
+        self.parts
+            .args_cache
             .query
             .get_or_init(|| parse_query(self.query().as_bytes()).map_err(|e| e.to_string()))
             .as_ref()
@@ -35,7 +43,8 @@ impl Context {
     }
 
     fn body_parsed(&self) -> Result<&(Pairs, Files)> {
-        self.args_cache
+        self.parts
+            .args_cache
             .body
             .get_or_init(|| {
                 // An empty body has no arguments, whatever its Content-Type says. This is also

@@ -23,6 +23,7 @@ use std::rc::Rc;
 
 use super::application::{AppInner, Settings};
 use super::error::{HttpError, Result};
+use super::etag;
 use crate::http1::{Method, Request, Responder};
 use crate::httputil::{validate_header_name, validate_header_value, HeaderMap};
 
@@ -36,13 +37,34 @@ pub(crate) struct PathArgs {
     pub(crate) spans: [Option<(u32, u32)>; MAX_PATH_ARGS],
 }
 
-/// Buffers a context reuses across requests (pooled by the application).
+/// The state of a context that is reused across requests: buffers, the path groups and the
+/// lazily filled caches. Boxed and pooled by the application, so building a context and giving
+/// it back moves one pointer, not the whole state.
 #[derive(Default)]
 pub(crate) struct ContextParts {
     pub(crate) headers: HeaderMap,
     pub(crate) body: Vec<u8>,
-    /// The computed ETag, kept here (not in `headers`) so its buffer is reused.
-    pub(crate) etag: String,
+    /// The computed ETag, kept here (not in `headers`) so its buffer is reused, with the body
+    /// it was computed from.
+    pub(crate) etag: etag::EtagMemo,
+    /// The route's groups (`len` 0 between requests: a literal route leaves them so).
+    pub(crate) args: PathArgs,
+    pub(crate) args_cache: super::arguments::ArgsCache,
+    pub(crate) xsrf_cache: Option<crate::web::xsrf::XsrfToken>,
+}
+
+impl ContextParts {
+    /// Forgets one request, keeping the allocations that are worth keeping. Only what a
+    /// request may have set is touched.
+    pub(crate) fn reset(&mut self) {
+        self.headers.clear();
+        self.body.clear();
+        self.args.len = 0;
+        if self.args_cache.is_filled() {
+            self.args_cache = Default::default();
+        }
+        self.xsrf_cache = None;
+    }
 }
 
 /// A request being handled and the response being built.
@@ -53,18 +75,15 @@ pub struct Context {
     pub(crate) app: Rc<AppInner>,
     request: Request,
     responder: Option<Responder>,
-    args: PathArgs,
     dispatch_method: Method,
     status: u16,
     reason: Option<Cow<'static, str>>,
-    parts: ContextParts,
+    pub(crate) parts: Box<ContextParts>,
     finished: bool,
     head_sent: bool,
     /// The body length declared with `set_content_length`, sent instead of chunking.
     content_length: Option<u64>,
     pub(crate) etag_enabled: bool,
-    pub(crate) args_cache: super::arguments::ArgsCache,
-    pub(crate) xsrf_cache: Option<crate::web::xsrf::XsrfToken>,
 }
 
 impl fmt::Debug for Context {
@@ -79,29 +98,16 @@ impl fmt::Debug for Context {
     }
 }
 
-impl Drop for Context {
-    fn drop(&mut self) {
-        let mut parts = std::mem::take(&mut self.parts);
-        parts.headers.clear();
-        parts.body.clear();
-        self.app.give_parts(parts);
-    }
-}
-
 impl Context {
-    pub(crate) fn new(
-        app: Rc<AppInner>,
-        request: Request,
-        responder: Responder,
-        args: PathArgs,
-    ) -> Context {
+    /// A context for `request`, with pooled parts (empty path groups).
+    #[inline]
+    pub(crate) fn new(app: Rc<AppInner>, request: Request, responder: Responder) -> Context {
         let parts = app.take_parts();
         let method = request.method();
         Context {
             app,
             request,
             responder: Some(responder),
-            args,
             dispatch_method: method,
             status: 200,
             reason: None,
@@ -110,14 +116,22 @@ impl Context {
             head_sent: false,
             content_length: None,
             etag_enabled: true,
-            args_cache: Default::default(),
-            xsrf_cache: None,
         }
+    }
+
+    /// Ends the context's life, giving its reusable parts back to the application's pool.
+    ///
+    /// Not a `Drop` impl: a context given back by its owner moves one box into the pool,
+    /// where `Drop` could only swap the parts out for fresh (allocated) ones. A context that
+    /// is dropped instead (a task dropped at shutdown, an unwinding panic) frees its parts.
+    pub(crate) fn recycle(self) {
+        let Context { app, parts, .. } = self;
+        app.give_parts(parts);
     }
 
     /// The request and the path groups, for routing the context in place.
     pub(crate) fn request_and_args(&mut self) -> (&Request, &mut PathArgs) {
-        (&self.request, &mut self.args)
+        (&self.request, &mut self.parts.args)
     }
 
     // ----- the request ------------------------------------------------------------------------
@@ -199,17 +213,18 @@ impl Context {
     /// Path argument `i` (a route group), percent-decoded; `None` if the group did not match
     /// or is not valid UTF-8 once decoded.
     pub fn path_arg(&self, i: usize) -> Option<Cow<'_, str>> {
-        if i >= self.args.len {
+        let args = &self.parts.args;
+        if i >= args.len {
             return None;
         }
-        let (a, b) = self.args.spans[i]?;
+        let (a, b) = args.spans[i]?;
         let raw = self.request.path().get(a as usize..b as usize)?;
         crate::escape::url_unescape(raw, false).ok()
     }
 
     /// How many path arguments the route captured.
     pub fn path_args_len(&self) -> usize {
-        self.args.len
+        self.parts.args.len
     }
 
     /// Decodes the body as JSON into `T`.
@@ -281,7 +296,13 @@ impl Context {
     ) -> Result<()> {
         let (name, value) = (name.into(), value.into());
         Self::checked_header(&name, &value)?;
-        self.parts.headers.insert(name, value);
+        let headers = &mut self.parts.headers;
+        // The first header a handler sets replaces nothing: no scan for an earlier value.
+        if headers.is_empty() {
+            headers.append(name, value);
+        } else {
+            headers.insert(name, value);
+        }
         Ok(())
     }
 
@@ -524,35 +545,71 @@ impl Context {
             return Ok(());
         };
         if !self.head_sent {
-            let computed_etag = self.etag_enabled
+            let parts = &mut *self.parts;
+            // One scan of the handler's headers for the two that finishing looks at.
+            let mut has_content_type = false;
+            let mut own_etag = None;
+            for (name, value) in parts.headers.iter() {
+                if is_header(name, "Content-Type") {
+                    has_content_type = true;
+                } else if own_etag.is_none() && is_header(name, "Etag") {
+                    own_etag = Some(value);
+                }
+            }
+            // The ETag of a complete 200 GET: the handler's own, or computed from the body
+            // (then sent as an extra header). A match of `If-None-Match` makes it a 304.
+            let mut computed_etag = false;
+            if self.etag_enabled
                 && self.content_length.is_none()
                 && self.status == 200
                 && self.dispatch_method == Method::Get
-                && super::etag::apply_etag(self);
+            {
+                let tag = match own_etag {
+                    Some(own) => own,
+                    None => {
+                        computed_etag = true;
+                        parts.etag.tag_of(&parts.body)
+                    }
+                };
+                if etag::request_matches(&self.request, tag) {
+                    self.status = 304;
+                    self.reason = None;
+                    parts.body.clear();
+                    for h in etag::REPRESENTATION_HEADERS {
+                        parts.headers.remove(h);
+                    }
+                }
+            }
             let status = sanitize_status(self.status);
             let no_body = status == 304 || status == 204;
             if no_body {
-                self.parts.body.clear();
+                parts.body.clear();
             }
             let len = if no_body {
                 0
             } else {
-                self.content_length.unwrap_or(self.parts.body.len() as u64)
+                self.content_length.unwrap_or(parts.body.len() as u64)
             };
-            let etag = computed_etag.then_some(("Etag", self.parts.etag.as_str()));
-            let headers = self
-                .parts
-                .headers
-                .iter()
-                .chain(self.default_content_type(no_body))
-                .chain(etag);
+            // The headers finishing adds, as one short slice after the handler's.
+            let mut extra = [("", ""); 2];
+            let mut n = 0;
+            if !no_body && !has_content_type {
+                extra[n] = ("Content-Type", DEFAULT_CONTENT_TYPE);
+                n += 1;
+            }
+            if computed_etag {
+                extra[n] = ("Etag", parts.etag.last());
+                n += 1;
+            }
+            let extra = extra.get(..n).unwrap_or_default();
+            let headers = parts.headers.iter().chain(extra.iter().copied());
             res.complete(
                 status,
                 self.reason.as_deref(),
                 headers,
                 Some(len),
                 false,
-                &self.parts.body,
+                &parts.body,
             )?;
             return Ok(());
         }
@@ -586,18 +643,6 @@ impl Context {
         }
     }
 
-    pub(crate) fn compute_etag(&mut self) {
-        super::etag::write_etag(&self.parts.body, &mut self.parts.etag);
-    }
-
-    pub(crate) fn computed_etag(&self) -> &str {
-        &self.parts.etag
-    }
-
-    pub(crate) fn headers_mut(&mut self) -> &mut HeaderMap {
-        &mut self.parts.headers
-    }
-
     pub(crate) fn body_mut(&mut self) -> &mut Vec<u8> {
         &mut self.parts.body
     }
@@ -612,6 +657,12 @@ impl Context {
         (!no_body && !self.parts.headers.contains("Content-Type"))
             .then_some(("Content-Type", DEFAULT_CONTENT_TYPE))
     }
+}
+
+/// Whether header name `name` is `known` (ASCII case-insensitively); the usual spelling is
+/// settled by one comparison.
+fn is_header(name: &str, known: &str) -> bool {
+    name.len() == known.len() && (name == known || name.eq_ignore_ascii_case(known))
 }
 
 fn sanitize_status(status: u16) -> u16 {

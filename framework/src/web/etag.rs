@@ -49,6 +49,52 @@ pub(crate) fn write_etag(body: &[u8], out: &mut String) {
     out.push_str(std::str::from_utf8(&tag).unwrap_or_default());
 }
 
+/// Bodies up to this size are remembered next to their ETag (see [`EtagMemo`]).
+const MEMO_MAX: usize = 1024;
+
+/// The automatic ETag of the last body a pooled context hashed, with a copy of that body.
+///
+/// Many handlers answer the same bytes request after request (a fixed page, a cached JSON
+/// document). MD5 costs about ten instructions per byte and at least one 64-byte block; a
+/// comparison against the remembered body costs a fraction of that, so the tag is reused when
+/// the body is byte-for-byte the one it was computed from. The value sent is exactly
+/// [`compute_etag`] of the body either way. Only bodies up to [`MEMO_MAX`] bytes are
+/// remembered, so a miss costs at most a short compare and copy on top of the hash, and the
+/// memory kept per pooled context stays small.
+#[derive(Default)]
+pub(crate) struct EtagMemo {
+    /// `compute_etag(&body)` when `valid`.
+    tag: String,
+    body: Vec<u8>,
+    valid: bool,
+}
+
+impl EtagMemo {
+    /// The ETag of `body`, computed or remembered (the comparison inline, the hashing not).
+    #[inline(always)]
+    pub(crate) fn tag_of(&mut self, body: &[u8]) -> &str {
+        if !(self.valid && self.body == body) {
+            self.remember(body);
+        }
+        &self.tag
+    }
+
+    #[inline(never)]
+    fn remember(&mut self, body: &[u8]) {
+        write_etag(body, &mut self.tag);
+        self.body.clear();
+        self.valid = body.len() <= MEMO_MAX;
+        if self.valid {
+            self.body.extend_from_slice(body);
+        }
+    }
+
+    /// The tag [`tag_of`](EtagMemo::tag_of) returned last.
+    pub(crate) fn last(&self) -> &str {
+        &self.tag
+    }
+}
+
 /// Computes the same ETag as [`compute_etag`] from a body written in pieces.
 ///
 /// # Examples
@@ -415,38 +461,19 @@ fn skip_element(bytes: &[u8], from: usize) -> usize {
 }
 
 /// Headers a 304 drops: they describe the body it does not carry (RFC 9110 §15.4.5).
-const REPRESENTATION_HEADERS: [&str; 4] = [
+pub(crate) const REPRESENTATION_HEADERS: [&str; 4] = [
     "Content-Type",
     "Content-Encoding",
     "Content-Language",
     "Content-Length",
 ];
 
-/// Decides the ETag of a finished 200 response: the handler's own `Etag` header, or one
-/// computed from the body into `cx`'s reusable buffer (returned as `true`: the caller sends it
-/// as an extra header). Turns the response into a 304 when the request's `If-None-Match`
-/// matches.
-pub(crate) fn apply_etag(cx: &mut crate::web::Context) -> bool {
-    let computed = !cx.response_headers().contains("Etag");
-    if computed {
-        cx.compute_etag();
-    }
-    let etag = match cx.response_headers().get("Etag") {
-        Some(e) => e,
-        None => cx.computed_etag(),
-    };
-    let matched = cx
-        .request()
+/// Whether any of a request's `If-None-Match` field lines matches `etag` (weak comparison).
+#[inline]
+pub(crate) fn request_matches(request: &crate::http1::Request, etag: &str) -> bool {
+    request
         .header_all("If-None-Match")
-        .any(|h| if_none_match(h, etag));
-    if matched {
-        cx.set_status(304);
-        cx.body_mut().clear();
-        for h in REPRESENTATION_HEADERS {
-            cx.headers_mut().remove(h);
-        }
-    }
-    computed
+        .any(|h| if_none_match(h, etag))
 }
 
 impl crate::web::Context {

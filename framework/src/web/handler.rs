@@ -397,6 +397,7 @@ fn spawn_lifecycle<H: RequestHandler>(h: H, mut cx: Context) {
                 }
             }
         }
+        cx.recycle();
     });
 }
 

@@ -17,6 +17,7 @@ pub mod cookies;
 mod error;
 pub mod etag;
 mod handler;
+mod router;
 mod security;
 mod signed;
 pub mod static_files;

@@ -114,7 +114,7 @@ impl Context {
 
     /// The raw XSRF token: from a valid `_xsrf` cookie, or new (and set as the cookie).
     fn raw_xsrf_token(&mut self) -> Result<XsrfToken> {
-        if let Some(t) = &self.xsrf_cache {
+        if let Some(t) = &self.parts.xsrf_cache {
             return Ok(t.clone());
         }
         let now = now_secs();
@@ -137,7 +137,7 @@ impl Context {
                 t
             }
         };
-        self.xsrf_cache = Some(token.clone());
+        self.parts.xsrf_cache = Some(token.clone());
         Ok(token)
     }
 

@@ -198,3 +198,23 @@ fn computed_etag_round_trips_through_headers() {
     assert!(!if_match(&format!("W/{etag}"), &etag));
     assert!(!if_none_match(&compute_etag(b"other"), &etag));
 }
+
+#[test]
+fn memo_always_gives_the_body_s_etag() {
+    let mut memo = EtagMemo::default();
+    let big = vec![7u8; MEMO_MAX + 1];
+    let bodies: [&[u8]; 8] = [
+        b"Hello, World!",
+        b"Hello, World!",
+        b"Hello, World?",
+        b"",
+        b"",
+        &big,
+        &big,
+        b"Hello, World!",
+    ];
+    for body in bodies {
+        assert_eq!(memo.tag_of(body), compute_etag(body));
+        assert_eq!(memo.last(), compute_etag(body));
+    }
+}
