@@ -28,6 +28,7 @@
 //! request therefore costs no timer operation at all.
 
 mod chunked;
+mod fields;
 mod parse;
 mod request;
 mod request_line;

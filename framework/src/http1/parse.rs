@@ -1,5 +1,7 @@
 //! Request-head parsing and the RFC 9112 framing checks: the request line is read by
-//! [`request_line`](super::request_line), the header fields by httparse.
+//! [`request_line`](super::request_line), the header fields by httparse — or, when they have
+//! the common plain shape that httparse would accept unchanged, by
+//! [`plain_fields`](super::fields::plain_fields) in one pass.
 //!
 //! ### Rescanning
 //!
@@ -7,6 +9,7 @@
 //! keeps the offset already searched for the blank line that ends a head, and the head is
 //! parsed once, when complete. A slow client costs O(n), never O(n²).
 
+use super::fields::plain_fields;
 use super::request::{Method, Parts, Span, Version};
 use super::request_line::{parse_request_line, BadLine};
 
@@ -187,6 +190,37 @@ fn parse_content_length(value: &[u8]) -> Option<u64> {
 /// enough that setting them up costs little. More fields: parsed again with [`MAX_HEADERS`].
 const FEW_HEADERS: usize = 16;
 
+/// The fields of a head that is not plain (see [`plain_fields`]), by httparse: their spans
+/// (relative to the head, the fields starting `offset` bytes into it) go to `parts.headers`.
+/// `Ok(None)`: incomplete.
+#[inline(never)]
+fn httparse_fields(fields: &[u8], offset: usize, parts: &mut Parts) -> Result<Option<usize>, u16> {
+    let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
+    let mut all;
+    let status = match httparse::parse_headers(fields, &mut few) {
+        Err(httparse::Error::TooManyHeaders) => {
+            all = [httparse::EMPTY_HEADER; MAX_HEADERS];
+            httparse::parse_headers(fields, &mut all)
+        }
+        other => other,
+    };
+    let (len, headers) = match status {
+        Ok(httparse::Status::Complete(done)) => done,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(431),
+        Err(_) => return Err(400),
+    };
+    let base = fields.as_ptr() as usize;
+    let span = |s: &[u8]| -> Span {
+        let a = (s.as_ptr() as usize - base + offset) as u32;
+        (a, a + s.len() as u32)
+    };
+    for h in headers {
+        parts.headers.push((span(h.name.as_bytes()), span(h.value)));
+    }
+    Ok(Some(len))
+}
+
 /// Whether header name `name` is `lower` (lowercase letters and `-`), ignoring ASCII case.
 ///
 /// Setting bit 0x20 lowercases a letter; it also maps CR to `-`, but a name from httparse holds
@@ -226,20 +260,17 @@ fn parse_head(
         Err(BadLine) => return Err(400),
     };
     let fields = &buf[line.len..];
-    let mut few = [httparse::EMPTY_HEADER; FEW_HEADERS];
-    let mut all;
-    let status = match httparse::parse_headers(fields, &mut few) {
-        Err(httparse::Error::TooManyHeaders) => {
-            all = [httparse::EMPTY_HEADER; MAX_HEADERS];
-            httparse::parse_headers(fields, &mut all)
+    // The common plain shape is read directly; anything else is httparse's to judge.
+    parts.headers.clear();
+    let fields_len = match plain_fields(fields, line.len, &mut parts.headers) {
+        Some(n) => n,
+        None => {
+            parts.headers.clear();
+            match httparse_fields(fields, line.len, parts)? {
+                Some(n) => n,
+                None => return Ok(None),
+            }
         }
-        other => other,
-    };
-    let (fields_len, headers) = match status {
-        Ok(httparse::Status::Complete(done)) => done,
-        Ok(httparse::Status::Partial) => return Ok(None),
-        Err(httparse::Error::TooManyHeaders) => return Err(431),
-        Err(_) => return Err(400),
     };
     let head_len = line.len + fields_len;
     if head_len > limits.max_header_size {
@@ -254,13 +285,7 @@ fn parse_head(
     let head = &buf[..head_len];
     parts.head.clear();
     parts.head.extend_from_slice(head);
-    parts.headers.clear();
 
-    let base = head.as_ptr() as usize;
-    let span = |s: &[u8]| -> Span {
-        let a = (s.as_ptr() as usize - base) as u32;
-        (a, a + s.len() as u32)
-    };
     // What the fields said, as bits (kept in one register through the loop).
     const CHUNKED: u8 = 1;
     const CLOSE: u8 = 2;
@@ -269,12 +294,11 @@ fn parse_head(
     let mut seen = 0u8;
     let mut hosts = 0u32;
     let mut content_length: Option<u64> = None;
-    for h in headers {
-        let name = h.name.as_bytes();
-        let value = h.value;
-        // RFC 9110 §5.5: CR, LF and NUL are never valid in a field value; httparse refuses
-        // them (pinned by `framing_errors`), so values need no second scan here.
-        parts.headers.push((span(name), span(value)));
+    for &((n0, n1), (v0, v1)) in &parts.headers {
+        // RFC 9110 §5.5: CR, LF and NUL are never valid in a field value; both field parsers
+        // refuse them (pinned by `framing_errors`), so values need no second scan here.
+        let name = &head[n0 as usize..n1 as usize];
+        let value = &head[v0 as usize..v1 as usize];
         match name.len() {
             4 if name_is(name, b"host") => hosts += 1,
             6 if name_is(name, b"expect")

@@ -2,8 +2,8 @@
 //!
 //! httparse parsed it before; it is parsed here so that recognising the method, finding the
 //! `?` of the target and checking the target's bytes take one pass, and so that the UTF-8
-//! check of the target runs only when a byte ≥ 0x80 is present. The header fields are still
-//! parsed by httparse.
+//! check of the target runs only when a byte ≥ 0x80 is present. The header fields are parsed
+//! by httparse (or by `fields.rs` when they have the plain shape httparse accepts unchanged).
 //!
 //! ### Acceptance
 //!
@@ -40,7 +40,7 @@ const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
 const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
 
 /// `tchar` of RFC 9110 §5.6.2, as a table indexed by byte.
-static TOKEN: [bool; 256] = {
+pub(super) static TOKEN: [bool; 256] = {
     let mut t = [false; 256];
     let mut b = 0;
     while b < 256 {
