@@ -509,7 +509,30 @@ impl Conn {
     }
 
     /// Called by the responder when its response is complete.
+    #[inline]
     pub(crate) fn response_finished(self: &Rc<Self>, seq: u64, keep_alive: bool) {
+        // The common case inline: a keep-alive response finished synchronously, inside
+        // `process`, which takes the next request and sets the idle deadline.
+        if keep_alive
+            && self.in_process.get()
+            && self.phase.get() == Phase::Dispatched
+            && self.current.get().seq == seq
+            && !self.server.draining.get()
+        {
+            if let Some(cb) = self.close_callback.take() {
+                // (Dropped here: the response is complete, the callback is moot.)
+                drop_callback(cb);
+            }
+            self.phase.set(Phase::Head);
+            self.idle_pending.set(true);
+            return;
+        }
+        self.response_finished_slow(seq, keep_alive);
+    }
+
+    /// `response_finished` for every other case (closing, draining, asynchronous).
+    #[inline(never)]
+    fn response_finished_slow(self: &Rc<Self>, seq: u64, keep_alive: bool) {
         if self.current.get().seq != seq || self.phase.get() != Phase::Dispatched {
             return;
         }
@@ -561,6 +584,13 @@ impl Conn {
             self.stream.close();
         }
     }
+}
+
+/// Drops a close callback out of line (rare: only long polls set one).
+#[cold]
+#[inline(never)]
+fn drop_callback(cb: Box<dyn FnOnce()>) {
+    drop(cb);
 }
 
 /// Applies `X-Real-IP`/`X-Forwarded-For` and `X-Scheme`/`X-Forwarded-Proto` (Tornado's rules:
