@@ -100,6 +100,8 @@ pub(crate) struct Conn {
     pub(crate) stream: IOStream,
     pub(crate) server: Rc<ServerCore>,
     remote: SocketAddr,
+    /// `remote.ip()`, worked out once: every request starts with it.
+    peer_ip: std::net::IpAddr,
     phase: Cell<Phase>,
     searched: Cell<usize>,
     body: RefCell<Option<BodyRead>>,
@@ -186,6 +188,7 @@ impl Conn {
             stream: stream.clone(),
             server: server.clone(),
             remote,
+            peer_ip: remote.ip(),
             phase: Cell::new(Phase::Head),
             searched: Cell::new(0),
             body: RefCell::new(None),
@@ -337,7 +340,7 @@ impl Conn {
         self.searched.set(0);
         self.head_started.set(false);
         parts.remote_addr = self.remote;
-        parts.remote_ip = self.remote.ip();
+        parts.remote_ip = self.peer_ip;
         parts.start = now;
         let mut request = Request::from_parts(parts, Some(self.server.pool.clone()));
         request.set_head(&head);
@@ -473,6 +476,9 @@ impl Conn {
         }
     }
 
+    // Inlined into `read_head`: the request is built where the delegate is called, not
+    // copied once more through a call.
+    #[inline]
     fn dispatch(self: &Rc<Self>, request: Request) {
         let mut cur = self.current.get();
         cur.seq += 1;
@@ -480,7 +486,6 @@ impl Conn {
         cur.is_head = request.method == Method::Head;
         cur.keep_alive = request.keep_alive && !self.server.draining.get();
         self.current.set(cur);
-        self.remote_ip.set(request.parts.remote_ip);
         self.phase.set(Phase::Dispatched);
         self.close_on_eof.set(false);
         self.deadline.set(None);
@@ -488,6 +493,8 @@ impl Conn {
         if self.server.options.access_log
             && log::log_enabled!(target: "squall::access", log::Level::Error)
         {
+            // (Only the access log reads it.)
+            self.remote_ip.set(request.parts.remote_ip);
             let mut line = self.log_line.borrow_mut();
             line.clear();
             line.push_str(request.method_str());
