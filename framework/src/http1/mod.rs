@@ -478,7 +478,7 @@ impl Conn {
 
     // Inlined into `read_head`: the request is built where the delegate is called, not
     // copied once more through a call.
-    #[inline]
+    #[inline(always)]
     fn dispatch(self: &Rc<Self>, request: Request) {
         let mut cur = self.current.get();
         cur.seq += 1;
