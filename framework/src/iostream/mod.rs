@@ -460,6 +460,25 @@ impl IOStream {
     /// flushing. Returns the new total of bytes ever appended.
     pub fn with_write_buffer<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         let mut st = self.inner.state.borrow_mut();
+        self.append(&mut st, f)
+    }
+
+    /// [`with_write_buffer`](IOStream::with_write_buffer) if the stream is open, checked under
+    /// the same borrow (a response checks both); `None`, without calling `f`, once it is closed.
+    #[inline]
+    pub(crate) fn with_open_write_buffer<R>(
+        &self,
+        f: impl FnOnce(&mut Vec<u8>) -> R,
+    ) -> Option<R> {
+        let mut st = self.inner.state.borrow_mut();
+        if st.closed {
+            return None;
+        }
+        Some(self.append(&mut st, f))
+    }
+
+    #[inline]
+    fn append<R>(&self, st: &mut State, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         if st.write.data.capacity() == 0 {
             st.write.data = self.inner.io_loop.take_buffer(16 * 1024);
         }
