@@ -466,10 +466,7 @@ impl IOStream {
     /// [`with_write_buffer`](IOStream::with_write_buffer) if the stream is open, checked under
     /// the same borrow (a response checks both); `None`, without calling `f`, once it is closed.
     #[inline]
-    pub(crate) fn with_open_write_buffer<R>(
-        &self,
-        f: impl FnOnce(&mut Vec<u8>) -> R,
-    ) -> Option<R> {
+    pub(crate) fn with_open_write_buffer<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> Option<R> {
         let mut st = self.inner.state.borrow_mut();
         if st.closed {
             return None;
