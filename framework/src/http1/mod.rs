@@ -101,6 +101,8 @@ pub(crate) struct Conn {
     pub(crate) stream: IOStream,
     pub(crate) server: Rc<ServerCore>,
     remote: SocketAddr,
+    /// `remote.ip()`, worked out once: every request starts with it.
+    peer_ip: std::net::IpAddr,
     phase: Cell<Phase>,
     searched: Cell<usize>,
     body: RefCell<Option<BodyRead>>,
@@ -187,6 +189,7 @@ impl Conn {
             stream: stream.clone(),
             server: server.clone(),
             remote,
+            peer_ip: remote.ip(),
             phase: Cell::new(Phase::Head),
             searched: Cell::new(0),
             body: RefCell::new(None),
@@ -338,7 +341,7 @@ impl Conn {
         self.searched.set(0);
         self.head_started.set(false);
         parts.remote_addr = self.remote;
-        parts.remote_ip = self.remote.ip();
+        parts.remote_ip = self.peer_ip;
         parts.start = now;
         let mut request = Request::from_parts(parts, Some(self.server.pool.clone()));
         request.set_head(&head);
@@ -474,6 +477,9 @@ impl Conn {
         }
     }
 
+    // Inlined into `read_head`: the request is built where the delegate is called, not
+    // copied once more through a call.
+    #[inline(always)]
     fn dispatch(self: &Rc<Self>, request: Request) {
         let mut cur = self.current.get();
         cur.seq += 1;
@@ -481,7 +487,6 @@ impl Conn {
         cur.is_head = request.method == Method::Head;
         cur.keep_alive = request.keep_alive && !self.server.draining.get();
         self.current.set(cur);
-        self.remote_ip.set(request.parts.remote_ip);
         self.phase.set(Phase::Dispatched);
         self.close_on_eof.set(false);
         self.deadline.set(None);
@@ -489,6 +494,8 @@ impl Conn {
         if self.server.options.access_log
             && log::log_enabled!(target: "squall::access", log::Level::Error)
         {
+            // (Only the access log reads it.)
+            self.remote_ip.set(request.parts.remote_ip);
             let mut line = self.log_line.borrow_mut();
             line.clear();
             line.push_str(request.method_str());
@@ -510,7 +517,30 @@ impl Conn {
     }
 
     /// Called by the responder when its response is complete.
+    #[inline]
     pub(crate) fn response_finished(self: &Rc<Self>, seq: u64, keep_alive: bool) {
+        // The common case inline: a keep-alive response finished synchronously, inside
+        // `process`, which takes the next request and sets the idle deadline.
+        if keep_alive
+            && self.in_process.get()
+            && self.phase.get() == Phase::Dispatched
+            && self.current.get().seq == seq
+            && !self.server.draining.get()
+        {
+            if let Some(cb) = self.close_callback.take() {
+                // (Dropped here: the response is complete, the callback is moot.)
+                drop_callback(cb);
+            }
+            self.phase.set(Phase::Head);
+            self.idle_pending.set(true);
+            return;
+        }
+        self.response_finished_slow(seq, keep_alive);
+    }
+
+    /// `response_finished` for every other case (closing, draining, asynchronous).
+    #[inline(never)]
+    fn response_finished_slow(self: &Rc<Self>, seq: u64, keep_alive: bool) {
         if self.current.get().seq != seq || self.phase.get() != Phase::Dispatched {
             return;
         }
@@ -562,6 +592,13 @@ impl Conn {
             self.stream.close();
         }
     }
+}
+
+/// Drops a close callback out of line (rare: only long polls set one).
+#[cold]
+#[inline(never)]
+fn drop_callback(cb: Box<dyn FnOnce()>) {
+    drop(cb);
 }
 
 /// Applies `X-Real-IP`/`X-Forwarded-For` and `X-Scheme`/`X-Forwarded-Proto` (Tornado's rules:

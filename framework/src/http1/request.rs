@@ -164,6 +164,8 @@ impl RequestPool {
         self.spare.borrow_mut().pop().unwrap_or_default()
     }
 
+    // Inlined into `Request`'s drop, which runs once per request.
+    #[inline]
     pub(crate) fn give(&self, mut parts: Box<Parts>) {
         const KEEP: usize = 256;
         const MAX_BODY: usize = 64 * 1024;
@@ -230,6 +232,8 @@ impl Request {
 }
 
 impl Drop for Request {
+    // Inlined into the drop glue: one call per request instead of three nested ones.
+    #[inline]
     fn drop(&mut self) {
         // SAFETY: `parts` is taken exactly once, here, and the request is never used again.
         let parts = unsafe { ManuallyDrop::take(&mut self.parts) };

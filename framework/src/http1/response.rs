@@ -231,13 +231,10 @@ impl Responder {
         if self.head_written {
             return Err(ResponseError::HeadAlreadyWritten);
         }
-        if self.is_closed() {
-            return Err(ResponseError::Closed);
-        }
+        // (Whether the connection is closed is checked under the write buffer's borrow.)
         // Set first: should a caller's header iterator panic midway, the drop then closes
         // the connection instead of writing a second head after the partial one.
         self.head_written = true;
-        self.status = status;
         let cur = self.conn.current.get();
         let conn = &*self.conn;
         let now = conn.stream.io_loop().time();
@@ -246,7 +243,7 @@ impl Responder {
         let mut chunked = false;
         let mut keep_alive = cur.keep_alive;
         let mut declared = content_length;
-        let body_written = conn.stream.with_write_buffer(|w| {
+        let written = conn.stream.with_open_write_buffer(|w| {
             write_status_line(w, cur.version, status, reason);
             let mut has_date = false;
             for (name, value) in headers {
@@ -321,6 +318,11 @@ impl Responder {
             }
             fits
         });
+        let Some(body_written) = written else {
+            self.head_written = false;
+            return Err(ResponseError::Closed);
+        };
+        self.status = status;
         self.chunked = chunked;
         self.no_body = no_body;
         self.declared = declared;

@@ -422,7 +422,25 @@ impl IOStream {
     }
 
     /// Drops `n` bytes from the front of the read buffer.
+    #[inline]
     pub fn consume(&self, n: usize) {
+        {
+            // The common case inline (a pipelined request taken from a buffer that keeps
+            // bytes and does not cross the size limit): one add.
+            let mut st = self.inner.state.borrow_mut();
+            let len = st.read.len();
+            if n < len && (len < st.max_buffer_size || len - n >= st.max_buffer_size) {
+                st.read.start += n;
+                return;
+            }
+        }
+        self.consume_slow(n);
+    }
+
+    /// `consume` that empties the buffer (handing its allocation back to the loop) or brings
+    /// it back under `max_buffer_size` (resuming reads).
+    #[inline(never)]
+    fn consume_slow(&self, n: usize) {
         let resume = {
             let mut st = self.inner.state.borrow_mut();
             let was_full = st.read.len() >= st.max_buffer_size;
@@ -442,6 +460,22 @@ impl IOStream {
     /// flushing. Returns the new total of bytes ever appended.
     pub fn with_write_buffer<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         let mut st = self.inner.state.borrow_mut();
+        self.append(&mut st, f)
+    }
+
+    /// [`with_write_buffer`](IOStream::with_write_buffer) if the stream is open, checked under
+    /// the same borrow (a response checks both); `None`, without calling `f`, once it is closed.
+    #[inline]
+    pub(crate) fn with_open_write_buffer<R>(&self, f: impl FnOnce(&mut Vec<u8>) -> R) -> Option<R> {
+        let mut st = self.inner.state.borrow_mut();
+        if st.closed {
+            return None;
+        }
+        Some(self.append(&mut st, f))
+    }
+
+    #[inline]
+    fn append<R>(&self, st: &mut State, f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         if st.write.data.capacity() == 0 {
             st.write.data = self.inner.io_loop.take_buffer(16 * 1024);
         }
