@@ -209,3 +209,21 @@ fn value_stops_flags_the_first_special_byte_exactly() {
         assert_eq!(value_stops(u64::from_le_bytes([b; 8])), 0, "{b:#x}");
     }
 }
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[test]
+fn sse2_value_stop_flags_the_first_special_byte() {
+    for pos in 0..16 {
+        for b in 0u8..=255 {
+            let mut block = [b'a'; 16];
+            block[pos] = b;
+            let expected = (!(0x20..0x7f).contains(&b)).then_some(pos as u32);
+            assert_eq!(super::sse2::value_stop(&block), expected, "{b:#x} at {pos}");
+            // A later special byte does not hide an earlier one.
+            block[15] = b'\r';
+            if pos < 15 && expected.is_some() {
+                assert_eq!(super::sse2::value_stop(&block), expected);
+            }
+        }
+    }
+}
