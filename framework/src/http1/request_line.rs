@@ -120,6 +120,9 @@ pub(crate) fn parse_request_line(buf: &[u8]) -> Result<Option<RequestLine>, BadL
             }
             if stops != 0 {
                 i += stops.trailing_zeros() as usize;
+                if buf[i] < 0x80 {
+                    break 'target i;
+                }
                 break;
             }
             i += 16;
