@@ -345,7 +345,7 @@ impl Conn {
         parts.start = now;
         let mut request = Request::from_parts(parts, Some(self.server.pool.clone()));
         request.set_head(&head);
-        request.keep_alive = head.keep_alive && !opts.no_keep_alive;
+        request.parts.keep_alive = head.keep_alive && !opts.no_keep_alive;
         if opts.xheaders {
             apply_xheaders(&mut request);
         }
@@ -386,7 +386,7 @@ impl Conn {
                     request.parts.body.reserve(n.min(1 << 20) as usize);
                 }
             }
-            BodyMode::Stream(sink) => request.sink = Some(sink),
+            BodyMode::Stream(sink) => request.parts.sink = Some(sink),
             BodyMode::Reject(status) => {
                 self.fail(status);
                 return false;
@@ -417,7 +417,7 @@ impl Conn {
         let BodyRead { request, framing } = br;
         let result: Result<bool, u16> = self.stream.with_read_buffer(|buf| {
             let mut deliver = |data: &[u8]| -> Result<(), u16> {
-                match request.sink.as_mut() {
+                match request.parts.sink.as_mut() {
                     // As for body_mode: a panicking sink is a 500, not a wedged connection.
                     Some(sink) => catch_unwind(AssertUnwindSafe(|| sink.data(data)))
                         .unwrap_or_else(|p| {
@@ -483,9 +483,9 @@ impl Conn {
     fn dispatch(self: &Rc<Self>, request: Request) {
         let mut cur = self.current.get();
         cur.seq += 1;
-        cur.version = request.version;
-        cur.is_head = request.method == Method::Head;
-        cur.keep_alive = request.keep_alive && !self.server.draining.get();
+        cur.version = request.parts.version;
+        cur.is_head = request.parts.method == Method::Head;
+        cur.keep_alive = request.parts.keep_alive && !self.server.draining.get();
         self.current.set(cur);
         self.phase.set(Phase::Dispatched);
         self.close_on_eof.set(false);
@@ -624,8 +624,8 @@ fn apply_xheaders(request: &mut Request) {
         })
         .map(str::trim);
     match scheme {
-        Some(s) if s.eq_ignore_ascii_case("https") => request.https = true,
-        Some(s) if s.eq_ignore_ascii_case("http") => request.https = false,
+        Some(s) if s.eq_ignore_ascii_case("https") => request.parts.https = true,
+        Some(s) if s.eq_ignore_ascii_case("http") => request.parts.https = false,
         _ => {}
     }
 }

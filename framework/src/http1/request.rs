@@ -143,6 +143,15 @@ pub(crate) struct Parts {
     pub(crate) remote_ip: IpAddr,
     /// When the server started reading the request.
     pub(crate) start: Instant,
+    pub(crate) method: Method,
+    pub(crate) method_span: Span,
+    pub(crate) target: Span,
+    /// Length of the path within the target (before `?`).
+    pub(crate) path_len: u32,
+    pub(crate) version: Version,
+    pub(crate) https: bool,
+    pub(crate) keep_alive: bool,
+    pub(crate) sink: Option<Box<dyn BodySink>>,
 }
 
 impl Default for Parts {
@@ -155,6 +164,14 @@ impl Default for Parts {
             remote_addr,
             remote_ip: remote_addr.ip(),
             start: Instant::now(),
+            method: Method::Get,
+            method_span: (0, 0),
+            target: (0, 0),
+            path_len: 0,
+            version: Version::Http11,
+            https: false,
+            keep_alive: true,
+            sink: None,
         }
     }
 }
@@ -177,6 +194,10 @@ impl RequestPool {
                 parts.body = Vec::new();
             }
             parts.body.clear();
+            // A streamed body's sink is its owner's, not the pool's: drop it now.
+            if parts.sink.is_some() {
+                parts.sink = None;
+            }
             spare.push(parts);
         }
     }
@@ -187,17 +208,9 @@ impl RequestPool {
 /// The head is stored once, as the raw bytes that arrived, with offsets for each part; the
 /// accessors return slices of it. Its buffers are recycled by the server when it is dropped.
 pub struct Request {
+    /// Everything about the request, boxed and pooled: a request moves as two pointers.
     /// Taken out only by `drop` (to go back to the pool).
     pub(crate) parts: ManuallyDrop<Box<Parts>>,
-    pub(crate) method: Method,
-    pub(crate) method_span: Span,
-    pub(crate) target: Span,
-    /// Length of the path within the target (before `?`).
-    pub(crate) path_len: u32,
-    pub(crate) version: Version,
-    pub(crate) https: bool,
-    pub(crate) keep_alive: bool,
-    pub(crate) sink: Option<Box<dyn BodySink>>,
     pub(crate) pool: Option<Rc<RequestPool>>,
 }
 
@@ -206,14 +219,6 @@ impl Request {
     pub(crate) fn from_parts(parts: Box<Parts>, pool: Option<Rc<RequestPool>>) -> Request {
         Request {
             parts: ManuallyDrop::new(parts),
-            method: Method::Get,
-            method_span: (0, 0),
-            target: (0, 0),
-            path_len: 0,
-            version: Version::Http11,
-            https: false,
-            keep_alive: true,
-            sink: None,
             pool,
         }
     }
@@ -222,12 +227,15 @@ impl Request {
 impl Request {
     /// Takes the request line's facts from a parsed head.
     pub(crate) fn set_head(&mut self, head: &super::parse::Head) {
-        self.method = head.method;
-        self.method_span = head.method_span;
-        self.target = head.target;
-        self.path_len = head.path_len;
-        self.version = head.version;
-        self.keep_alive = head.keep_alive;
+        let p = &mut **self.parts;
+        p.method = head.method;
+        p.method_span = head.method_span;
+        p.target = head.target;
+        p.path_len = head.path_len;
+        p.version = head.version;
+        p.keep_alive = head.keep_alive;
+        p.https = false;
+        p.sink = None;
     }
 }
 
@@ -248,7 +256,7 @@ impl fmt::Debug for Request {
         f.debug_struct("Request")
             .field("method", &self.method_str())
             .field("uri", &self.uri())
-            .field("version", &self.version)
+            .field("version", &self.parts.version)
             .field("headers", &self.headers().collect::<Vec<_>>())
             .field("body_len", &self.parts.body.len())
             .field("remote_ip", &self.parts.remote_ip)
@@ -302,40 +310,43 @@ impl Request {
 
     /// The method.
     pub fn method(&self) -> Method {
-        self.method
+        self.parts.method
     }
 
     /// The method as sent (useful for [`Method::Other`]).
     pub fn method_str(&self) -> &str {
-        trusted_str(&self.parts.head, self.method_span)
+        trusted_str(&self.parts.head, self.parts.method_span)
     }
 
     /// The request target as sent: path and query, still percent-encoded.
     pub fn uri(&self) -> &str {
-        trusted_str(&self.parts.head, self.target)
+        trusted_str(&self.parts.head, self.parts.target)
     }
 
     /// The path part of the target (percent-encoded, as routing sees it).
     pub fn path(&self) -> &str {
         trusted_str(
             &self.parts.head,
-            (self.target.0, self.target.0 + self.path_len),
+            (
+                self.parts.target.0,
+                self.parts.target.0 + self.parts.path_len,
+            ),
         )
     }
 
     /// The query string (after `?`, without it), or `""`.
     pub fn query(&self) -> &str {
-        let q0 = self.target.0 + self.path_len + 1;
-        if q0 > self.target.1 {
+        let q0 = self.parts.target.0 + self.parts.path_len + 1;
+        if q0 > self.parts.target.1 {
             ""
         } else {
-            trusted_str(&self.parts.head, (q0, self.target.1))
+            trusted_str(&self.parts.head, (q0, self.parts.target.1))
         }
     }
 
     /// The HTTP version.
     pub fn version(&self) -> Version {
-        self.version
+        self.parts.version
     }
 
     /// The first value of header `name` (case-insensitive), if present and valid UTF-8.
@@ -398,7 +409,7 @@ impl Request {
 
     /// `"http"` or `"https"` (with `xheaders`, as the proxy reported).
     pub fn protocol(&self) -> &'static str {
-        if self.https {
+        if self.parts.https {
             "https"
         } else {
             "http"
@@ -427,7 +438,7 @@ impl Request {
     /// Whether the connection stays open after this request's response (as the client asked
     /// and the server allows).
     pub fn keep_alive(&self) -> bool {
-        self.keep_alive
+        self.parts.keep_alive
     }
 
     /// When the server started reading the request.
@@ -442,7 +453,7 @@ impl Request {
 
     /// Takes back the [`BodySink`] that received a streamed body.
     pub fn take_body_sink(&mut self) -> Option<Box<dyn BodySink>> {
-        self.sink.take()
+        self.parts.sink.take()
     }
 }
 
@@ -512,14 +523,13 @@ impl RequestBuilder {
             body: self.body,
             remote_addr: self.remote,
             remote_ip: self.remote.ip(),
-            start: Instant::now(),
+            method: Method::parse(&self.method),
+            method_span: (m0, m1),
+            target: (t0, t1),
+            path_len,
+            version: self.version,
+            ..Parts::default()
         });
-        let mut request = Request::from_parts(parts, None);
-        request.method = Method::parse(&self.method);
-        request.method_span = (m0, m1);
-        request.target = (t0, t1);
-        request.path_len = path_len;
-        request.version = self.version;
-        request
+        Request::from_parts(parts, None)
     }
 }
