@@ -75,6 +75,7 @@ fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Looks for a complete head in `buf` (searching from `searched`) and parses it into `parts`.
+#[inline(always)]
 pub(crate) fn scan_head(
     buf: &[u8],
     searched: usize,
@@ -238,6 +239,7 @@ fn name_is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
 /// Parses the head at the start of `buf` (which may hold more after it), which came after
 /// `skip` blank-line bytes (counted in [`Head::consumed`]). [`Scan::Partial`]: the head is not
 /// complete yet (its `searched` means nothing).
+#[inline(always)]
 fn parse(buf: &[u8], skip: usize, limits: HeadLimits, parts: &mut Parts) -> Scan {
     match parse_head(buf, skip, limits, parts) {
         Ok(Some(head)) => Scan::Complete(head),
