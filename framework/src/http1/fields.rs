@@ -33,6 +33,28 @@ fn value_stops(x: u64) -> u64 {
     below | del | (x & HIGHS)
 }
 
+/// Looks at the next block of value bytes from `i` (16 with SSE2, else 8): how many of them are
+/// plain, and whether that is the whole block. `None` when fewer than 8 bytes remain.
+#[inline(always)]
+fn plain_block(fields: &[u8], i: usize) -> Option<(usize, bool)> {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+    if let Some(block) = fields.get(i..i + 16) {
+        return Some(
+            match sse2::value_stop(block.try_into().expect("16 bytes")) {
+                None => (16, true),
+                Some(at) => (at as usize, false),
+            },
+        );
+    }
+    let mut word = [0; 8];
+    word.copy_from_slice(fields.get(i..i + 8)?);
+    let stops = value_stops(u64::from_le_bytes(word));
+    Some(match stops {
+        0 => (8, true),
+        _ => ((stops.trailing_zeros() / 8) as usize, false),
+    })
+}
+
 /// Parses a plain field block at the start of `fields` (which may hold more after it; it
 /// starts `offset` bytes into the head), pushing each field's (name, value) spans, relative to
 /// the head, onto `out`. Returns the block's length (its final blank line included), or `None`
@@ -68,37 +90,15 @@ pub(crate) fn plain_fields(
             i += 1;
         }
         let value0 = i;
-        // The value, to its CR: sixteen or eight bytes at a time, then one at a time.
+        // The value, to its CR: a block at a time, then one byte at a time.
         let cr = loop {
-            #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-            if let Some(block) = fields.get(i..i + 16) {
-                match sse2::value_stop(block.try_into().expect("16 bytes")) {
-                    None => {
-                        i += 16;
-                        continue;
-                    }
-                    Some(at) => i += at as usize,
-                }
-            } else if let Some(block) = fields.get(i..i + 8) {
-                let mut word = [0; 8];
-                word.copy_from_slice(block);
-                let stops = value_stops(u64::from_le_bytes(word));
-                if stops == 0 {
-                    i += 8;
+            match plain_block(fields, i) {
+                Some((n, true)) => {
+                    i += n;
                     continue;
                 }
-                i += (stops.trailing_zeros() / 8) as usize;
-            }
-            #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-            if let Some(block) = fields.get(i..i + 8) {
-                let mut word = [0; 8];
-                word.copy_from_slice(block);
-                let stops = value_stops(u64::from_le_bytes(word));
-                if stops == 0 {
-                    i += 8;
-                    continue;
-                }
-                i += (stops.trailing_zeros() / 8) as usize;
+                Some((n, false)) => i += n,
+                None => {}
             }
             match *fields.get(i)? {
                 b'\r' => break i,
