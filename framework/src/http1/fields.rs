@@ -124,28 +124,16 @@ pub(crate) fn plain_fields(
     }
 }
 
-/// The value scan sixteen bytes at a time with SSE2 (part of every x86-64 CPU).
+/// The value scan sixteen bytes at a time with SSE2.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
+    use crate::http1::simd::Block;
 
     /// Offset of the first byte of `block` that cannot continue a plain field value (below
     /// 0x20, DEL, or 0x80 and above), if any.
     #[inline(always)]
     pub(super) fn value_stop(block: &[u8; 16]) -> Option<u32> {
-        // SAFETY: SSE2 is enabled for this target (the cfg above); the load is unaligned and
-        // reads exactly the 16 bytes of `block`; the rest only computes on registers.
-        let mask = unsafe {
-            let v = _mm_loadu_si128(block.as_ptr() as *const __m128i);
-            // A signed compare: bytes of 0x80 and above are negative, so "below 0x20" takes
-            // them along with the controls.
-            let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x20));
-            let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
-            _mm_movemask_epi8(_mm_or_si128(low, del)) as u32
-        };
+        let mask = Block::load(block).below_or_del(0x20);
         (mask != 0).then(|| mask.trailing_zeros())
     }
 }

@@ -34,6 +34,8 @@ mod request;
 mod request_line;
 mod response;
 mod server;
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod simd;
 mod timeouts;
 mod wire;
 
@@ -519,49 +521,45 @@ impl Conn {
     /// Called by the responder when its response is complete.
     #[inline]
     pub(crate) fn response_finished(self: &Rc<Self>, seq: u64, keep_alive: bool) {
-        // The common case inline: a keep-alive response finished synchronously, inside
-        // `process`, which takes the next request and sets the idle deadline.
-        if keep_alive
-            && self.in_process.get()
-            && self.phase.get() == Phase::Dispatched
-            && self.current.get().seq == seq
-            && !self.server.draining.get()
-        {
-            if let Some(cb) = self.close_callback.take() {
-                // (Dropped here: the response is complete, the callback is moot.)
-                drop_callback(cb);
-            }
-            self.phase.set(Phase::Head);
-            self.idle_pending.set(true);
-            return;
-        }
-        self.response_finished_slow(seq, keep_alive);
-    }
-
-    /// `response_finished` for every other case (closing, draining, asynchronous).
-    #[inline(never)]
-    fn response_finished_slow(self: &Rc<Self>, seq: u64, keep_alive: bool) {
         if self.current.get().seq != seq || self.phase.get() != Phase::Dispatched {
             return;
         }
-        // (Dropped here: the response is complete, the callback is moot.)
-        drop(self.close_callback.take());
-        if keep_alive && !self.server.draining.get() {
+        if let Some(cb) = self.close_callback.take() {
+            // (Dropped here: the response is complete, the callback is moot.)
+            drop_callback(cb);
+        }
+        let keep = keep_alive && !self.server.draining.get();
+        if keep {
             self.phase.set(Phase::Head);
             // The idle deadline runs from now; `process` (running, or called below) sets it
             // when its batch ends, unless the next request has set one of its own by then.
             // `now` is the loop's time of this turn either way.
             self.idle_pending.set(true);
-        } else if keep_alive && self.stream.read_buffered() > 0 {
-            // Draining: requests already received are still answered.
-            self.phase.set(Phase::Head);
-        } else {
-            self.phase.set(Phase::Closing);
-            // The last response may still be leaving: a client that stops reading it does
-            // not hold the connection forever (see `sending_on`).
-            let opts = &self.server.options;
-            let now = self.stream.io_loop().time();
-            self.set_deadline(opts.idle_timeout.map(|t| now + t));
+            if self.in_process.get() {
+                // The common case, inline: finished synchronously inside `process`, which
+                // takes the next request.
+                return;
+            }
+        }
+        self.response_finished_slow(keep, keep_alive);
+    }
+
+    /// The rest of `response_finished` (closing, draining, finished asynchronously).
+    #[inline(never)]
+    fn response_finished_slow(self: &Rc<Self>, keep: bool, keep_alive: bool) {
+        // (`keep`: the next request's phase and deadline were set up by the caller.)
+        if !keep {
+            if keep_alive && self.stream.read_buffered() > 0 {
+                // Draining: requests already received are still answered.
+                self.phase.set(Phase::Head);
+            } else {
+                self.phase.set(Phase::Closing);
+                // The last response may still be leaving: a client that stops reading it
+                // does not hold the connection forever (see `sending_on`).
+                let opts = &self.server.options;
+                let now = self.stream.io_loop().time();
+                self.set_deadline(opts.idle_timeout.map(|t| now + t));
+            }
         }
         if !self.in_process.get() {
             // Finished asynchronously: answer pipelined requests and flush.

@@ -132,9 +132,9 @@ pub(crate) struct RequestPool {
     spare: RefCell<Vec<Box<Parts>>>,
 }
 
-/// The reusable allocations of a request and the facts about its peer, boxed: a [`Request`]
-/// moves (into the delegate, into a handler's context) as a pointer and a few spans, and the
-/// pool recycles the box whole.
+/// Everything about one request — its reusable allocations, the request line's facts and the
+/// peer — boxed: a [`Request`] moves (into the delegate, into a handler's context) as two
+/// pointers, and the pool recycles the box whole. A box in the pool never holds a body sink.
 pub(crate) struct Parts {
     pub(crate) head: Vec<u8>,
     pub(crate) headers: Vec<(Span, Span)>,
@@ -195,9 +195,7 @@ impl RequestPool {
             }
             parts.body.clear();
             // A streamed body's sink is its owner's, not the pool's: drop it now.
-            if parts.sink.is_some() {
-                parts.sink = None;
-            }
+            parts.sink = None;
             spare.push(parts);
         }
     }
@@ -222,9 +220,7 @@ impl Request {
             pool,
         }
     }
-}
 
-impl Request {
     /// Takes the request line's facts from a parsed head.
     pub(crate) fn set_head(&mut self, head: &super::parse::Head) {
         let p = &mut **self.parts;
@@ -234,8 +230,8 @@ impl Request {
         p.path_len = head.path_len;
         p.version = head.version;
         p.keep_alive = head.keep_alive;
+        // (A pooled box may carry `https` from an earlier request; never a sink.)
         p.https = false;
-        p.sink = None;
     }
 }
 

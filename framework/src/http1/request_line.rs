@@ -210,30 +210,18 @@ pub(crate) fn parse_request_line(buf: &[u8]) -> Result<Option<RequestLine>, BadL
     }))
 }
 
-/// The target scan sixteen bytes at a time with SSE2 (part of every x86-64 CPU).
+/// The target scan sixteen bytes at a time with SSE2.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-        _mm_set1_epi8,
-    };
+    use crate::http1::simd::Block;
 
     /// Bit masks (bit n for byte n) of the bytes of `block` that stop the block scan — below
     /// 0x21, DEL, or 0x80 and above (the last are allowed; the caller looks at them one by
     /// one) — and of its `?` bytes.
     #[inline(always)]
     pub(super) fn target_block(block: &[u8; 16]) -> (u32, u32) {
-        // SAFETY: SSE2 is enabled for this target (the cfg above); the load is unaligned and
-        // reads exactly the 16 bytes of `block`; the rest only computes on registers.
-        unsafe {
-            let v = _mm_loadu_si128(block.as_ptr() as *const __m128i);
-            // Signed: bytes of 0x80 and above are negative, so they count as "below 0x21".
-            let low = _mm_cmplt_epi8(v, _mm_set1_epi8(0x21));
-            let del = _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f));
-            let stops = _mm_movemask_epi8(_mm_or_si128(low, del)) as u32;
-            let queries = _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b'?' as i8))) as u32;
-            (stops, queries)
-        }
+        let v = Block::load(block);
+        (v.below_or_del(0x21), v.eq(b'?'))
     }
 }
 

@@ -1,0 +1,42 @@
+//! The request parser's 16-byte block scans, with SSE2 (part of every x86-64 CPU, so compiled
+//! in without run-time detection). Other targets use the word scans of the callers.
+//!
+//! SAFETY (both `unsafe` blocks): the intrinsics' only requirement is SSE2, which the `cfg`
+//! on this module's declaration guarantees; the one load is unaligned and reads exactly the 16
+//! bytes of the block it is given; the rest computes on registers.
+
+use std::arch::x86_64::{
+    __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+    _mm_set1_epi8,
+};
+
+/// A block of 16 bytes, loaded once for the masks below.
+#[derive(Clone, Copy)]
+pub(super) struct Block(__m128i);
+
+impl Block {
+    #[inline(always)]
+    pub(super) fn load(block: &[u8; 16]) -> Block {
+        // SAFETY: see the module.
+        Block(unsafe { _mm_loadu_si128(block.as_ptr() as *const __m128i) })
+    }
+
+    /// Bit `i` set when byte `i` is below `limit` (at most 0x7F), DEL, or 0x80 and above: a
+    /// signed compare makes the high bytes negative, so they count as "below" too.
+    #[inline(always)]
+    pub(super) fn below_or_del(self, limit: u8) -> u32 {
+        // SAFETY: see the module.
+        unsafe {
+            let low = _mm_cmplt_epi8(self.0, _mm_set1_epi8(limit as i8));
+            let del = _mm_cmpeq_epi8(self.0, _mm_set1_epi8(0x7f));
+            _mm_movemask_epi8(_mm_or_si128(low, del)) as u32
+        }
+    }
+
+    /// Bit `i` set when byte `i` is `b`.
+    #[inline(always)]
+    pub(super) fn eq(self, b: u8) -> u32 {
+        // SAFETY: see the module.
+        unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(self.0, _mm_set1_epi8(b as i8))) as u32 }
+    }
+}
