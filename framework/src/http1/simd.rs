@@ -1,13 +1,14 @@
-//! The request parser's 16-byte block scans, with SSE2 (part of every x86-64 CPU, so compiled
-//! in without run-time detection). Other targets use the word scans of the callers.
+//! 16-byte block tests with SSE2 (part of every x86-64 CPU, so compiled in without run-time
+//! detection): the request parser's scans and the response header checks. Other targets use
+//! the callers' word scans.
 //!
-//! SAFETY (both `unsafe` blocks): the intrinsics' only requirement is SSE2, which the `cfg`
-//! on this module's declaration guarantees; the one load is unaligned and reads exactly the 16
-//! bytes of the block it is given; the rest computes on registers.
+//! SAFETY (every `unsafe` block): the intrinsics' only requirement is SSE2, which the `cfg`
+//! on this module's declaration guarantees; the one memory load is unaligned and reads exactly
+//! the 16 bytes of the block it is given; the rest computes on registers.
 
 use std::arch::x86_64::{
-    __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-    _mm_set1_epi8,
+    __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8,
+    _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
 };
 
 /// A block of 16 bytes, loaded once for the masks below.
@@ -19,6 +20,33 @@ impl Block {
     pub(super) fn load(block: &[u8; 16]) -> Block {
         // SAFETY: see the module.
         Block(unsafe { _mm_loadu_si128(block.as_ptr() as *const __m128i) })
+    }
+
+    /// `s` as one block of its first and last eight bytes (overlapping when shorter than 16:
+    /// for tests of whether some byte is flagged), if it is 8 to 16 bytes long.
+    #[inline(always)]
+    pub(super) fn load_short(s: &[u8]) -> Option<Block> {
+        let n = s.len();
+        if !(8..=16).contains(&n) {
+            return None;
+        }
+        let word = |c: &[u8]| i64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
+        // SAFETY: see the module.
+        Some(Block(unsafe {
+            _mm_set_epi64x(word(&s[n - 8..]), word(&s[..8]))
+        }))
+    }
+
+    /// Bit `i` set when byte `i` is below `limit`, comparing unsigned (0x80 and above are not
+    /// below).
+    #[inline(always)]
+    pub(super) fn below_unsigned(self, limit: u8) -> u32 {
+        // SAFETY: see the module.
+        unsafe {
+            // Bytes at or above the limit are those the max leaves unchanged.
+            let at_least = _mm_cmpeq_epi8(_mm_max_epu8(self.0, _mm_set1_epi8(limit as i8)), self.0);
+            !(_mm_movemask_epi8(at_least) as u32) & 0xffff
+        }
     }
 
     /// Bit `i` set when byte `i` is below `limit` (at most 0x7F), DEL, or 0x80 and above: a

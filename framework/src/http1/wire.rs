@@ -3,6 +3,8 @@
 
 use std::time::{Instant, SystemTime};
 
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+use super::simd::Block;
 use super::Version;
 
 /// Defines [`reason_phrase`] and the table of complete status lines from one list.
@@ -250,9 +252,12 @@ pub(super) fn header_ok(name: &str, value: &str) -> bool {
 
 #[inline]
 fn bad_name(s: &[u8]) -> bool {
+    // 8 to 16 bytes (most names) as one SSE2 block: a few instructions where the word tricks
+    // take a dozen per word.
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    if let Some(v) = sse2::load_short(s) {
-        return sse2::bad_name(v);
+    if let Some(v) = Block::load_short(s) {
+        // A control, space, `:` or DEL.
+        return v.below_unsigned(0x21) | v.eq(b':') | v.eq(0x7f) != 0;
     }
     any_word(s, bad_name_bytes, bad_name_byte)
 }
@@ -260,68 +265,11 @@ fn bad_name(s: &[u8]) -> bool {
 #[inline]
 fn bad_value(s: &[u8]) -> bool {
     #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    if let Some(v) = sse2::load_short(s) {
-        return sse2::bad_value(v);
+    if let Some(v) = Block::load_short(s) {
+        // CR, LF or NUL.
+        return v.eq(b'\r') | v.eq(b'\n') | v.eq(0) != 0;
     }
     any_word(s, bad_value_bytes, bad_value_byte)
-}
-
-/// The checks for strings of 8 to 16 bytes (most header names and values) as one 16-byte
-/// vector: a few instructions where the word tricks take a dozen per word. Compiled only where
-/// the whole crate is built with SSE2 (every x86-64 target), so no run-time detection.
-///
-/// SAFETY (every `unsafe` block below): the only requirement of these intrinsics is that the
-/// CPU has SSE2, which the `cfg` on this module guarantees; none of them touches memory.
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-mod sse2 {
-    use std::arch::x86_64::{
-        __m128i, _mm_cmpeq_epi8, _mm_max_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8,
-        _mm_set_epi64x,
-    };
-
-    /// `s` as one vector of its first and last eight bytes (overlapping when shorter than 16:
-    /// only whether some byte is flagged matters), if it is 8 to 16 bytes long.
-    #[inline]
-    pub(super) fn load_short(s: &[u8]) -> Option<__m128i> {
-        let n = s.len();
-        if !(8..=16).contains(&n) {
-            return None;
-        }
-        let word = |c: &[u8]| i64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
-        // SAFETY: see the module.
-        Some(unsafe { _mm_set_epi64x(word(&s[n - 8..]), word(&s[..8])) })
-    }
-
-    /// Some byte is a control, space, `:` or DEL.
-    #[inline]
-    pub(super) fn bad_name(v: __m128i) -> bool {
-        // SAFETY: see the module.
-        unsafe {
-            // Bytes >= 0x21 (unsigned) are those the max leaves unchanged.
-            let printable = _mm_cmpeq_epi8(_mm_max_epu8(v, _mm_set1_epi8(0x21)), v);
-            let colon_or_del = _mm_or_si128(
-                _mm_cmpeq_epi8(v, _mm_set1_epi8(b':' as i8)),
-                _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f)),
-            );
-            _mm_movemask_epi8(printable) != 0xffff || _mm_movemask_epi8(colon_or_del) != 0
-        }
-    }
-
-    /// Some byte is CR, LF or NUL.
-    #[inline]
-    pub(super) fn bad_value(v: __m128i) -> bool {
-        // SAFETY: see the module.
-        unsafe {
-            let hits = _mm_or_si128(
-                _mm_or_si128(
-                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\r' as i8)),
-                    _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\n' as i8)),
-                ),
-                _mm_cmpeq_epi8(v, _mm_set1_epi8(0)),
-            );
-            _mm_movemask_epi8(hits) != 0
-        }
-    }
 }
 
 fn bad_name_byte(b: u8) -> bool {
