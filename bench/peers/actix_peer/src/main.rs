@@ -5,8 +5,11 @@
 //! `content-length` and sends no `server` header. Keep-alive is left to the OS
 //! (`KeepAlive::Os`) so the idle-connection test is not cut short by actix's 5 s default.
 
+#[path = "../../peer_args.rs"]
+mod peer_args;
 use actix_web::http::KeepAlive;
 use actix_web::{web, App, HttpResponse, HttpServer};
+use peer_args::parse_port;
 
 #[derive(serde::Serialize)]
 struct Message {
@@ -50,20 +53,4 @@ async fn main() -> std::io::Result<()> {
     .bind(("127.0.0.1", port))?
     .run()
     .await
-}
-
-fn parse_port() -> Result<u16, String> {
-    let mut args = std::env::args().skip(1);
-    let mut port = None;
-    while let Some(a) = args.next() {
-        let v = if a == "--port" {
-            args.next().ok_or("--port needs a value")?
-        } else if let Some(v) = a.strip_prefix("--port=") {
-            v.to_string()
-        } else {
-            return Err(format!("unknown argument {a:?}"));
-        };
-        port = Some(v.parse::<u16>().map_err(|_| format!("bad port {v:?}"))?);
-    }
-    port.ok_or_else(|| "--port is required".to_string())
 }

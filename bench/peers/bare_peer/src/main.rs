@@ -23,6 +23,9 @@
 //! keep-alive rules, `Connection` lists other than a bare `close`. It answers any other path
 //! with 404. That is enough for wrk, and not a server anyone should deploy.
 
+#[path = "../../peer_args.rs"]
+mod peer_args;
+use peer_args::parse_port;
 use std::io::{self, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::num::NonZeroUsize;
@@ -435,22 +438,6 @@ fn wants_close(head: &[u8]) -> bool {
         }
     }
     false
-}
-
-fn parse_port() -> Result<u16, String> {
-    let mut args = std::env::args().skip(1);
-    let mut port = None;
-    while let Some(a) = args.next() {
-        let v = if a == "--port" {
-            args.next().ok_or("--port needs a value")?
-        } else if let Some(v) = a.strip_prefix("--port=") {
-            v.to_string()
-        } else {
-            return Err(format!("unknown argument {a:?}"));
-        };
-        port = Some(v.parse::<u16>().map_err(|_| format!("bad port {v:?}"))?);
-    }
-    port.ok_or_else(|| "--port is required".to_string())
 }
 
 #[cfg(test)]

@@ -7,6 +7,9 @@
 //! no `server` header. Header names go out lower-case (hyper's default): same byte count as
 //! the Title-Case names of the other servers.
 
+#[path = "../../peer_args.rs"]
+mod peer_args;
+use peer_args::parse_port;
 use std::convert::Infallible;
 use std::time::Duration;
 
@@ -92,20 +95,4 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     resp.headers_mut()
         .insert(CONTENT_TYPE, HeaderValue::from_static(ctype));
     Ok(resp)
-}
-
-fn parse_port() -> Result<u16, String> {
-    let mut args = std::env::args().skip(1);
-    let mut port = None;
-    while let Some(a) = args.next() {
-        let v = if a == "--port" {
-            args.next().ok_or("--port needs a value")?
-        } else if let Some(v) = a.strip_prefix("--port=") {
-            v.to_string()
-        } else {
-            return Err(format!("unknown argument {a:?}"));
-        };
-        port = Some(v.parse::<u16>().map_err(|_| format!("bad port {v:?}"))?);
-    }
-    port.ok_or_else(|| "--port is required".to_string())
 }
