@@ -157,12 +157,7 @@ impl ServerCore {
     /// response (which says `Connection: close` if its head is not written yet).
     pub(crate) fn drain(&self) {
         self.draining.set(true);
-        let conns: Vec<Rc<Conn>> = self
-            .conns
-            .borrow()
-            .iter()
-            .filter_map(Weak::upgrade)
-            .collect();
+        let conns = self.live_conns();
         for c in conns {
             match c.phase.get() {
                 Phase::Head if c.stream.read_buffered() == 0 => c.close_when_flushed(),
@@ -193,14 +188,18 @@ impl ServerCore {
         }
     }
 
-    /// Closes every connection at once.
-    pub(crate) fn close_all(&self) {
-        let conns: Vec<Rc<Conn>> = self
-            .conns
+    /// The connections still open (a snapshot: closing one changes the set).
+    fn live_conns(&self) -> Vec<Rc<Conn>> {
+        self.conns
             .borrow()
             .iter()
             .filter_map(Weak::upgrade)
-            .collect();
+            .collect()
+    }
+
+    /// Closes every connection at once.
+    pub(crate) fn close_all(&self) {
+        let conns = self.live_conns();
         for c in conns {
             c.stream.close();
         }

@@ -262,6 +262,7 @@ impl HeaderMap {
     /// h.insert("A", "4");
     /// assert_eq!(h.iter().collect::<Vec<_>>(), [("A", "4"), ("b", "2")]);
     /// ```
+    #[inline]
     pub fn insert(
         &mut self,
         name: impl Into<Cow<'static, str>>,
@@ -269,6 +270,18 @@ impl HeaderMap {
     ) {
         let name = name.into();
         let value = value.into();
+        // An empty map (a handler's first header) holds nothing to replace: the common case
+        // stays a push, and the search and replacement out of line.
+        if self.fields.is_empty() {
+            self.fields.push((name, value));
+            return;
+        }
+        self.replace(name, value);
+    }
+
+    /// [`insert`](HeaderMap::insert) into a map that has fields.
+    #[inline(never)]
+    fn replace(&mut self, name: Cow<'static, str>, value: Cow<'static, str>) {
         let Some(first) = self.position(&name) else {
             self.fields.push((name, value));
             return;

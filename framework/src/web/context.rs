@@ -296,13 +296,7 @@ impl Context {
     ) -> Result<()> {
         let (name, value) = (name.into(), value.into());
         Self::checked_header(&name, &value)?;
-        let headers = &mut self.parts.headers;
-        // The first header a handler sets replaces nothing: no scan for an earlier value.
-        if headers.is_empty() {
-            headers.append(name, value);
-        } else {
-            headers.insert(name, value);
-        }
+        self.parts.headers.insert(name, value);
         Ok(())
     }
 
