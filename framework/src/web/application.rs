@@ -322,14 +322,11 @@ impl AppInner {
             return;
         }
         parts.reset();
-        match self.spare.take() {
-            None => self.spare.set(Some(parts)),
-            Some(other) => {
-                self.spare.set(Some(other));
-                let mut pool = self.parts.borrow_mut();
-                if pool.len() < 256 {
-                    pool.push(parts);
-                }
+        // The newest parts wait in the spare slot; the ones they displace go to the pool.
+        if let Some(older) = self.spare.replace(Some(parts)) {
+            let mut pool = self.parts.borrow_mut();
+            if pool.len() < 256 {
+                pool.push(older);
             }
         }
     }
