@@ -13,7 +13,7 @@
 use std::fmt;
 use std::rc::Rc;
 
-use super::wire::{header_ok, write_content_length, write_hex, write_status_line};
+use super::wire::{header_ok, is_name, write_content_length, write_hex, write_status_line};
 use super::{Conn, Version};
 use crate::iostream::StreamError;
 
@@ -139,6 +139,7 @@ impl Responder {
             status,
             None,
             headers.iter().copied(),
+            &[],
             Some(body.len() as u64),
             true,
             body,
@@ -167,34 +168,40 @@ impl Responder {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        self.write_head_inner(status, reason, headers, content_length, true, &[])
+        self.write_head_inner(status, reason, headers, &[], content_length, true, &[])
             .map(drop)
     }
 
     /// [`write_head`](Responder::write_head) for headers the caller has already validated
     /// (the web layer checks each one when it is set), sparing a second scan per response.
+    /// `lines` are whole header lines (`Name: value\r\n`, valid, none of the server's own)
+    /// written after `headers`: the ones the web layer adds itself, kept ready-made.
     pub(crate) fn write_head_validated<'a, I>(
         &mut self,
         status: u16,
         reason: Option<&str>,
         headers: I,
+        lines: &[&[u8]],
         content_length: Option<u64>,
     ) -> Result<(), ResponseError>
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        self.write_head_inner(status, reason, headers, content_length, false, &[])
+        self.write_head_inner(status, reason, headers, lines, content_length, false, &[])
             .map(drop)
     }
 
     /// The whole response at once: `write_head`, `write(body)` and `finish`, with the body
     /// appended under the same buffer borrow as the head when it matches the framing (the usual
-    /// case), and through `write` otherwise.
+    /// case), and through `write` otherwise. `lines` as for
+    /// [`write_head_validated`](Responder::write_head_validated).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn complete<'a, I>(
         mut self,
         status: u16,
         reason: Option<&str>,
         headers: I,
+        lines: &[&[u8]],
         content_length: Option<u64>,
         validate: bool,
         body: &[u8],
@@ -202,8 +209,15 @@ impl Responder {
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        let written =
-            self.write_head_inner(status, reason, headers, content_length, validate, body)?;
+        let written = self.write_head_inner(
+            status,
+            reason,
+            headers,
+            lines,
+            content_length,
+            validate,
+            body,
+        )?;
         if !written {
             self.write(body)?;
             return self.finish();
@@ -216,11 +230,13 @@ impl Responder {
         Ok(())
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn write_head_inner<'a, I>(
         &mut self,
         status: u16,
         reason: Option<&str>,
         headers: I,
+        lines: &[&[u8]],
         content_length: Option<u64>,
         validate: bool,
         body: &[u8],
@@ -253,14 +269,14 @@ impl Responder {
                 }
                 // The names the server handles, told apart by length before comparing.
                 match name.len() {
-                    14 if name.eq_ignore_ascii_case("content-length") => {
+                    14 if is_name(name, "content-length") => {
                         if declared.is_none() {
                             declared = value.trim().parse().ok();
                         }
                         continue;
                     }
-                    17 if name.eq_ignore_ascii_case("transfer-encoding") => continue,
-                    10 if name.eq_ignore_ascii_case("connection") => {
+                    17 if is_name(name, "transfer-encoding") => continue,
+                    10 if is_name(name, "connection") => {
                         if value
                             .split(',')
                             .any(|t| t.trim().eq_ignore_ascii_case("close"))
@@ -269,13 +285,16 @@ impl Responder {
                         }
                         continue;
                     }
-                    4 if name.eq_ignore_ascii_case("date") => has_date = true,
+                    4 if is_name(name, "date") => has_date = true,
                     _ => {}
                 }
                 w.extend_from_slice(name.as_bytes());
                 w.extend_from_slice(b": ");
                 w.extend_from_slice(value.as_bytes());
                 w.extend_from_slice(b"\r\n");
+            }
+            for line in lines {
+                w.extend_from_slice(line);
             }
             if !has_date {
                 conn.server.write_date_line(now, w);

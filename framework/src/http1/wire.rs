@@ -113,19 +113,27 @@ pub(super) fn write_hex(w: &mut Vec<u8>, mut n: u64) {
 
 /// Appends `HTTP/1.1 <status> <reason>\r\n`. We answer in HTTP/1.1 whatever 1.x the client
 /// spoke (RFC 9110 §6.2: the highest minor version we conform to).
-#[inline]
+///
+/// Always inlined: `200 OK` without a custom reason (most responses) is one constant-size
+/// copy at the call site; every other status goes out of line.
+#[inline(always)]
 pub(crate) fn write_status_line(
     w: &mut Vec<u8>,
     _version: Version,
     status: u16,
     reason: Option<&str>,
 ) {
+    if status == 200 && reason.is_none() {
+        w.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        return;
+    }
+    write_status_line_other(w, status, reason);
+}
+
+/// [`write_status_line`] for every status but a plain `200 OK`.
+#[inline(never)]
+fn write_status_line_other(w: &mut Vec<u8>, status: u16, reason: Option<&str>) {
     if reason.is_none() {
-        // The common case as a constant-size copy, without the table's lookup.
-        if status == 200 {
-            w.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
-            return;
-        }
         if let Some(line) = known_status_line(status) {
             w.extend_from_slice(line);
             return;
@@ -241,6 +249,45 @@ impl DateCache {
         v.copy_from_slice(&self.line(now)[6..6 + 29]);
         v
     }
+}
+
+/// Whether header name `name` is `lower` (an all-lowercase token, 4 to 32 bytes) compared
+/// ASCII case-insensitively: two overlapping 8-byte words (4-byte halves below 8) instead of
+/// a byte loop, with the case bit ignored only where `lower` has a letter, so no other byte
+/// pair can pass for a letter's two cases.
+#[inline(always)]
+pub(super) fn is_name(name: &str, lower: &'static str) -> bool {
+    let (s, k) = (name.as_bytes(), lower.as_bytes());
+    let n = k.len();
+    debug_assert!((4..=32).contains(&n) && !k.iter().any(u8::is_ascii_uppercase));
+    if s.len() != n {
+        return false;
+    }
+    // A word of `len` (4 or 8) bytes at `at`; for `lower`, also its letters' case bits.
+    let word = |c: &[u8], at: usize, len: usize| {
+        let mut b = [0u8; 8];
+        b[..len].copy_from_slice(&c[at..at + len]);
+        u64::from_le_bytes(b)
+    };
+    let case = |at: usize, len: usize| {
+        let mut b = [0u8; 8];
+        for (m, &c) in b.iter_mut().zip(&k[at..at + len]) {
+            *m = u8::from(c.is_ascii_lowercase()) << 5;
+        }
+        u64::from_le_bytes(b)
+    };
+    let eq = |at: usize, len: usize| word(s, at, len) | case(at, len) == word(k, at, len);
+    if n < 8 {
+        return eq(0, 4) && eq(n - 4, 4);
+    }
+    let mut at = 0;
+    while at + 8 < n {
+        if !eq(at, 8) {
+            return false;
+        }
+        at += 8;
+    }
+    eq(n - 8, 8)
 }
 
 /// Whether a response header may be sent: a non-empty name without controls, space, `:` or
@@ -391,6 +438,41 @@ mod tests {
         ));
         assert!(!header_ok("X-Long Header-Name", "v"));
         assert!(header_ok("X-\u{dc}n\u{ef}code", "v\u{e4}lue ok"));
+    }
+
+    #[test]
+    fn name_comparison_matches_eq_ignore_ascii_case() {
+        // Every byte at every position of each name the server looks for (and of a few other
+        // lengths for the word splits), against the byte loop it replaces.
+        for lower in [
+            "date",
+            "abcde",
+            "abcdefg",
+            "abcdefgh",
+            "connection",
+            "content-length",
+            "transfer-encoding",
+            "x-a-32-byte-long-header-name-xyz",
+        ] {
+            for pos in 0..lower.len() {
+                for b in 0..=255u8 {
+                    let mut name = lower.as_bytes().to_vec();
+                    name[pos] = b;
+                    // Names are `str`: skip bytes that would not be UTF-8 alone.
+                    let Ok(name) = std::str::from_utf8(&name) else {
+                        continue;
+                    };
+                    assert_eq!(
+                        is_name(name, lower),
+                        name.eq_ignore_ascii_case(lower),
+                        "{name:?} vs {lower:?}"
+                    );
+                }
+            }
+            assert!(is_name(&lower.to_ascii_uppercase(), lower));
+            assert!(!is_name(&lower[1..], lower));
+            assert!(!is_name(&format!("{lower}x"), lower));
+        }
     }
 
     #[test]

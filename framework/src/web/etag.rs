@@ -38,15 +38,21 @@ pub fn compute_etag(body: &[u8]) -> String {
 
 /// Writes [`compute_etag`]'s value into `out` (cleared first), reusing its allocation.
 pub(crate) fn write_etag(body: &[u8], out: &mut String) {
+    let tag = etag_bytes(body);
+    out.clear();
+    // Quotes and hex digits only: always ASCII.
+    out.push_str(std::str::from_utf8(&tag).unwrap_or_default());
+}
+
+/// [`compute_etag`]'s value as bytes.
+fn etag_bytes(body: &[u8]) -> [u8; 34] {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut tag = [b'"'; 34];
     for (i, b) in md5::compute(body).0.iter().enumerate() {
         tag[1 + 2 * i] = HEX[(b >> 4) as usize];
         tag[2 + 2 * i] = HEX[(b & 15) as usize];
     }
-    out.clear();
-    // Quotes and hex digits only: always ASCII.
-    out.push_str(std::str::from_utf8(&tag).unwrap_or_default());
+    tag
 }
 
 /// Bodies up to this size are remembered next to their ETag (see [`EtagMemo`]).
@@ -61,12 +67,32 @@ const MEMO_MAX: usize = 1024;
 /// [`compute_etag`] of the body either way. Only bodies up to [`MEMO_MAX`] bytes are
 /// remembered, so a miss costs at most a short compare and copy on top of the hash, and the
 /// memory kept per pooled context stays small.
-#[derive(Default)]
+///
+/// The tag is also kept as the whole header line the response sends, `Etag: <tag>\r\n`.
 pub(crate) struct EtagMemo {
     /// `compute_etag(&body)` when `valid`.
     tag: String,
+    /// `Etag: <tag>\r\n`.
+    line: [u8; LINE_LEN],
     body: Vec<u8>,
     valid: bool,
+}
+
+/// `Etag: ` and `\r\n` around a 34-byte tag.
+const LINE_LEN: usize = 6 + 34 + 2;
+
+impl Default for EtagMemo {
+    fn default() -> Self {
+        let mut line = [b'"'; LINE_LEN];
+        line[..6].copy_from_slice(b"Etag: ");
+        line[LINE_LEN - 2..].copy_from_slice(b"\r\n");
+        EtagMemo {
+            tag: String::new(),
+            line,
+            body: Vec::new(),
+            valid: false,
+        }
+    }
 }
 
 impl EtagMemo {
@@ -81,7 +107,12 @@ impl EtagMemo {
 
     #[inline(never)]
     fn remember(&mut self, body: &[u8]) {
-        write_etag(body, &mut self.tag);
+        let tag = etag_bytes(body);
+        self.line[6..6 + 34].copy_from_slice(&tag);
+        self.tag.clear();
+        // Quotes and hex digits only: always ASCII.
+        self.tag
+            .push_str(std::str::from_utf8(&tag).unwrap_or_default());
         self.body.clear();
         self.valid = body.len() <= MEMO_MAX;
         if self.valid {
@@ -90,8 +121,15 @@ impl EtagMemo {
     }
 
     /// The tag [`tag_of`](EtagMemo::tag_of) returned last.
+    #[cfg(test)]
     pub(crate) fn last(&self) -> &str {
         &self.tag
+    }
+
+    /// The header line of the tag [`tag_of`](EtagMemo::tag_of) returned last:
+    /// `Etag: <tag>\r\n`.
+    pub(crate) fn last_line(&self) -> &[u8] {
+        &self.line
     }
 }
 
