@@ -99,7 +99,7 @@ impl EtagMemo {
     /// The ETag of `body`, computed or remembered (the comparison inline, the hashing not).
     #[inline(always)]
     pub(crate) fn tag_of(&mut self, body: &[u8]) -> &str {
-        if !(self.valid && self.body == body) {
+        if !(self.valid && super::same_bytes(&self.body, body)) {
             self.remember(body);
         }
         &self.tag

@@ -36,3 +36,44 @@ pub use static_files::StaticFileHandler;
 
 #[doc(hidden)]
 pub use handler::{path_arg, path_arg_opt};
+
+/// Whether `a` and `b` are the same bytes. Slices of 4 to 16 bytes (URL paths, small bodies)
+/// are compared as two overlapping words in line, where `==` would call `memcmp`.
+#[inline(always)]
+pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        8..=16 => {
+            a.first_chunk::<8>() == b.first_chunk::<8>()
+                && a.last_chunk::<8>() == b.last_chunk::<8>()
+        }
+        4..=7 => {
+            a.first_chunk::<4>() == b.first_chunk::<4>()
+                && a.last_chunk::<4>() == b.last_chunk::<4>()
+        }
+        _ => a == b,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn same_bytes_agrees_with_eq() {
+        // Every length around the word splits, with one byte changed at every position.
+        for len in 0..40 {
+            let a: Vec<u8> = (0..len as u8).map(|i| i.wrapping_mul(37)).collect();
+            assert!(super::same_bytes(&a, &a.clone()));
+            for pos in 0..len {
+                for flip in [1u8, 0x80, 0xff] {
+                    let mut b = a.clone();
+                    b[pos] ^= flip;
+                    assert_eq!(super::same_bytes(&a, &b), a == b, "{a:?} {b:?}");
+                }
+            }
+            let longer = [a.as_slice(), b"x"].concat();
+            assert!(!super::same_bytes(&a, &longer));
+        }
+    }
+}

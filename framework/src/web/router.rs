@@ -90,7 +90,12 @@ impl Router {
     #[inline]
     pub(super) fn find(&self, path: &str, args: &mut PathArgs) -> Option<usize> {
         // The common case inline, the general search out of line (it needs a large frame).
-        match self.leading.iter().find(|&&(l, _)| l == path) {
+        let bytes = path.as_bytes();
+        match self
+            .leading
+            .iter()
+            .find(|&&(l, _)| super::same_bytes(l.as_bytes(), bytes))
+        {
             Some(&(_, i)) => Some(i),
             None => self.search(path, args),
         }
