@@ -216,9 +216,26 @@ struct Nginx {
 }
 
 impl Nginx {
+    /// nginx on a free port. The port is free when chosen but another process may take it
+    /// before nginx binds it: nginx then exits with "Address already in use", and the start is
+    /// retried on a new port (a few times; any other failure panics at once).
     fn start(bin: &Path, a: u16, b: u16) -> Nginx {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            match Nginx::try_start(bin, free_port(), a, b) {
+                Ok(n) => return n,
+                Err(log) if log.contains("Address already in use") && attempt < ATTEMPTS => {
+                    eprintln!("tests/nginx.rs: port taken before nginx bound it; retrying");
+                }
+                Err(log) => panic!("nginx exited:\n{log}"),
+            }
+        }
+        unreachable!("the last attempt returns or panics")
+    }
+
+    /// nginx listening on `port`, or its error log if it exited first.
+    fn try_start(bin: &Path, port: u16, a: u16, b: u16) -> Result<Nginx, String> {
         let dir = TempDir::new();
-        let port = free_port();
         let conf = dir.0.join("nginx.conf");
         fs::write(&conf, test_config(&dir.0, port, a, b)).unwrap();
         let child = nginx_command(bin, &dir.0, &conf)
@@ -232,9 +249,14 @@ impl Nginx {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
         };
         let deadline = Instant::now() + LIMIT;
-        while TcpStream::connect(n.addr).is_err() {
+        // Listening means: nginx wrote its pid file (it does so only after binding its
+        // sockets) and the port accepts. The port alone could be someone else's listener.
+        let pid_file = n.dir.0.join("nginx.pid");
+        let own_pid = n.child.id().to_string();
+        let written = |p: &Path| fs::read_to_string(p).is_ok_and(|s| s.trim() == own_pid);
+        while !(written(&pid_file) && TcpStream::connect(n.addr).is_ok()) {
             if let Some(st) = n.child.try_wait().unwrap() {
-                panic!("nginx exited ({st}):\n{}", n.error_log());
+                return Err(format!("({st})\n{}", n.error_log()));
             }
             assert!(
                 Instant::now() < deadline,
@@ -243,7 +265,7 @@ impl Nginx {
             );
             std::thread::sleep(Duration::from_millis(10));
         }
-        n
+        Ok(n)
     }
 
     fn error_log(&self) -> String {
@@ -253,6 +275,11 @@ impl Nginx {
 
 impl Drop for Nginx {
     fn drop(&mut self) {
+        // A master already reaped (it exited at start-up, before forking workers) has a pid
+        // that may be reused by now: signal nothing then.
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
         let pid = self.child.id() as libc::pid_t;
         // SAFETY: signals to our unreaped child (fast shutdown) and then its group.
         unsafe { libc::kill(pid, libc::SIGTERM) };
@@ -455,4 +482,20 @@ fn deploy_config_passes_nginx_t() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn a_port_taken_before_nginx_binds_it_is_reported_for_a_retry() {
+    let Some(bin) = nginx_or_skip() else { return };
+    // The race `Nginx::start` retries on, made certain: the port is held when nginx starts.
+    let held = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port();
+    let log = match Nginx::try_start(&bin, port, free_port(), free_port()) {
+        Ok(_) => panic!("nginx started on a port that is held"),
+        Err(log) => log,
+    };
+    assert!(log.contains("Address already in use"), "{log}");
+    // And the retrying start gets a listening nginx.
+    let n = Nginx::start(&bin, free_port(), free_port());
+    assert!(TcpStream::connect(n.addr).is_ok());
 }
