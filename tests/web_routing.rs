@@ -377,3 +377,84 @@ fn many_regex_routes_use_the_first_match() {
     assert_eq!(c.get("/g/exact").text(), "catch-all");
     assert_eq!(c.get("/zz").status(), 404);
 }
+
+#[derive(Clone, Default)]
+struct Where;
+
+#[handler]
+impl Where {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        let r = cx.request();
+        let line = format!(
+            "path={} query={} uri={} host={} url={}",
+            r.path(),
+            r.query(),
+            r.uri(),
+            r.host(),
+            r.full_url()
+        );
+        cx.write(line);
+        Ok(())
+    }
+}
+
+/// One raw request to `server`, its response's status and body.
+fn raw_exchange(server: &TestServer, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(server.addr()).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    s.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    // Every request here says `Connection: close`: read to the end.
+    s.read_to_end(&mut out).unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let status = text
+        .get(9..12)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text:?}"));
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+#[test]
+fn absolute_form_targets_route_by_their_path_and_name_the_host() {
+    // RFC 9112 §3.2.2: a server must accept the absolute-form, and its authority replaces Host.
+    let server = TestServer::start(|| Application::new(routes![(r"/", Where), (r"/where", Where)]));
+    let get = |target: &str| {
+        raw_exchange(
+            &server,
+            &format!("GET {target} HTTP/1.1\r\nHost: other.test\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    assert_eq!(
+        get("http://example.test:8080/where?x=1"),
+        (
+            200,
+            "path=/where query=x=1 uri=/where?x=1 host=example.test:8080 \
+             url=http://example.test:8080/where?x=1"
+                .to_owned()
+        )
+    );
+    assert_eq!(
+        get("HTTP://example.test?y=2"),
+        (
+            200,
+            "path=/ query=y=2 uri=/?y=2 host=example.test url=http://example.test/?y=2".to_owned()
+        )
+    );
+    // The origin-form is unchanged: Host names the host.
+    assert_eq!(
+        get("/where"),
+        (
+            200,
+            "path=/where query= uri=/where host=other.test url=http://other.test/where".to_owned()
+        )
+    );
+    // An http URI without a host, or with userinfo, is a bad request.
+    assert_eq!(get("http:///where").0, 400);
+    assert_eq!(get("http://user@example.test/where").0, 400);
+}

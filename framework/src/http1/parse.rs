@@ -31,8 +31,13 @@ pub(crate) struct Head {
     pub(crate) consumed: usize,
     pub(crate) method: Method,
     pub(crate) method_span: Span,
+    /// The origin-form target (path and query); for an absolute-form target, the part after
+    /// its authority (see [`request_line::absolute_form`](super::request_line::absolute_form)).
     pub(crate) target: Span,
     pub(crate) path_len: u32,
+    /// An absolute-form target's authority, which stands for the `Host` field; `(0, 0)` when
+    /// the target was in origin-form.
+    pub(crate) authority: Span,
     pub(crate) version: Version,
     pub(crate) framing: Framing,
     pub(crate) expect_continue: bool,
@@ -287,6 +292,15 @@ fn parse_head(
     let head = &buf[..head_len];
     parts.head.clear();
     parts.head.extend_from_slice(head);
+    let mut target = (line.target.0 as u32, line.target.1 as u32);
+    let mut path_len = line.path_len as u32;
+    let mut authority = (0, 0);
+    // Origin-form (a leading `/`) is the rule; anything else is looked at out of line.
+    if head[line.target.0] != b'/' {
+        if let Some((t, p, a)) = absolute_target(parts, line.target)? {
+            (target, path_len, authority) = (t, p, a);
+        }
+    }
 
     // What the fields said, as bits (kept in one register through the loop).
     const CHUNKED: u8 = 1;
@@ -357,13 +371,46 @@ fn parse_head(
         consumed: skip + head_len,
         method: line.method,
         method_span: (0, line.method_end as u32),
-        target: (line.target.0 as u32, line.target.1 as u32),
-        path_len: line.path_len as u32,
+        target,
+        path_len,
+        authority,
         version,
         framing,
         expect_continue: http11 && seen & CONTINUE != 0,
         keep_alive,
     }))
+}
+
+/// For an absolute-form target at `target` of `parts.head`: the origin-form target, its path
+/// length and the authority. RFC 9112 §3.2.2: a server must accept the absolute-form, and the
+/// authority replaces the `Host` field. An empty path becomes `/`, written after the head (the
+/// spans of the head stay as they are). `Ok(None)`: not an `http(s)` absolute-form target.
+#[cold]
+#[inline(never)]
+fn absolute_target(
+    parts: &mut Parts,
+    (t0, t1): (usize, usize),
+) -> Result<Option<(Span, u32, Span)>, u16> {
+    let Some(abs) = super::request_line::absolute_form(&parts.head[t0..t1]).map_err(|_| 400u16)?
+    else {
+        return Ok(None);
+    };
+    let authority = ((t0 + abs.authority.0) as u32, (t0 + abs.authority.1) as u32);
+    let rest = t0 + abs.rest;
+    let (target, path_len) = if abs.empty_path(&parts.head[t0..t1]) {
+        // `http://h?q` stands for `/?q`: that target, built after the head.
+        let start = parts.head.len();
+        parts.head.push(b'/');
+        parts.head.extend_from_within(rest..t1);
+        ((start as u32, parts.head.len() as u32), 1)
+    } else {
+        let path_end = parts.head[rest..t1]
+            .iter()
+            .position(|&b| b == b'?')
+            .map_or(t1, |n| rest + n);
+        ((rest as u32, t1 as u32), (path_end - rest) as u32)
+    };
+    Ok(Some((target, path_len, authority)))
 }
 
 #[cfg(test)]

@@ -148,6 +148,8 @@ pub(crate) struct Parts {
     pub(crate) target: Span,
     /// Length of the path within the target (before `?`).
     pub(crate) path_len: u32,
+    /// The authority of an absolute-form target (it stands for `Host`); `(0, 0)` if none.
+    pub(crate) authority: Span,
     pub(crate) version: Version,
     pub(crate) https: bool,
     pub(crate) keep_alive: bool,
@@ -168,6 +170,7 @@ impl Default for Parts {
             method_span: (0, 0),
             target: (0, 0),
             path_len: 0,
+            authority: (0, 0),
             version: Version::Http11,
             https: false,
             keep_alive: true,
@@ -228,6 +231,7 @@ impl Request {
         p.method_span = head.method_span;
         p.target = head.target;
         p.path_len = head.path_len;
+        p.authority = head.authority;
         p.version = head.version;
         p.keep_alive = head.keep_alive;
         // (A pooled box may carry `https` from an earlier request; never a sink.)
@@ -314,7 +318,9 @@ impl Request {
         trusted_str(&self.parts.head, self.parts.method_span)
     }
 
-    /// The request target as sent: path and query, still percent-encoded.
+    /// The request target: path and query, still percent-encoded. A target sent in
+    /// absolute-form (`http://host/path?query`, RFC 9112 §3.2.2) is given without its scheme
+    /// and authority (`/path?query`; an empty path as `/`): the authority is [`host`](Request::host).
     pub fn uri(&self) -> &str {
         trusted_str(&self.parts.head, self.parts.target)
     }
@@ -412,8 +418,27 @@ impl Request {
         }
     }
 
-    /// The `Host` header, or `""`.
+    /// The host the request is for: the authority of an absolute-form target (which takes
+    /// precedence over the `Host` field, RFC 9112 §3.2.2), else the `Host` header, or `""`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::http1::{Method, Request};
+    ///
+    /// let r = Request::builder(Method::Get, "/a?b=1").header("Host", "h.test").build();
+    /// assert_eq!((r.host(), r.path(), r.uri()), ("h.test", "/a", "/a?b=1"));
+    /// let r = Request::builder(Method::Get, "http://example.test/a?b=1")
+    ///     .header("Host", "h.test")
+    ///     .build();
+    /// assert_eq!((r.host(), r.path(), r.query(), r.uri()), ("example.test", "/a", "b=1", "/a?b=1"));
+    /// let r = Request::builder(Method::Get, "https://example.test?b=1").build();
+    /// assert_eq!((r.host(), r.path(), r.uri()), ("example.test", "/", "/?b=1"));
+    /// ```
     pub fn host(&self) -> &str {
+        if self.parts.authority.1 > self.parts.authority.0 {
+            return trusted_str(&self.parts.head, self.parts.authority);
+        }
         self.header("Host").unwrap_or("")
     }
 
@@ -512,7 +537,24 @@ impl RequestBuilder {
             head.extend_from_slice(b"\r\n");
             headers.push(((n0, n1), (v0, v1)));
         }
-        let path_len = self.uri.find('?').unwrap_or(self.uri.len()) as u32;
+        let mut target = (t0, t1);
+        let mut path_len = self.uri.find('?').unwrap_or(self.uri.len()) as u32;
+        let mut authority = (0, 0);
+        // An absolute-form target reads as the server reads one (an invalid one as it is).
+        if let Ok(Some(abs)) = super::request_line::absolute_form(self.uri.as_bytes()) {
+            let at = |n: usize| t0 + n as u32;
+            authority = (at(abs.authority.0), at(abs.authority.1));
+            let rest = &self.uri[abs.rest..];
+            if abs.empty_path(self.uri.as_bytes()) {
+                let start = head.len() as u32;
+                head.push(b'/');
+                head.extend_from_slice(rest.as_bytes());
+                (target, path_len) = ((start, head.len() as u32), 1);
+            } else {
+                target = (at(abs.rest), t1);
+                path_len = rest.find('?').unwrap_or(rest.len()) as u32;
+            }
+        }
         let parts = Box::new(Parts {
             head,
             headers,
@@ -521,8 +563,9 @@ impl RequestBuilder {
             remote_ip: self.remote.ip(),
             method: Method::parse(&self.method),
             method_span: (m0, m1),
-            target: (t0, t1),
+            target,
             path_len,
+            authority,
             version: self.version,
             ..Parts::default()
         });

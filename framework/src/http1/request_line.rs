@@ -210,6 +210,50 @@ pub(crate) fn parse_request_line(buf: &[u8]) -> Result<Option<RequestLine>, BadL
     }))
 }
 
+/// An `http` or `https` request-target in absolute-form (RFC 9112 §3.2.2), as offsets into the
+/// target: `scheme "://" authority [path-abempty] ["?" query]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct AbsoluteForm {
+    /// The authority (`host[:port]`) is `target[authority.0..authority.1]`.
+    pub(crate) authority: (usize, usize),
+    /// Where the path starts: the origin-form part (path and query) is `target[rest..]`. When
+    /// the path is empty (`http://h` or `http://h?q`) that part lacks its `/`.
+    pub(crate) rest: usize,
+}
+
+impl AbsoluteForm {
+    /// Whether the path is empty, so that the origin-form target is `/` + `target[rest..]`.
+    pub(crate) fn empty_path(&self, target: &[u8]) -> bool {
+        target.get(self.rest) != Some(&b'/')
+    }
+}
+
+/// Recognises an absolute-form target with the `http` or `https` scheme (case-insensitive).
+/// `Ok(None)` for any other target (origin-form starts with `/`; `*` and other schemes are left
+/// to routing). `Err` for an `http(s)` URI an origin server must refuse: an empty host (RFC
+/// 9110 §4.2.1) or userinfo (§4.2.4: "treat its presence as an error").
+pub(crate) fn absolute_form(target: &[u8]) -> Result<Option<AbsoluteForm>, BadLine> {
+    let scheme = if target.len() >= 7 && target[..7].eq_ignore_ascii_case(b"http://") {
+        7
+    } else if target.len() >= 8 && target[..8].eq_ignore_ascii_case(b"https://") {
+        8
+    } else {
+        return Ok(None);
+    };
+    let end = target[scheme..]
+        .iter()
+        .position(|&b| b == b'/' || b == b'?')
+        .map_or(target.len(), |n| scheme + n);
+    let authority = &target[scheme..end];
+    if authority.is_empty() || authority.contains(&b'@') {
+        return Err(BadLine);
+    }
+    Ok(Some(AbsoluteForm {
+        authority: (scheme, end),
+        rest: end,
+    }))
+}
+
 /// The target scan sixteen bytes at a time with SSE2.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {

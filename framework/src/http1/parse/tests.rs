@@ -40,6 +40,53 @@ fn complete_head_with_body_framing() {
 }
 
 #[test]
+fn absolute_form_targets() {
+    // (target, the origin-form target, path length, authority)
+    let cases: &[(&str, &str, u32, &str)] = &[
+        ("http://example.test/a/b?x=1", "/a/b?x=1", 4, "example.test"),
+        ("HTTPS://h:8080/", "/", 1, "h:8080"),
+        ("http://h", "/", 1, "h"),
+        ("http://h?q=1", "/?q=1", 1, "h"),
+        ("http://[::1]:80/p", "/p", 2, "[::1]:80"),
+        ("hTtP://h/p?", "/p?", 2, "h"),
+    ];
+    for &(t, origin, path_len, authority) in cases {
+        let mut parts = Parts::default();
+        let buf = format!("GET {t} HTTP/1.1\r\nHost: other\r\n\r\n");
+        let Scan::Complete(h) = scan_head(buf.as_bytes(), 0, LIMITS, &mut parts) else {
+            panic!("{t} refused");
+        };
+        let at = |(a, b): Span| &parts.head[a as usize..b as usize];
+        assert_eq!(at(h.target), origin.as_bytes(), "{t}");
+        assert_eq!(h.path_len, path_len, "{t}");
+        assert_eq!(at(h.authority), authority.as_bytes(), "{t}");
+        // The fields' spans still point into the head as it arrived.
+        assert_eq!(at(parts.headers[0].1), b"other");
+    }
+    // Origin-form and other targets are left alone.
+    for t in ["/a?b", "*", "ftp://h/x", "http:/h/x", "example.test:80"] {
+        let mut parts = Parts::default();
+        let buf = format!("OPTIONS {t} HTTP/1.1\r\nHost: h\r\n\r\n");
+        let Scan::Complete(h) = scan_head(buf.as_bytes(), 0, LIMITS, &mut parts) else {
+            panic!("{t} refused");
+        };
+        assert_eq!(
+            &parts.head[h.target.0 as usize..h.target.1 as usize],
+            t.as_bytes()
+        );
+        assert_eq!(h.authority, (0, 0), "{t}");
+    }
+    // An http(s) URI without a host, or with userinfo, is refused (RFC 9110 §4.2.1, §4.2.4).
+    for t in ["http:///x", "https://?q", "http://user@h/x", "http://u:p@h"] {
+        assert_eq!(
+            status(format!("GET {t} HTTP/1.1\r\nHost: h\r\n\r\n").as_bytes()),
+            400,
+            "{t}"
+        );
+    }
+}
+
+#[test]
 fn partial_heads_resume_search() {
     let mut parts = Parts::default();
     let full = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
@@ -244,6 +291,15 @@ fn reference_parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<
     parts.head.clear();
     parts.head.extend_from_slice(head);
     parts.headers.clear();
+    // Absolute-form targets: the same rewriting (tested on its own in `absolute_form_targets`).
+    let mut target = span(path.as_bytes());
+    let mut path_len = path.bytes().position(|b| b == b'?').unwrap_or(path.len()) as u32;
+    let mut authority = (0, 0);
+    if !path.starts_with('/') {
+        if let Some(t) = absolute_target(parts, (target.0 as usize, target.1 as usize))? {
+            (target, path_len, authority) = t;
+        }
+    }
 
     let mut content_length: Option<u64> = None;
     let mut chunked = false;
@@ -309,13 +365,13 @@ fn reference_parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<
         Version::Http11 => !conn_close,
         Version::Http10 => conn_keep_alive && !conn_close,
     };
-    let path_len = path.bytes().position(|b| b == b'?').unwrap_or(path.len()) as u32;
     Ok(Some(Head {
         consumed: head_len,
         method,
         method_span: span(method_s.as_bytes()),
-        target: span(path.as_bytes()),
+        target,
         path_len,
+        authority,
         version,
         framing,
         expect_continue: expect_continue && version == Version::Http11,
@@ -366,6 +422,9 @@ fn agrees_with_httparse_on_generated_heads() {
         b"?",
         b"?x=1",
         b"*",
+        b"http://h",
+        b"HTTPS://",
+        b"@",
         b"\xc3\xa9",
         b"\xff",
         b"\xc3",
