@@ -238,8 +238,12 @@ impl Nginx {
         let dir = TempDir::new();
         let conf = dir.0.join("nginx.conf");
         fs::write(&conf, test_config(&dir.0, port, a, b)).unwrap();
+        // nginx repeats its start-up errors on stderr: kept in a file (and in the error log),
+        // not on the test's output, where an expected bind failure would look like a problem.
+        let stderr = fs::File::create(dir.0.join("stderr.log")).unwrap();
         let child = nginx_command(bin, &dir.0, &conf)
             .stdin(Stdio::null())
+            .stderr(stderr)
             .process_group(0)
             .spawn()
             .expect("start nginx");
@@ -268,8 +272,10 @@ impl Nginx {
         Ok(n)
     }
 
+    /// What nginx logged: its error log, then what it wrote on stderr.
     fn error_log(&self) -> String {
-        fs::read_to_string(self.dir.0.join("error.log")).unwrap_or_default()
+        let read = |name: &str| fs::read_to_string(self.dir.0.join(name)).unwrap_or_default();
+        format!("{}{}", read("error.log"), read("stderr.log"))
     }
 }
 

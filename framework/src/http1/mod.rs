@@ -21,6 +21,20 @@
 //! characters, a missing Host) is answered with 400 and the connection closed; so are limits
 //! (413 body, 414 target, 431 head). The server keeps serving every other connection.
 //!
+//! ### Closing
+//!
+//! A connection that closes while the client may still be sending (bad input refused, or
+//! requests left unanswered behind a `Connection: close` or a graceful shutdown) lingers
+//! (RFC 9112 §9.6): its write side is shut once the response is out, and input is read and
+//! dropped until the client closes or `linger_timeout` passes. Closing with input unread would
+//! have the kernel reset the connection, which can destroy the response before the client has
+//! read it. Any other close is immediate.
+//!
+//! ### Absolute-form targets
+//!
+//! `GET http://host/path HTTP/1.1` is served like `GET /path` with the target's authority as
+//! the host, which RFC 9112 §3.2.2 requires of a server (see [`Request::host`]).
+//!
 //! ### Timeouts
 //!
 //! One timer per connection, re-armed lazily: the connection stores a deadline (header, idle
@@ -76,6 +90,9 @@ pub(crate) enum Phase {
     Dispatched,
     /// The last response is written; close once it is flushed.
     Closing,
+    /// The output is flushed and the write side shut; input is read and dropped until the
+    /// client closes or `linger_timeout` passes (see [`Conn::close_or_linger`]).
+    Lingering,
 }
 
 /// A request whose body is being read.
@@ -121,6 +138,8 @@ pub(crate) struct Conn {
     pub(crate) close_callback: Cell<Option<Box<dyn FnOnce()>>>,
     /// The current response's handler treats the client's EOF as its departure.
     pub(crate) close_on_eof: Cell<bool>,
+    /// Bad input was refused: the client may still be sending (see `close_or_linger`).
+    refused: Cell<bool>,
     /// "METHOD uri" of the current request, for the access log (kept only when logging).
     pub(crate) log_line: RefCell<String>,
     pub(crate) log_start: Cell<Option<Instant>>,
@@ -157,7 +176,10 @@ impl StreamProtocol for Conn {
 
     fn on_drain(&self, stream: &IOStream) {
         match self.phase.get() {
-            Phase::Closing => stream.close(),
+            Phase::Closing => match self.me() {
+                Some(me) => me.close_or_linger(),
+                None => stream.close(),
+            },
             // Requests may be waiting for the output to drain (see WRITE_HIGH_WATER), or the
             // client may have finished sending meanwhile.
             Phase::Head => {
@@ -165,7 +187,7 @@ impl StreamProtocol for Conn {
                     me.process();
                 }
             }
-            Phase::Body | Phase::Dispatched => {}
+            Phase::Body | Phase::Dispatched | Phase::Lingering => {}
         }
     }
 
@@ -209,6 +231,7 @@ impl Conn {
             timer: Cell::new(None),
             close_callback: Cell::new(None),
             close_on_eof: Cell::new(false),
+            refused: Cell::new(false),
             log_line: RefCell::new(String::new()),
             log_start: Cell::new(None),
             remote_ip: Cell::new(remote.ip()),
@@ -267,6 +290,10 @@ impl Conn {
                 Phase::Head => self.read_head(),
                 Phase::Body => self.read_body(),
                 Phase::Dispatched | Phase::Closing => false,
+                Phase::Lingering => {
+                    self.discard_input();
+                    false
+                }
             };
             if !more || self.stream.closed() {
                 break;
@@ -285,7 +312,7 @@ impl Conn {
         // (Blocked: the flush just made found the kernel's buffer full; WRITE is watched.)
         let flushed = !blocked && self.stream.flush();
         if self.phase.get() == Phase::Closing && flushed {
-            self.stream.close();
+            self.close_or_linger();
         }
     }
 
@@ -578,15 +605,48 @@ impl Conn {
             w.extend_from_slice(b"\r\n");
         });
         self.phase.set(Phase::Closing);
+        self.refused.set(true);
         if !self.in_process.get() && self.stream.flush() {
-            self.stream.close();
+            self.close_or_linger();
         }
     }
 
     /// Closes once pending output has been written.
-    fn close_when_flushed(&self) {
+    fn close_when_flushed(self: &Rc<Self>) {
         self.phase.set(Phase::Closing);
         if !self.stream.writing() {
+            self.close_or_linger();
+        }
+    }
+
+    /// Closes the connection, its output flushed, unless the client may still be sending: bad
+    /// input was refused (a body too large, a malformed head: what follows is unknown), or
+    /// requests it sent were left unanswered. Closing a socket with unread input makes the
+    /// kernel send a reset, which can destroy the response before the client has read it (RFC
+    /// 9112 §9.6). Then the connection lingers instead: the write side is shut (the client
+    /// sees the response end), and input is read and dropped until the client closes, for at
+    /// most `linger_timeout`.
+    fn close_or_linger(self: &Rc<Self>) {
+        let linger = self.server.options.linger_timeout;
+        let unread = self.refused.get() || self.stream.read_buffered() > 0;
+        if !unread
+            || self.stream.at_eof()
+            || linger.is_none()
+            || self.stream.shutdown_write().is_err()
+        {
+            self.stream.close();
+            return;
+        }
+        self.phase.set(Phase::Lingering);
+        let now = self.stream.io_loop().time();
+        self.set_deadline(linger.map(|t| now + t));
+        self.discard_input();
+    }
+
+    /// Lingering: drops what arrived; closes at the client's end of input.
+    fn discard_input(&self) {
+        self.stream.consume(self.stream.read_buffered());
+        if self.stream.at_eof() {
             self.stream.close();
         }
     }

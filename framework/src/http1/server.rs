@@ -93,6 +93,13 @@ pub struct HttpServerOptions {
     /// connections anyway, default 30 s (see
     /// [`HTTPServer::shutdown`](crate::httpserver::HTTPServer::shutdown)).
     pub shutdown_grace: Duration,
+    /// After refusing bad input (a body over `max_body_size`, a malformed head), or closing with
+    /// requests left unanswered, how long to keep reading and dropping what the client still
+    /// sends before closing, with the response already complete and the write side shut
+    /// ("lingering close", RFC 9112 §9.6): closing at once with input unread would have the
+    /// kernel reset the connection, which can destroy the response before the client reads
+    /// it. Default 2 s; `None` closes at once.
+    pub linger_timeout: Option<Duration>,
 }
 
 impl Default for HttpServerOptions {
@@ -108,6 +115,7 @@ impl Default for HttpServerOptions {
             body_timeout: Some(Duration::from_secs(60)),
             access_log: true,
             shutdown_grace: Duration::from_secs(30),
+            linger_timeout: Some(Duration::from_secs(2)),
         }
     }
 }

@@ -58,7 +58,7 @@ impl Conn {
     pub(super) fn sending_on(self: &Rc<Self>, now: Instant) -> bool {
         let idle = match self.phase.get() {
             Phase::Head => !self.head_started.get(),
-            Phase::Closing => true,
+            Phase::Closing | Phase::Lingering => true,
             Phase::Body | Phase::Dispatched => false,
         };
         let Some(timeout) = self.server.options.idle_timeout else {
