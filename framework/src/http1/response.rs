@@ -13,7 +13,9 @@
 use std::fmt;
 use std::rc::Rc;
 
-use super::wire::{header_ok, is_name, write_content_length, write_hex, write_status_line};
+use super::wire::{
+    header_ok, is_name, put_all, write_content_length, write_hex, write_status_line,
+};
 use super::{Conn, Version};
 use crate::iostream::StreamError;
 
@@ -288,10 +290,7 @@ impl Responder {
                     4 if is_name(name, "date") => has_date = true,
                     _ => {}
                 }
-                w.extend_from_slice(name.as_bytes());
-                w.extend_from_slice(b": ");
-                w.extend_from_slice(value.as_bytes());
-                w.extend_from_slice(b"\r\n");
+                put_all(w, [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
             }
             for line in lines {
                 w.extend_from_slice(line);
@@ -333,7 +332,7 @@ impl Responder {
             }
             let fits = declared == Some(body.len() as u64);
             if fits {
-                w.extend_from_slice(body);
+                put_all(w, [body]);
             }
             fits
         });

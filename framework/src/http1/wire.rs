@@ -82,6 +82,52 @@ statuses! {
     505 => "HTTP Version Not Supported",
 }
 
+/// Appends `pieces` to `w` in order, with one capacity check for all of them instead of one
+/// per piece, and pieces of 8 to 16 bytes (most header names and values, short bodies)
+/// copied as two overlapping words instead of through a call to `memcpy`.
+///
+/// A response head is a dozen small appends; this is the whole of the difference between
+/// writing one header line in four appends (~65 instructions) and in one (~20).
+#[inline(always)]
+pub(crate) fn put_all<const N: usize>(w: &mut Vec<u8>, pieces: [&[u8]; N]) {
+    let total = pieces.iter().map(|p| p.len()).sum();
+    w.reserve(total);
+    let mut len = w.len();
+    let base = w.as_mut_ptr();
+    for piece in pieces {
+        // SAFETY: `reserve(total)` made room for all the pieces after the first `len` bytes,
+        // so every write below lands inside the allocation, past the initialised part.
+        unsafe { copy_short(piece, base.add(len)) };
+        len += piece.len();
+    }
+    // SAFETY: the bytes up to `len` are the old contents and the pieces just written, and
+    // `len <= capacity` (see above).
+    unsafe { w.set_len(len) };
+}
+
+/// Copies `src` to `dst`, 8 to 16 bytes as two (overlapping) unaligned word writes.
+///
+/// # Safety
+///
+/// `dst` must be valid for writes of `src.len()` bytes and must not overlap `src`.
+#[inline(always)]
+unsafe fn copy_short(src: &[u8], dst: *mut u8) {
+    let n = src.len();
+    if let (true, Some(first), Some(last)) =
+        (n <= 16, src.first_chunk::<8>(), src.last_chunk::<8>())
+    {
+        // SAFETY (both writes): 8 <= n <= 16, so bytes 0..8 and n-8..n are within the n
+        // bytes the caller guarantees; unaligned writes need no alignment.
+        unsafe {
+            dst.cast::<[u8; 8]>().write_unaligned(*first);
+            dst.add(n - 8).cast::<[u8; 8]>().write_unaligned(*last);
+        }
+    } else {
+        // SAFETY: the caller's guarantee.
+        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n) };
+    }
+}
+
 /// Appends `n` in decimal, without `format!`.
 fn write_u64_loop(w: &mut Vec<u8>, mut n: u64) {
     let mut buf = [0u8; 20];
@@ -438,6 +484,27 @@ mod tests {
         ));
         assert!(!header_ok("X-Long Header-Name", "v"));
         assert!(header_ok("X-\u{dc}n\u{ef}code", "v\u{e4}lue ok"));
+    }
+
+    #[test]
+    fn put_all_appends_every_piece() {
+        // Every length around the word copies, after every starting length (so the writes
+        // land at every alignment and at the edge of the capacity).
+        let src: Vec<u8> = (0..40u8).map(|b| b.wrapping_mul(7) ^ 0x5a).collect();
+        for before in 0..20 {
+            for a in 0..=33 {
+                for b in [0, 1, 2, 7, 8, 9, 15, 16, 17, 33] {
+                    let mut w: Vec<u8> = vec![b'.'; before];
+                    w.shrink_to_fit();
+                    put_all(&mut w, [&src[..a], b": ", &src[3..3 + b]]);
+                    let mut want = vec![b'.'; before];
+                    want.extend_from_slice(&src[..a]);
+                    want.extend_from_slice(b": ");
+                    want.extend_from_slice(&src[3..3 + b]);
+                    assert_eq!(w, want, "before {before}, a {a}, b {b}");
+                }
+            }
+        }
     }
 
     #[test]
