@@ -291,7 +291,7 @@ fn parse_head(
     }
     let head = &buf[..head_len];
     parts.head.clear();
-    parts.head.extend_from_slice(head);
+    super::wire::put_all(&mut parts.head, [head]);
     let mut target = (line.target.0 as u32, line.target.1 as u32);
     let mut path_len = line.path_len as u32;
     let mut authority = (0, 0);

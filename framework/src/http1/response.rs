@@ -293,7 +293,7 @@ impl Responder {
                 put_all(w, [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
             }
             for line in lines {
-                w.extend_from_slice(line);
+                put_all(w, [line]);
             }
             if !has_date {
                 conn.server.write_date_line(now, w);

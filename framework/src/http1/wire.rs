@@ -83,11 +83,11 @@ statuses! {
 }
 
 /// Appends `pieces` to `w` in order, with one capacity check for all of them instead of one
-/// per piece, and pieces of 8 to 16 bytes (most header names and values, short bodies)
-/// copied as two overlapping words instead of through a call to `memcpy`.
+/// per piece, and pieces of 8 to 64 bytes (header names and values, whole header lines, short
+/// bodies, request heads) copied in line instead of through a call to `memcpy`.
 ///
-/// A response head is a dozen small appends; this is the whole of the difference between
-/// writing one header line in four appends (~65 instructions) and in one (~20).
+/// A response head is a dozen small appends: a header line in one append instead of four
+/// saved ~35 instructions per response (callgrind, pipelined plaintext).
 #[inline(always)]
 pub(crate) fn put_all<const N: usize>(w: &mut Vec<u8>, pieces: [&[u8]; N]) {
     let total = pieces.iter().map(|p| p.len()).sum();
@@ -105,26 +105,40 @@ pub(crate) fn put_all<const N: usize>(w: &mut Vec<u8>, pieces: [&[u8]; N]) {
     unsafe { w.set_len(len) };
 }
 
-/// Copies `src` to `dst`, 8 to 16 bytes as two (overlapping) unaligned word writes.
+/// Copies `src` to `dst`: 8 to 64 bytes as a head and a tail block of 8, 16 or 32 bytes that
+/// overlap in the middle (unaligned writes), anything else through `copy_nonoverlapping`.
 ///
 /// # Safety
 ///
 /// `dst` must be valid for writes of `src.len()` bytes and must not overlap `src`.
 #[inline(always)]
 unsafe fn copy_short(src: &[u8], dst: *mut u8) {
-    let n = src.len();
-    if let (true, Some(first), Some(last)) =
-        (n <= 16, src.first_chunk::<8>(), src.last_chunk::<8>())
-    {
-        // SAFETY (both writes): 8 <= n <= 16, so bytes 0..8 and n-8..n are within the n
-        // bytes the caller guarantees; unaligned writes need no alignment.
-        unsafe {
-            dst.cast::<[u8; 8]>().write_unaligned(*first);
-            dst.add(n - 8).cast::<[u8; 8]>().write_unaligned(*last);
+    // SAFETY: the caller's guarantee, passed on.
+    unsafe {
+        match src.len() {
+            8..=16 => copy_ends::<8>(src, dst),
+            17..=32 => copy_ends::<16>(src, dst),
+            33..=64 => copy_ends::<32>(src, dst),
+            n => std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n),
         }
-    } else {
-        // SAFETY: the caller's guarantee.
-        unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst, n) };
+    }
+}
+
+/// Copies `src` (`K` to `2 * K` bytes long) to `dst` as its first `K` bytes and its last `K`.
+///
+/// # Safety
+///
+/// As [`copy_short`].
+#[inline(always)]
+unsafe fn copy_ends<const K: usize>(src: &[u8], dst: *mut u8) {
+    let n = src.len();
+    if let (Some(first), Some(last)) = (src.first_chunk::<K>(), src.last_chunk::<K>()) {
+        // SAFETY: K <= n, so bytes 0..K and n-K..n lie within the n bytes the caller
+        // guarantees at `dst`; unaligned writes need no alignment.
+        unsafe {
+            dst.cast::<[u8; K]>().write_unaligned(*first);
+            dst.add(n - K).cast::<[u8; K]>().write_unaligned(*last);
+        }
     }
 }
 
@@ -490,10 +504,10 @@ mod tests {
     fn put_all_appends_every_piece() {
         // Every length around the word copies, after every starting length (so the writes
         // land at every alignment and at the edge of the capacity).
-        let src: Vec<u8> = (0..40u8).map(|b| b.wrapping_mul(7) ^ 0x5a).collect();
+        let src: Vec<u8> = (0..80u8).map(|b| b.wrapping_mul(7) ^ 0x5a).collect();
         for before in 0..20 {
-            for a in 0..=33 {
-                for b in [0, 1, 2, 7, 8, 9, 15, 16, 17, 33] {
+            for a in 0..=70 {
+                for b in [0, 1, 2, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65] {
                     let mut w: Vec<u8> = vec![b'.'; before];
                     w.shrink_to_fit();
                     put_all(&mut w, [&src[..a], b": ", &src[3..3 + b]]);
