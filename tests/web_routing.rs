@@ -458,3 +458,24 @@ fn absolute_form_targets_route_by_their_path_and_name_the_host() {
     assert_eq!(get("http:///where").0, 400);
     assert_eq!(get("http://user@example.test/where").0, 400);
 }
+
+#[test]
+fn the_asterisk_target_is_for_options_only() {
+    // RFC 9112 §3.2.4: `*` names the server, not a resource, and only OPTIONS may use it.
+    let server = TestServer::start(|| Application::new(routes![(r"/", Where)]));
+    let exchange = |method: &str| {
+        raw_exchange(
+            &server,
+            &format!("{method} * HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n"),
+        )
+    };
+    assert_eq!(exchange("OPTIONS"), (204, String::new()));
+    assert_eq!(exchange("GET").0, 400);
+    assert_eq!(exchange("POST").0, 400);
+    // Any other unrouted target is still 404.
+    let (status, _) = raw_exchange(
+        &server,
+        "OPTIONS /nowhere HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(status, 404);
+}

@@ -382,6 +382,25 @@ impl AppInner {
     }
 }
 
+/// Answers a request no route (and no default handler) took: 404, except for the target `*`
+/// (asterisk-form, RFC 9112 §3.2.4), which names the server itself and is for OPTIONS only:
+/// `OPTIONS *` is answered like a handler's default OPTIONS (204, no body), any other method
+/// with `*` is a bad request.
+#[cold]
+#[inline(never)]
+fn unrouted(cx: &mut Context) {
+    if cx.path() != "*" {
+        cx.send_error(HttpError::new(404));
+    } else if cx.method() == crate::http1::Method::Options {
+        cx.set_status(204);
+        if let Err(e) = cx.finish() {
+            log::debug!("squall: answering OPTIONS *: {e}");
+        }
+    } else {
+        cx.send_error(HttpError::new(400));
+    }
+}
+
 /// The route `Settings::static_path` adds: `<prefix>(.*)` served by a [`StaticFileHandler`].
 fn static_route(prefix: &str, root: &std::path::Path) -> Result<Route, Error> {
     if !prefix.starts_with('/') {
@@ -574,7 +593,7 @@ impl HttpDelegate for Application {
             Some(t) => t.serve(&mut cx),
             None => {
                 if let Some(cx) = cx.as_mut() {
-                    cx.send_error(HttpError::new(404));
+                    unrouted(cx);
                 }
             }
         }
