@@ -32,6 +32,7 @@ mod headers;
 pub use form::{
     multipart_boundary, parse_body_arguments, parse_multipart, parse_query, Multipart, UploadedFile,
 };
+pub(crate) use headers::same_name;
 pub use headers::{validate_header_name, validate_header_value, HeaderMap, InvalidHeader, Iter};
 
 // ---------------------------------------------------------------------------------------------

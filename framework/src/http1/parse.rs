@@ -12,6 +12,7 @@
 use super::fields::plain_fields;
 use super::request::{Method, Parts, Span, Version};
 use super::request_line::{parse_request_line, BadLine};
+use super::wire::is_name;
 
 /// Most header fields a request may have (more: 431).
 pub(crate) const MAX_HEADERS: usize = 100;
@@ -227,20 +228,6 @@ fn httparse_fields(fields: &[u8], offset: usize, parts: &mut Parts) -> Result<Op
     Ok(Some(len))
 }
 
-/// Whether header name `name` is `lower` (lowercase letters and `-`), ignoring ASCII case.
-///
-/// Setting bit 0x20 lowercases a letter; it also maps CR to `-`, but a name from httparse holds
-/// only token characters, never CR.
-#[inline(always)]
-fn name_is<const N: usize>(name: &[u8], lower: &[u8; N]) -> bool {
-    name.len() == N
-        && name
-            .iter()
-            .zip(lower)
-            .fold(0, |acc, (&a, &b)| acc | ((a | 0x20) ^ b))
-            == 0
-}
-
 /// Parses the head at the start of `buf` (which may hold more after it), which came after
 /// `skip` blank-line bytes (counted in [`Head::consumed`]). [`Scan::Partial`]: the head is not
 /// complete yet (its `searched` means nothing).
@@ -297,7 +284,9 @@ fn parse_head(
     let mut authority = (0, 0);
     // Origin-form (a leading `/`) is the rule; anything else is looked at out of line.
     if head[line.target.0] != b'/' {
-        if let Some((t, p, a)) = absolute_target(parts, line.target)? {
+        if let Some((t, p, a)) =
+            absolute_target(&mut parts.head, line.target).map_err(|_| 400u16)?
+        {
             (target, path_len, authority) = (t, p, a);
         }
     }
@@ -316,13 +305,13 @@ fn parse_head(
         let name = &head[n0 as usize..n1 as usize];
         let value = &head[v0 as usize..v1 as usize];
         match name.len() {
-            4 if name_is(name, b"host") => hosts += 1,
-            6 if name_is(name, b"expect")
+            4 if is_name(name, b"host") => hosts += 1,
+            6 if is_name(name, b"expect")
                 && value.trim_ascii().eq_ignore_ascii_case(b"100-continue") =>
             {
                 seen |= CONTINUE;
             }
-            10 if name_is(name, b"connection") => {
+            10 if is_name(name, b"connection") => {
                 if token_list_contains(value, "close") {
                     seen |= CLOSE;
                 }
@@ -330,14 +319,14 @@ fn parse_head(
                     seen |= KEEP_ALIVE;
                 }
             }
-            14 if name_is(name, b"content-length") => {
+            14 if is_name(name, b"content-length") => {
                 let n = parse_content_length(value).ok_or(400u16)?;
                 if content_length.is_some_and(|m| m != n) {
                     return Err(400);
                 }
                 content_length = Some(n);
             }
-            17 if name_is(name, b"transfer-encoding") => {
+            17 if is_name(name, b"transfer-encoding") => {
                 // Only `chunked` is supported, once (RFC 9112 §6.1); anything else is refused
                 // rather than guessed at (request smuggling).
                 if seen & CHUNKED != 0 || !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
@@ -381,30 +370,30 @@ fn parse_head(
     }))
 }
 
-/// For an absolute-form target at `target` of `parts.head`: the origin-form target, its path
-/// length and the authority. RFC 9112 §3.2.2: a server must accept the absolute-form, and the
+/// For an absolute-form target at `head[t0..t1]`: the origin-form target, its path length
+/// and the authority. RFC 9112 §3.2.2: a server must accept the absolute-form, and the
 /// authority replaces the `Host` field. An empty path becomes `/`, written after the head (the
-/// spans of the head stay as they are). `Ok(None)`: not an `http(s)` absolute-form target.
+/// spans into the head stay as they are). `Ok(None)`: not an `http(s)` absolute-form target.
+/// Shared by the parser and [`RequestBuilder`](super::RequestBuilder).
 #[cold]
 #[inline(never)]
-fn absolute_target(
-    parts: &mut Parts,
+pub(super) fn absolute_target(
+    head: &mut Vec<u8>,
     (t0, t1): (usize, usize),
-) -> Result<Option<(Span, u32, Span)>, u16> {
-    let Some(abs) = super::request_line::absolute_form(&parts.head[t0..t1]).map_err(|_| 400u16)?
-    else {
+) -> Result<Option<(Span, u32, Span)>, BadLine> {
+    let Some(abs) = super::request_line::absolute_form(&head[t0..t1])? else {
         return Ok(None);
     };
     let authority = ((t0 + abs.authority.0) as u32, (t0 + abs.authority.1) as u32);
     let rest = t0 + abs.rest;
-    let (target, path_len) = if abs.empty_path(&parts.head[t0..t1]) {
+    let (target, path_len) = if abs.empty_path(&head[t0..t1]) {
         // `http://h?q` stands for `/?q`: that target, built after the head.
-        let start = parts.head.len();
-        parts.head.push(b'/');
-        parts.head.extend_from_within(rest..t1);
-        ((start as u32, parts.head.len() as u32), 1)
+        let start = head.len();
+        head.push(b'/');
+        head.extend_from_within(rest..t1);
+        ((start as u32, head.len() as u32), 1)
     } else {
-        let path_end = parts.head[rest..t1]
+        let path_end = head[rest..t1]
             .iter()
             .position(|&b| b == b'?')
             .map_or(t1, |n| rest + n);

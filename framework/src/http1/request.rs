@@ -541,19 +541,9 @@ impl RequestBuilder {
         let mut path_len = self.uri.find('?').unwrap_or(self.uri.len()) as u32;
         let mut authority = (0, 0);
         // An absolute-form target reads as the server reads one (an invalid one as it is).
-        if let Ok(Some(abs)) = super::request_line::absolute_form(self.uri.as_bytes()) {
-            let at = |n: usize| t0 + n as u32;
-            authority = (at(abs.authority.0), at(abs.authority.1));
-            let rest = &self.uri[abs.rest..];
-            if abs.empty_path(self.uri.as_bytes()) {
-                let start = head.len() as u32;
-                head.push(b'/');
-                head.extend_from_slice(rest.as_bytes());
-                (target, path_len) = ((start, head.len() as u32), 1);
-            } else {
-                target = (at(abs.rest), t1);
-                path_len = rest.find('?').unwrap_or(rest.len()) as u32;
-            }
+        let at = (t0 as usize, t1 as usize);
+        if let Ok(Some(t)) = super::parse::absolute_target(&mut head, at) {
+            (target, path_len, authority) = t;
         }
         let parts = Box::new(Parts {
             head,

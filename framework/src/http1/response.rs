@@ -271,14 +271,14 @@ impl Responder {
                 }
                 // The names the server handles, told apart by length before comparing.
                 match name.len() {
-                    14 if is_name(name, "content-length") => {
+                    14 if is_name(name.as_bytes(), b"content-length") => {
                         if declared.is_none() {
                             declared = value.trim().parse().ok();
                         }
                         continue;
                     }
-                    17 if is_name(name, "transfer-encoding") => continue,
-                    10 if is_name(name, "connection") => {
+                    17 if is_name(name.as_bytes(), b"transfer-encoding") => continue,
+                    10 if is_name(name.as_bytes(), b"connection") => {
                         if value
                             .split(',')
                             .any(|t| t.trim().eq_ignore_ascii_case("close"))
@@ -287,7 +287,7 @@ impl Responder {
                         }
                         continue;
                     }
-                    4 if is_name(name, "date") => has_date = true,
+                    4 if is_name(name.as_bytes(), b"date") => has_date = true,
                     _ => {}
                 }
                 put_all(w, [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);

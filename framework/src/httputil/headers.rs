@@ -167,7 +167,7 @@ type Field = (Cow<'static, str>, Cow<'static, str>);
 
 /// Header names compare ASCII-case-insensitively; the same spelling (the usual case: both
 /// from one literal) is settled by one `memcmp` instead of a byte-by-byte case fold.
-fn same_name(a: &str, b: &str) -> bool {
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
     a.len() == b.len() && (a == b || a.eq_ignore_ascii_case(b))
 }
 

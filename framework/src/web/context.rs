@@ -25,7 +25,7 @@ use super::application::{AppInner, Settings};
 use super::error::{HttpError, Result};
 use super::etag;
 use crate::http1::{Method, Request, Responder};
-use crate::httputil::{validate_header_name, validate_header_value, HeaderMap};
+use crate::httputil::{same_name, validate_header_name, validate_header_value, HeaderMap};
 
 /// Largest number of path groups a route may have.
 pub(crate) const MAX_PATH_ARGS: usize = 16;
@@ -547,9 +547,9 @@ impl Context {
             let mut has_content_type = false;
             let mut own_etag = None;
             for (name, value) in parts.headers.iter() {
-                if is_header(name, "Content-Type") {
+                if same_name(name, "Content-Type") {
                     has_content_type = true;
-                } else if own_etag.is_none() && is_header(name, "Etag") {
+                } else if own_etag.is_none() && same_name(name, "Etag") {
                     own_etag = Some(value);
                 }
             }
@@ -654,12 +654,6 @@ impl Context {
         (!no_body && !self.parts.headers.contains("Content-Type"))
             .then_some(DEFAULT_CONTENT_TYPE_LINE)
     }
-}
-
-/// Whether header name `name` is `known` (ASCII case-insensitively); the usual spelling is
-/// settled by one comparison.
-fn is_header(name: &str, known: &str) -> bool {
-    name.len() == known.len() && (name == known || name.eq_ignore_ascii_case(known))
 }
 
 fn sanitize_status(status: u16) -> u16 {

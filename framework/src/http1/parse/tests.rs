@@ -296,7 +296,8 @@ fn reference_parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<
     let mut path_len = path.bytes().position(|b| b == b'?').unwrap_or(path.len()) as u32;
     let mut authority = (0, 0);
     if !path.starts_with('/') {
-        if let Some(t) = absolute_target(parts, (target.0 as usize, target.1 as usize))? {
+        let at = (target.0 as usize, target.1 as usize);
+        if let Some(t) = absolute_target(&mut parts.head, at).map_err(|_| 400u16)? {
             (target, path_len, authority) = t;
         }
     }
