@@ -29,16 +29,10 @@ WARMUP=${WARMUP:-2}
 CONNS=${CONNS:-50}
 DEPTH=${DEPTH:-16}
 
-case $SC in
-  plaintext) PATH_ARGS=(/plaintext) ;;
-  pipeline) PATH_ARGS=(/plaintext -s "$BENCH_DIR/pipeline.lua") ;;
-  json) PATH_ARGS=(/json) ;;
-  close) PATH_ARGS=(/plaintext -H "Connection: close") ;;
-  *)
-    echo "unknown scenario $SC" >&2
-    exit 2
-    ;;
-esac
+if ! scenario_args "$SC" >/dev/null; then
+  echo "unknown scenario $SC" >&2
+  exit 2
+fi
 
 command -v wrk >/dev/null || { echo "wrk is not installed (apt-get install wrk)" >&2; exit 1; }
 ulimit -n 65536 2>/dev/null || true
@@ -48,36 +42,24 @@ if [ "${#READY[@]}" -ne 2 ]; then
   exit 1
 fi
 
-# wrk against PORT for SECONDS, bounded; the Lua script's depth follows "--".
-wrk_run() {
-  local port=$1 secs=$2 out=$3 extra=()
-  [ "$SC" = pipeline ] && extra=(-- "$DEPTH")
-  timeout $((secs + 30)) "${PIN_CLIENT[@]}" wrk -t1 -c"$CONNS" -d"${secs}s" --latency \
-    "http://127.0.0.1:$port${PATH_ARGS[0]}" "${PATH_ARGS[@]:1}" "${extra[@]}" >"$out" 2>&1
-}
-
 # measure NAME: one fresh server, a warm-up, one measured run; prints requests per CPU-second
 # and wrk's p99 latency in ms ("-" under pipelining, where wrk's percentiles are wrong).
 measure() {
-  local name=$1 port out t0 t1 reqs
+  local name=$1 port out t0 t1 reqs p99
   port=$(free_port)
   start_server "$name" "$port" || return 1
   out=$OUT_DIR/pairs-$STAMP-$name.txt
-  wrk_run "$port" "$WARMUP" "$out.warmup" || true
+  run_wrk "$WARMUP" "$out.warmup" "$port" "$SC" || true
   t0=$(cpu_ticks "$SERVER_PID")
-  wrk_run "$port" "$DURATION" "$out" || true
+  run_wrk "$DURATION" "$out" "$port" "$SC" || true
   t1=$(cpu_ticks "$SERVER_PID")
   stop_server "$SERVER_PID"
   reqs=$(awk '/ requests in / {print $1; exit}' "$out")
-  p99=$(awk '$1 == "99%" {print $2; exit}' "$out")
-  [ "$SC" = pipeline ] && p99=""
-  awk -v r="${reqs:-0}" -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v p="$p99" '
-    BEGIN {
-      if (t <= 0 || r <= 0) exit 1
-      n = p + 0; u = p; sub(/^[0-9.]+/, "", u)
-      f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : -1
-      printf "%.0f %s\n", r / (t / hz), (p == "" || f < 0) ? "-" : sprintf("%.3f", n * f)
-    }'
+  # (wrk's percentiles are wrong under pipelining: none then.)
+  p99=-
+  [ "$SC" = pipeline ] || p99=$(to_ms "$(awk '$1 == "99%" {print $2; exit}' "$out")")
+  awk -v r="${reqs:-0}" -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v p="$p99" \
+    'BEGIN { if (t <= 0 || r <= 0) exit 1; printf "%.0f %s\n", r / (t / hz), p }'
 }
 
 # median: the median of the numbers on stdin ("-" when there are none).

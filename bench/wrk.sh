@@ -40,38 +40,6 @@ ulimit -n 65536 2>/dev/null || true
 
 prepare_servers
 
-# wrk arguments for one scenario, one per line; "URL:/path" stands for the server's URL.
-scenario_args() {
-  case $1 in
-    plaintext) printf '%s\n' URL:/plaintext ;;
-    pipeline) printf '%s\n' -s "$BENCH_DIR/pipeline.lua" URL:/plaintext -- "$DEPTH" ;;
-    json) printf '%s\n' URL:/json ;;
-    close) printf '%s\n' -H 'Connection: close' URL:/plaintext ;;
-    *) return 1 ;;
-  esac
-}
-
-# Converts wrk's "123.45us" / "1.20ms" / "2.00s" to milliseconds.
-to_ms() {
-  awk -v v="$1" 'BEGIN {
-    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-    f = (u == "us") ? 0.001 : (u == "ms") ? 1 : (u == "s") ? 1000 : (u == "m") ? 60000 : -1
-    if (v == "" || f < 0) print "-"; else printf "%.3f", n * f
-  }'
-}
-
-# run_wrk SECONDS OUTFILE PORT SCENARIO: wrk pinned to the client CPU, bounded by timeout.
-run_wrk() {
-  local secs=$1 out=$2 port=$3 sc=$4 args=() url_args=() a
-  mapfile -t args < <(scenario_args "$sc")
-  # Only loopback URLs; everything after "--" goes to the Lua script.
-  for a in "${args[@]}"; do
-    if [[ $a == URL:* ]]; then url_args+=("http://127.0.0.1:$port${a#URL:}"); else url_args+=("$a"); fi
-  done
-  timeout $((secs + 30)) "${PIN_CLIENT[@]}" wrk -t1 -c"$CONNS" -d"${secs}s" --latency \
-    "${url_args[@]}" >"$out" 2>&1
-}
-
 declare -A RPS RPC CPU SCORE CCORE P50 P99 ERR CHECK
 for name in "${READY[@]}"; do
   port=$(free_port)
