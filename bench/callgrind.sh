@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# bench/callgrind.sh: user-space instructions per request (Ir/req) of the bench server under a
+# fixed wrk load, counted by valgrind's callgrind. Unlike timings, the count is repeatable on a
+# busy machine, so it is how a change to the request path is judged before it is kept.
+#
+# usage: bash bench/callgrind.sh [app|raw] [pipeline|keepalive] [PATH]
+#   defaults: app pipeline /plaintext
+# Everything the server runs is counted, start-up included (a few hundred thousand instructions,
+# under 1 Ir/req at the request counts reached), and divided by the requests wrk saw answered.
+# Prints "MODE SCENARIO PATH: N requests, IR Ir, IR/N Ir/req".
+# Everything listens on 127.0.0.1 and stops by itself (wrk runs are bounded in time).
+set -euo pipefail
+MODE=${1:-app}
+SCENARIO=${2:-pipeline}
+URLPATH=${3:-/plaintext}
+DURATION=${DURATION:-5}
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$BENCH_DIR/.." && pwd)
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=$BENCH_DIR/out
+mkdir -p "$OUT"
+for tool in valgrind callgrind_control wrk; do
+  command -v "$tool" >/dev/null || { echo "callgrind.sh needs $tool (apt-get install valgrind wrk)" >&2; exit 2; }
+done
+(cd "$ROOT" && cargo build --release --example bench >/dev/null 2>&1) || {
+  echo "callgrind.sh: cargo build --release --example bench failed" >&2; exit 2; }
+PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+ARGS=(--port "$PORT")
+[ "$MODE" = raw ] && ARGS+=(--raw)
+FILE=$OUT/callgrind.$MODE.$SCENARIO.$$
+valgrind --tool=callgrind --callgrind-out-file="$FILE" \
+  "$TARGET/release/examples/bench" "${ARGS[@]}" >"$OUT/callgrind-server.log" 2>&1 &
+PID=$!
+trap 'kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
+for _ in $(seq 200); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
+  sleep 0.1
+done
+WRK=(wrk -t1 -c50 "http://127.0.0.1:$PORT$URLPATH")
+[ "$SCENARIO" = pipeline ] && WRK+=(-s "$BENCH_DIR/pipeline.lua")
+N=$("${WRK[@]}" -d"${DURATION}s" | awk '/requests in/ {print $1}')
+kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; trap - EXIT
+IR=$(awk '/^(summary|totals):/ {print $2; exit}' "$FILE")
+echo "$MODE $SCENARIO $URLPATH: $N requests, $IR Ir, $((IR / N)) Ir/req"
+rm -f "$FILE"*
