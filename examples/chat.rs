@@ -252,7 +252,7 @@ impl Status {
     }
 }
 
-fn make_app(secret: String) -> std::io::Result<Application> {
+fn make_app(secret: CookieSecrets) -> std::io::Result<Application> {
     let room = Rc::new(Room::default());
     let app = Application::with_settings(
         routes![
@@ -263,7 +263,7 @@ fn make_app(secret: String) -> std::io::Result<Application> {
         ],
         Settings {
             xsrf_cookies: true,
-            cookie_secret: Some(secret.into()),
+            cookie_secret: Some(secret),
             ..Settings::default()
         },
     )?;
@@ -273,7 +273,8 @@ fn make_app(secret: String) -> std::io::Result<Application> {
 fn main() -> std::io::Result<()> {
     squall::log::enable_pretty_logging(log::LevelFilter::Info);
     let args = common::Args::parse();
-    let secret = std::env::var("CHAT_SECRET").unwrap_or_else(|_| "dev-chat-secret".to_owned());
+    // Unset: a random secret per start (logged); set but empty: refuses to start.
+    let secret = common::cookie_secret("CHAT_SECRET");
     make_app(secret)?.listen_on(args.port, &args.address)?;
     log::info!("chat on http://{}:{}/", args.address, args.port);
     IOLoop::current().start();

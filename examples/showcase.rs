@@ -8,8 +8,9 @@
 //! SHOWCASE_SECRET=a-long-random-secret cargo run --release --example showcase
 //! ```
 //!
-//! Settings: XSRF protection on; signed cookies keyed by `SHOWCASE_SECRET` (default
-//! `dev-secret`, fine on a laptop, not in production); static files from `examples/static/`
+//! Settings: XSRF protection on; signed cookies keyed by `SHOWCASE_SECRET` (unset: the public
+//! development secret `dev-secret`, with a warning in the log; set but empty: the showcase
+//! refuses to start); static files from `examples/static/`
 //! (or `--static DIR`) under `/static/`, where `big.bin` (1 MiB of the bytes 0..=255 repeated)
 //! is generated at start-up when absent; request bodies up to 1 MiB (413 beyond), heads up to
 //! 64 KiB (431 beyond); idle keep-alive connections and heads still arriving after 5 s are
@@ -331,10 +332,10 @@ impl Cookie {
 }
 
 /// The routing table and settings (static files under `/static/` from `static_path`).
-fn make_app(static_path: PathBuf, secret: String) -> std::io::Result<Application> {
+fn make_app(static_path: PathBuf, secret: CookieSecrets) -> std::io::Result<Application> {
     let settings = Settings {
         xsrf_cookies: true,
-        cookie_secret: Some(secret.into()),
+        cookie_secret: Some(secret),
         static_path: Some(static_path),
         ..Settings::default()
     };
@@ -360,6 +361,25 @@ fn make_app(static_path: PathBuf, secret: String) -> std::io::Result<Application
         settings,
     )?;
     Ok(app)
+}
+
+/// The development default of `SHOWCASE_SECRET`: public, so only for a laptop.
+const DEV_SECRET: &str = "dev-secret";
+
+/// The cookie secret from `SHOWCASE_SECRET`: unset gives the documented development default
+/// (with a warning: anyone can forge the signed cookies), set but empty refuses to start.
+fn showcase_secret() -> CookieSecrets {
+    match std::env::var_os("SHOWCASE_SECRET") {
+        None => {
+            log::warn!(
+                "SHOWCASE_SECRET is not set: signing with the public development secret \
+                 {DEV_SECRET:?}; anyone can forge signed cookies. Set SHOWCASE_SECRET to a \
+                 long random secret outside development."
+            );
+            CookieSecrets::single(DEV_SECRET)
+        }
+        Some(_) => common::cookie_secret("SHOWCASE_SECRET"),
+    }
 }
 
 /// Size of the generated `big.bin`.
@@ -393,7 +413,7 @@ fn main() -> std::io::Result<()> {
             format!("static folder {}: {e}", static_path.display()),
         )
     })?;
-    let secret = std::env::var("SHOWCASE_SECRET").unwrap_or_else(|_| "dev-secret".to_owned());
+    let secret = showcase_secret();
 
     let options = HttpServerOptions {
         max_body_size: 1 << 20,

@@ -615,7 +615,8 @@ fn main() -> std::io::Result<()> {
         .unwrap_or_else(|| std::env::temp_dir().join("squall-uploads"));
     std::fs::create_dir_all(&dir)?;
     let max_size: u64 = args.get("--max-size").unwrap_or(64 << 20);
-    let secret = std::env::var("UPLOAD_SECRET").unwrap_or_else(|_| "dev-upload-secret".to_owned());
+    // Unset: a random secret per start (logged); set but empty: refuses to start.
+    let secret = common::cookie_secret("UPLOAD_SECRET");
 
     let config = Rc::new(Config {
         dir: dir.clone(),
@@ -634,7 +635,7 @@ fn main() -> std::io::Result<()> {
         ],
         Settings {
             xsrf_cookies: true,
-            cookie_secret: Some(secret.into()),
+            cookie_secret: Some(secret),
             ..Settings::default()
         },
     )?;

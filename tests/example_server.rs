@@ -158,6 +158,7 @@ pub struct ExampleBuilder {
     name: String,
     args: Vec<String>,
     env: Vec<(String, String)>,
+    env_removed: Vec<String>,
 }
 
 impl ExampleBuilder {
@@ -170,6 +171,12 @@ impl ExampleBuilder {
     /// Sets an environment variable for the child.
     pub fn env(mut self, k: &str, v: &str) -> Self {
         self.env.push((k.to_owned(), v.to_owned()));
+        self
+    }
+
+    /// Removes an environment variable from the child's environment.
+    pub fn env_remove(mut self, k: &str) -> Self {
+        self.env_removed.push(k.to_owned());
         self
     }
 
@@ -198,6 +205,9 @@ impl ExampleBuilder {
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(stderr);
+            for k in &self.env_removed {
+                cmd.env_remove(k);
+            }
             for (k, v) in &self.env {
                 cmd.env(k, v);
             }
@@ -269,6 +279,7 @@ impl ExampleServer {
             name: name.to_owned(),
             args: Vec::new(),
             env: Vec::new(),
+            env_removed: Vec::new(),
         }
     }
 

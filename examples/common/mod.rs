@@ -59,6 +59,15 @@ impl Args {
     }
 }
 
+/// The cookie secret in environment variable `var` ([`CookieSecrets::from_env`]: unset gives
+/// a random secret per start, logged); exits with a message when it is set but empty.
+///
+/// [`CookieSecrets::from_env`]: squall::web::cookies::CookieSecrets::from_env
+pub fn cookie_secret(var: &str) -> squall::web::cookies::CookieSecrets {
+    squall::web::cookies::CookieSecrets::from_env(var)
+        .unwrap_or_else(|e| die(&format!("refusing to start: {e}")))
+}
+
 fn die(msg: &str) -> ! {
     eprintln!("{msg}");
     std::process::exit(2)

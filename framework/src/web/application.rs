@@ -44,7 +44,9 @@ pub struct Settings {
     pub debug: bool,
     /// Require an XSRF token on POST, PUT, PATCH and DELETE (needs `cookie_secret`).
     pub xsrf_cookies: bool,
-    /// The key(s) for signed cookies and XSRF; `"secret".into()` for one key.
+    /// The key(s) for signed cookies and XSRF; `"secret".into()` for one key, or
+    /// [`CookieSecrets::from_env`]. An empty key is refused at start-up; use at least 32
+    /// random bytes.
     pub cookie_secret: Option<CookieSecrets>,
     /// Folder served under `static_url_prefix` by a built-in
     /// [`StaticFileHandler`](super::StaticFileHandler) route, added after the application's
@@ -478,10 +480,15 @@ impl Application {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] for inconsistent settings (`xsrf_cookies` without
-    /// `cookie_secret`, a `static_url_prefix` not starting with `/`), [`ErrorKind::Route`] for
-    /// a route that does not compile.
+    /// [`ErrorKind::Config`] for unsafe or inconsistent settings (an empty `cookie_secret`,
+    /// `xsrf_cookies` without `cookie_secret`, a `static_url_prefix` not starting with `/`),
+    /// [`ErrorKind::Route`] for a route that does not compile. A `cookie_secret` shorter than
+    /// [`RECOMMENDED_SECRET_LEN`](super::RECOMMENDED_SECRET_LEN) bytes is accepted with a
+    /// warning in the log.
     pub fn with_settings(routes: Routes, settings: Settings) -> Result<Application, Error> {
+        if let Some(secrets) = &settings.cookie_secret {
+            super::secrets::check_cookie_secret(secrets)?;
+        }
         if settings.xsrf_cookies && settings.cookie_secret.is_none() {
             return Err(Error::new(
                 ErrorKind::Config,

@@ -18,6 +18,7 @@ mod error;
 pub mod etag;
 mod handler;
 mod router;
+mod secrets;
 mod security;
 mod signed;
 pub mod static_files;
@@ -31,6 +32,7 @@ pub use application::{
 pub use context::Context;
 pub use error::{Error, ErrorKind, HttpError, Result};
 pub use handler::{IntoHandlerResult, PathArg, RequestHandler};
+pub use secrets::RECOMMENDED_SECRET_LEN;
 pub use security::XSRF_NAME;
 pub use static_files::StaticFileHandler;
 

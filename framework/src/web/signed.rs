@@ -49,6 +49,9 @@ pub const MAX_FUTURE_SECS: u64 = 31 * 86_400;
 #[derive(Clone)]
 pub struct CookieSecrets {
     keys: Keys,
+    /// The length in bytes of the shortest key, for the strength check at start-up (the keys
+    /// themselves are kept only as HMAC states).
+    shortest: usize,
 }
 
 #[derive(Clone)]
@@ -65,14 +68,20 @@ enum Keys {
     },
 }
 
-/// Why [`CookieSecrets::versioned`] refused its input.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Why [`CookieSecrets::versioned`] or [`CookieSecrets::from_env`] refused its input.
+#[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CookieSecretsError {
     /// The current version is not among the keys.
     UnknownCurrentVersion(u32),
     /// A version was given twice.
     DuplicateVersion(u32),
+    /// The key of this version is empty: anyone could sign values with it.
+    EmptyKey(u32),
+    /// The environment variable meant to hold the secret is set but empty.
+    EmptyVariable(String),
+    /// The OS random source failed while generating a secret.
+    NoRandomness(getrandom::Error),
 }
 
 impl fmt::Display for CookieSecretsError {
@@ -84,11 +93,28 @@ impl fmt::Display for CookieSecretsError {
             CookieSecretsError::DuplicateVersion(v) => {
                 write!(f, "cookie secret version {v} given twice")
             }
+            CookieSecretsError::EmptyKey(v) => {
+                write!(f, "cookie secret version {v} is empty")
+            }
+            CookieSecretsError::EmptyVariable(name) => write!(
+                f,
+                "the environment variable {name} is set but empty: set it to a long random \
+                 secret, or unset it for a random one per start"
+            ),
+            CookieSecretsError::NoRandomness(e) => {
+                write!(f, "no randomness for a cookie secret: {e}")
+            }
         }
     }
 }
 
 impl std::error::Error for CookieSecretsError {}
+
+impl From<CookieSecretsError> for std::io::Error {
+    fn from(e: CookieSecretsError) -> std::io::Error {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, e)
+    }
+}
 
 fn keyed(secret: &[u8]) -> HmacSha256 {
     // HMAC hashes keys longer than a block and pads shorter ones: every length is accepted.
@@ -99,7 +125,10 @@ impl CookieSecrets {
     /// One secret, without key versions (Tornado's `cookie_secret = "..."`). Values are signed
     /// with key version `0`.
     ///
-    /// Use a long random secret: anyone who knows it can forge every signed value.
+    /// Use a long random secret: anyone who knows it can forge every signed value. An
+    /// [`Application`](crate::web::Application) refuses an empty one and logs a warning for one
+    /// shorter than 32 bytes; [`from_env`](CookieSecrets::from_env) reads one from the
+    /// environment.
     ///
     /// # Examples
     ///
@@ -112,6 +141,7 @@ impl CookieSecrets {
     pub fn single(secret: impl AsRef<[u8]>) -> CookieSecrets {
         CookieSecrets {
             keys: Keys::Single(keyed(secret.as_ref())),
+            shortest: secret.as_ref().len(),
         }
     }
 
@@ -121,7 +151,8 @@ impl CookieSecrets {
     /// # Errors
     ///
     /// [`CookieSecretsError::UnknownCurrentVersion`] if `current` is not among the keys,
-    /// [`CookieSecretsError::DuplicateVersion`] if a version appears twice.
+    /// [`CookieSecretsError::DuplicateVersion`] if a version appears twice,
+    /// [`CookieSecretsError::EmptyKey`] if a key is empty.
     ///
     /// # Examples
     ///
@@ -139,7 +170,12 @@ impl CookieSecrets {
         current: u32,
     ) -> Result<CookieSecrets, CookieSecretsError> {
         let mut keys = BTreeMap::new();
+        let mut shortest = usize::MAX;
         for (version, secret) in secrets {
+            if secret.as_ref().is_empty() {
+                return Err(CookieSecretsError::EmptyKey(version));
+            }
+            shortest = shortest.min(secret.as_ref().len());
             if keys.insert(version, keyed(secret.as_ref())).is_some() {
                 return Err(CookieSecretsError::DuplicateVersion(version));
             }
@@ -154,6 +190,7 @@ impl CookieSecrets {
                 current,
                 signer,
             },
+            shortest,
         })
     }
 
@@ -175,6 +212,11 @@ impl CookieSecrets {
             Keys::Single(_) => None,
             Keys::Versioned { current, .. } => Some(*current),
         }
+    }
+
+    /// The length in bytes of the shortest key.
+    pub(crate) fn shortest_key_len(&self) -> usize {
+        self.shortest
     }
 
     fn signing_key(&self) -> (u32, &HmacSha256) {
@@ -576,6 +618,13 @@ mod tests {
             CookieSecrets::versioned(Vec::<(u32, String)>::new(), 0).unwrap_err(),
             CookieSecretsError::UnknownCurrentVersion(0)
         );
+        assert_eq!(
+            CookieSecrets::versioned([(0, "a"), (1, "")], 0).unwrap_err(),
+            CookieSecretsError::EmptyKey(1)
+        );
+        let s = CookieSecrets::versioned([(0, "abc"), (1, "de")], 0).unwrap();
+        assert_eq!(s.shortest_key_len(), 2);
+        assert_eq!(CookieSecrets::single("").shortest_key_len(), 0);
     }
 
     #[test]
