@@ -9,15 +9,16 @@
 //! cargo run --release --example bench -- --threads 2           # two loops on two threads
 //! ```
 //!
-//! `--processes N` binds, then forks N workers (`HTTPServer::bind(..).start(N, ..)`; 0: one
+//! `--processes N` binds, then forks N workers (`HttpServer::bind(..).start(N, ..)`; 0: one
 //! per CPU); `--threads N` runs N loops on N threads over the same socket (`start_threads`).
 //! Without either, one loop in this process. SIGTERM or Ctrl-C drains and exits 0.
 
 mod common;
 
 use serde::Serialize;
+use squall::http1::HttpServerOptions;
 use squall::http1::{Request, Responder};
-use squall::httpserver::{HTTPServer, HttpServerOptions};
+use squall::httpserver::HttpServer;
 use squall::prelude::*;
 
 #[derive(Serialize)]
@@ -96,7 +97,7 @@ fn main() -> std::io::Result<()> {
         access_log: false,
         ..HttpServerOptions::default()
     };
-    let bound = HTTPServer::bind(args.port, &args.address)?.options(options);
+    let bound = HttpServer::bind(args.port, &args.address)?.options(options);
     eprintln!(
         "bench server ({}) on {}:{}, {}",
         if raw_mode { "raw" } else { "application" },

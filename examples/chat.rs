@@ -187,9 +187,7 @@ impl NewMessage {
         let message = self.room.add(body);
         match cx.argument_opt("next")? {
             // Only a local path: never an open redirect to another site.
-            Some(next) if next.starts_with('/') && !next.starts_with("//") => {
-                cx.redirect(&next, false)
-            }
+            Some(next) if next.starts_with('/') && !next.starts_with("//") => cx.redirect(&next),
             _ => cx.write_json(&message),
         }
     }

@@ -42,7 +42,7 @@ use std::time::{Duration, Instant};
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use squall::escape::xhtml_escape;
-use squall::httpserver::HttpServerOptions;
+use squall::http1::HttpServerOptions;
 use squall::prelude::*;
 
 /// `GET /`: Tornado's hello world. Only `get` is defined, so `DELETE /` is a 405 whose `Allow`
@@ -244,7 +244,7 @@ struct Redirect;
 #[handler]
 impl Redirect {
     fn get(&mut self, cx: &mut Context) -> Result<()> {
-        cx.redirect("/", false)
+        cx.redirect("/")
     }
 }
 

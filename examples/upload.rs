@@ -39,8 +39,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+use squall::http1::HttpServerOptions;
 use squall::http1::Request;
-use squall::httpserver::HttpServerOptions;
 use squall::httputil::{multipart_boundary, parse_header_params};
 use squall::prelude::*;
 use squall::web::cookies::parse_cookies;

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use squall::httpserver::HttpServerOptions;
+use squall::http1::HttpServerOptions;
 use squall_tests::{echo, options, TestServer};
 
 const SHORT: Duration = Duration::from_millis(200);

@@ -1,6 +1,6 @@
 //! Shared helpers for Squall's black-box integration tests.
 //!
-//! - [`TestServer`]: an [`HTTPServer`] on `127.0.0.1:0`, in a background thread with its own
+//! - [`TestServer`]: an [`HttpServer`] on `127.0.0.1:0`, in a background thread with its own
 //!   [`IOLoop`], stopped and joined on drop.
 //! - [`Client`]: a raw, blocking TCP client that sends exact bytes and parses responses
 //!   (status, headers, body by Content-Length, chunked or close), with a read timeout on every
@@ -27,8 +27,9 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use squall::http1::HttpServerOptions;
 use squall::http1::{BodyMode, HttpDelegate, Request, Responder};
-use squall::httpserver::{HTTPServer, HttpServerOptions};
+use squall::httpserver::HttpServer;
 use squall::ioloop::{IOLoop, IOLoopHandle, Trigger};
 
 /// Bound on every blocking read and wait of a test.
@@ -95,7 +96,7 @@ impl TestServer {
             .spawn(move || {
                 let l = IOLoop::builder().trigger(trigger).build().expect("loop");
                 l.make_current();
-                let server = HTTPServer::on(&l, Box::new(WithAlive(make())), options);
+                let server = HttpServer::on(&l, Box::new(WithAlive(make())), options);
                 server
                     .listen(0, "127.0.0.1")
                     .expect("listen on 127.0.0.1:0");

@@ -1,4 +1,4 @@
-//! `HTTPServer::bind` then `start(n)` in a real program (`tests/bin/scale_app.rs`): two forked
+//! `HttpServer::bind` then `start(n)` in a real program (`tests/bin/scale_app.rs`): two forked
 //! workers serve one socket, each tagged with its `task_id()`; `SIGTERM` to the parent drains
 //! both and every process exits 0.
 //!

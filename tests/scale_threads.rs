@@ -8,8 +8,9 @@ use std::collections::BTreeSet;
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use squall::http1::HttpServerOptions;
 use squall::http1::{Request, Responder};
-use squall::httpserver::{HTTPServer, HttpServerOptions};
+use squall::httpserver::HttpServer;
 use squall_tests::app_process::wait_refused;
 use squall_tests::Client;
 
@@ -66,7 +67,7 @@ fn every_thread_accepts_and_serves_then_all_shut_down() {
         access_log: false,
         ..HttpServerOptions::default()
     };
-    let servers = HTTPServer::bind(0, "127.0.0.1")
+    let servers = HttpServer::bind(0, "127.0.0.1")
         .unwrap()
         .options(options)
         .start_threads(N, || delegate)
@@ -119,7 +120,7 @@ fn every_thread_accepts_and_serves_then_all_shut_down() {
 
 #[test]
 fn a_delegate_factory_that_panics_is_an_error_not_a_hang() {
-    let bound = HTTPServer::bind(0, "127.0.0.1").unwrap();
+    let bound = HttpServer::bind(0, "127.0.0.1").unwrap();
     let addr = bound.local_addrs()[0];
     let r = bound.start_threads(2, || -> fn(Request, Responder) {
         panic!("no delegate today (expected by the test)")

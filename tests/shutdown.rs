@@ -10,8 +10,9 @@ use std::net::SocketAddr;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use squall::http1::HttpServerOptions;
 use squall::http1::{Request, Responder};
-use squall::httpserver::{HTTPServer, HttpServerOptions};
+use squall::httpserver::HttpServer;
 use squall::ioloop::IOLoop;
 use squall_tests::app_process::{wait_refused, AppProcess};
 use squall_tests::Client;
@@ -160,7 +161,7 @@ fn shutdown_handle_from_another_thread_drains_and_completes_wait_closed() {
                 res.respond(200, &[], b"hi");
             }
         };
-        let server = HTTPServer::on(&l, Box::new(delegate), options);
+        let server = HttpServer::on(&l, Box::new(delegate), options);
         server.listen(0, "127.0.0.1").unwrap();
         tx.send((server.local_addrs()[0], server.shutdown_handle()))
             .unwrap();

@@ -111,10 +111,16 @@ struct Redirect;
 #[handler]
 impl Redirect {
     fn get(&mut self, cx: &mut Context) -> Result<()> {
-        cx.redirect("/", false)
+        cx.redirect("/")
     }
     fn post(&mut self, cx: &mut Context) -> Result<()> {
-        cx.redirect("/moved", true)
+        cx.redirect_permanent("/moved")
+    }
+    fn put(&mut self, cx: &mut Context) -> Result<()> {
+        cx.redirect_with_status("/seen", 303)
+    }
+    fn delete(&mut self, cx: &mut Context) -> Result<()> {
+        cx.redirect_with_status("/nowhere", 200)
     }
 }
 
@@ -266,6 +272,13 @@ fn redirects() {
     let r = c.post("/redirect", "");
     assert_eq!(r.status(), 301);
     assert_eq!(r.header("Location"), Some("/moved"));
+    let r = c.request("PUT", "/redirect").send();
+    assert_eq!(r.status(), 303);
+    assert_eq!(r.header("Location"), Some("/seen"));
+    // A status that is not 3xx is the handler's bug: 500, and no Location leaks out.
+    let r = c.request("DELETE", "/redirect").send();
+    assert_eq!(r.status(), 500);
+    assert_eq!(r.header("Location"), None);
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! [`HTTPServer`]: a [`TcpServer`] whose connections speak HTTP/1.1 to a request delegate; its
-//! graceful shutdown; and running it on every core ([`HTTPServer::bind`], then
+//! [`HttpServer`]: a [`TcpServer`] whose connections speak HTTP/1.1 to a request delegate; its
+//! graceful shutdown; and running it on every core ([`HttpServer::bind`], then
 //! [`start`](BoundServer::start) or [`start_threads`](BoundServer::start_threads)).
 //!
 //! The delegate is anything implementing [`HttpDelegate`]: a closure
@@ -8,9 +8,9 @@
 //!
 //! ### Graceful shutdown
 //!
-//! [`HTTPServer::shutdown`] (or a [`ShutdownHandle`] from another thread, or `SIGTERM`/`SIGINT`
-//! once [`shutdown_on_signals`](HTTPServer::shutdown_on_signals) or
-//! [`serve_until_shutdown`](HTTPServer::serve_until_shutdown) asked for it):
+//! [`HttpServer::shutdown`] (or a [`ShutdownHandle`] from another thread, or `SIGTERM`/`SIGINT`
+//! once [`shutdown_on_signals`](HttpServer::shutdown_on_signals) or
+//! [`serve_until_shutdown`](HttpServer::serve_until_shutdown) asked for it):
 //!
 //! 1. closes the listening sockets, so new connections are refused (once every process or
 //!    thread sharing the socket has closed its copy);
@@ -27,7 +27,7 @@
 //! ### Using every core: processes or threads
 //!
 //! An `IOLoop` runs on one thread, so one server uses one core. Both ways to use more bind the
-//! listening sockets once ([`HTTPServer::bind`]) and then run one loop per core over the *same*
+//! listening sockets once ([`HttpServer::bind`]) and then run one loop per core over the *same*
 //! sockets; the kernel hands each new connection to one of the loops waiting in `accept`.
 //!
 //! - **Processes**, [`BoundServer::start(n)`](BoundServer::start), Tornado's
@@ -74,19 +74,19 @@ use crate::ioloop::{IOLoop, Timeout};
 use crate::process::StopSignalHandler;
 use crate::tcpserver::TcpServer;
 
-pub use crate::http1::{BodyMode, HttpDelegate, HttpServerOptions, Request, Responder};
+use crate::http1::{HttpDelegate, HttpServerOptions};
 
 /// An HTTP/1.1 server on the current loop.
 ///
 /// # Examples
 ///
 /// ```no_run
-/// use squall::httpserver::{HTTPServer, HttpServerOptions};
-/// use squall::http1::{Request, Responder};
+/// use squall::http1::{HttpServerOptions, Request, Responder};
+/// use squall::httpserver::HttpServer;
 ///
 /// let mut options = HttpServerOptions::default();
 /// options.xheaders = true;
-/// let server = HTTPServer::with_options(
+/// let server = HttpServer::with_options(
 ///     |_req: Request, res: Responder| res.respond(200, &[("Content-Type", "text/plain")], b"hi"),
 ///     options,
 /// );
@@ -95,7 +95,7 @@ pub use crate::http1::{BodyMode, HttpDelegate, HttpServerOptions, Request, Respo
 /// server.serve_until_shutdown().unwrap();
 /// ```
 #[derive(Clone)]
-pub struct HTTPServer {
+pub struct HttpServer {
     inner: Rc<Inner>,
 }
 
@@ -123,9 +123,9 @@ impl Drop for Inner {
     }
 }
 
-impl fmt::Debug for HTTPServer {
+impl fmt::Debug for HttpServer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("HTTPServer")
+        f.debug_struct("HttpServer")
             .field("addrs", &self.inner.tcp.local_addrs())
             .field("connections", &self.inner.core.connection_count())
             .field("state", &self.inner.state.get())
@@ -134,15 +134,15 @@ impl fmt::Debug for HTTPServer {
     }
 }
 
-impl HTTPServer {
+impl HttpServer {
     /// A server with default options on the current loop.
-    pub fn new<D: HttpDelegate>(delegate: D) -> HTTPServer {
-        HTTPServer::with_options(delegate, HttpServerOptions::default())
+    pub fn new<D: HttpDelegate>(delegate: D) -> HttpServer {
+        HttpServer::with_options(delegate, HttpServerOptions::default())
     }
 
     /// A server with the given options on the current loop.
-    pub fn with_options<D: HttpDelegate>(delegate: D, options: HttpServerOptions) -> HTTPServer {
-        HTTPServer::on(&IOLoop::current(), Box::new(delegate), options)
+    pub fn with_options<D: HttpDelegate>(delegate: D, options: HttpServerOptions) -> HttpServer {
+        HttpServer::on(&IOLoop::current(), Box::new(delegate), options)
     }
 
     /// A server on a given loop (one loop per thread in threaded mode).
@@ -150,11 +150,11 @@ impl HTTPServer {
         io_loop: &IOLoop,
         delegate: Box<dyn HttpDelegate>,
         options: HttpServerOptions,
-    ) -> HTTPServer {
+    ) -> HttpServer {
         let core = ServerCore::new(delegate, options);
         let c2 = core.clone();
         let tcp = TcpServer::on(io_loop, move |stream, addr| Conn::start(&c2, stream, addr));
-        HTTPServer {
+        HttpServer {
             inner: Rc::new(Inner {
                 tcp,
                 core,
@@ -176,7 +176,7 @@ impl HTTPServer {
     /// # Examples
     ///
     /// ```no_run
-    /// use squall::httpserver::HTTPServer;
+    /// use squall::httpserver::HttpServer;
     /// use squall::prelude::*;
     ///
     /// #[derive(Clone, Default)]
@@ -192,7 +192,7 @@ impl HTTPServer {
     ///
     /// fn main() -> std::io::Result<()> {
     ///     // One worker process per CPU; the Application is built in each worker.
-    ///     let server = HTTPServer::bind(8888, "")?
+    ///     let server = HttpServer::bind(8888, "")?
     ///         .start(0, || Application::new(routes![(r"/", Hello)]))?;
     ///     server.serve_until_shutdown()
     /// }
@@ -255,7 +255,7 @@ impl HTTPServer {
 
     /// Stops accepting, closes idle connections now and busy ones once their current response
     /// is sent (requests already received on them are still answered). Unlike
-    /// [`shutdown`](HTTPServer::shutdown) there is no grace period and nothing to wait for.
+    /// [`shutdown`](HttpServer::shutdown) there is no grace period and nothing to wait for.
     pub fn drain(&self) {
         self.inner.tcp.stop();
         self.inner.core.drain();
@@ -275,10 +275,10 @@ impl HTTPServer {
     /// # Examples
     ///
     /// ```no_run
-    /// use squall::httpserver::HTTPServer;
+    /// use squall::httpserver::HttpServer;
     /// use squall::http1::{Request, Responder};
     ///
-    /// let server = HTTPServer::new(|_: Request, res: Responder| res.respond(200, &[], b"bye"));
+    /// let server = HttpServer::new(|_: Request, res: Responder| res.respond(200, &[], b"bye"));
     /// server.listen(8888, "127.0.0.1")?;
     /// let s = server.clone();
     /// server.io_loop().call_later(std::time::Duration::from_secs(60), move || {
@@ -326,7 +326,7 @@ impl HTTPServer {
         self.wait_closed()
     }
 
-    /// A future that completes when a shutdown (started by [`shutdown`](HTTPServer::shutdown),
+    /// A future that completes when a shutdown (started by [`shutdown`](HttpServer::shutdown),
     /// a [`ShutdownHandle`] or a stop signal) has closed every connection. It does not start
     /// one.
     pub fn wait_closed(&self) -> ShutdownFuture {
@@ -343,7 +343,7 @@ impl HTTPServer {
         ShutdownHandle::new(vec![shutdown::register(self)])
     }
 
-    /// From now on, `SIGTERM` and `SIGINT` start a graceful [`shutdown`](HTTPServer::shutdown)
+    /// From now on, `SIGTERM` and `SIGINT` start a graceful [`shutdown`](HttpServer::shutdown)
     /// of this server (they no longer terminate the process). Idempotent. In a worker started
     /// by [`BoundServer::start`], the supervising parent forwards the signals it gets to every
     /// worker, so signalling the parent drains them all; the parent exits with status 0 once
@@ -363,7 +363,7 @@ impl HTTPServer {
                 if inner.state.get() == State::Serving {
                     log::info!("squall: received signal {sig}");
                 }
-                HTTPServer { inner }.shutdown();
+                HttpServer { inner }.shutdown();
             }
         })?;
         *self.inner.signals.borrow_mut() = Some(reg);
@@ -371,14 +371,14 @@ impl HTTPServer {
     }
 
     /// Runs the server's loop until a graceful shutdown has finished: installs
-    /// [`shutdown_on_signals`](HTTPServer::shutdown_on_signals), then runs the loop until
-    /// `SIGTERM`, `SIGINT`, [`shutdown`](HTTPServer::shutdown) or a [`ShutdownHandle`] has
+    /// [`shutdown_on_signals`](HttpServer::shutdown_on_signals), then runs the loop until
+    /// `SIGTERM`, `SIGINT`, [`shutdown`](HttpServer::shutdown) or a [`ShutdownHandle`] has
     /// started a shutdown and it has closed every connection. A `main` that returns after it
     /// exits with status 0.
     ///
     /// # Errors
     ///
-    /// As [`shutdown_on_signals`](HTTPServer::shutdown_on_signals).
+    /// As [`shutdown_on_signals`](HttpServer::shutdown_on_signals).
     ///
     /// # Panics
     ///

@@ -48,11 +48,25 @@
 //!
 //! A program serves it with `make_app().listen(8888)?; IOLoop::current().start();`
 //! (see `examples/hello.rs`), or over every core with
-//! `HTTPServer::bind(8888, "127.0.0.1")?.start(0, make_app)?.serve_until_shutdown()`.
+//! `HttpServer::bind(8888, "127.0.0.1")?.start(0, make_app)?.serve_until_shutdown()`.
 //!
 //! The modules follow Tornado's: [`ioloop`], [`iostream`], [`netutil`], [`tcpserver`],
 //! [`process`], [`httpserver`] (over [`http1`]), [`httputil`], [`escape`], [`web`] and
 //! [`testing`]; `README.md` maps Tornado's names to Squall's.
+//!
+//! ### Names
+//!
+//! Acronyms in type names are capitalised as words, as the Rust API guidelines ask (C-CASE):
+//! [`HttpServer`](httpserver::HttpServer), [`TcpServer`](tcpserver::TcpServer),
+//! [`HttpError`](web::HttpError), [`HttpServerOptions`](http1::HttpServerOptions). The one
+//! exception is the loop and the stream, kept as Tornado's users know them: [`IOLoop`](ioloop::IOLoop),
+//! [`IOLoopHandle`](ioloop::IOLoopHandle), [`IOLoopBuilder`](ioloop::IOLoopBuilder),
+//! [`IOStream`](iostream::IOStream).
+//!
+//! Each public type has one import path, the module that owns it (Tornado's module where one
+//! exists: `web::StaticFileHandler`, `http1::Request`); only [`prelude`] gathers some again.
+//! A choice between behaviours is a method or an enum, not a `bool` argument
+//! (`cx.redirect(url)` / `cx.redirect_permanent(url)`).
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
 
 #[allow(unused_extern_crates)]

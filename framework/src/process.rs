@@ -50,7 +50,7 @@
 //!
 //! [`add_stop_signal_handler`] turns `SIGTERM`/`SIGINT` into a callback on a loop; the HTTP
 //! server's graceful shutdown
-//! ([`HTTPServer::serve_until_shutdown`](crate::httpserver::HTTPServer::serve_until_shutdown))
+//! ([`HttpServer::serve_until_shutdown`](crate::httpserver::HttpServer::serve_until_shutdown))
 //! is built on it. The signal reaches the loop through a self-pipe: the process-wide handler
 //! writes the signal's number to one pipe per registered loop, and the loop reads it like any
 //! other fd. The alternative, a dedicated thread blocked in `sigwait` that calls

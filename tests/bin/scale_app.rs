@@ -4,7 +4,7 @@
 //!
 //! Usage: `scale_app [--port P] [--processes N | --threads N] [--grace-ms MS] [--instance NAME]
 //! [--xheaders] [--secret S] [--log]`. It binds 127.0.0.1:P (0: a free port) with
-//! `HTTPServer::bind`, starts with `start(N)` (default 1: no fork) or `start_threads(N)`, and
+//! `HttpServer::bind`, starts with `start(N)` (default 1: no fork) or `start_threads(N)`, and
 //! serves until SIGTERM/SIGINT with `serve_until_shutdown`. Every line goes to stdout in one `write(2)`, so the lines of a parent
 //! and its workers never interleave:
 //!
@@ -26,7 +26,8 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use squall::httpserver::{HTTPServer, HttpServerOptions};
+use squall::http1::HttpServerOptions;
+use squall::httpserver::HttpServer;
 use squall::prelude::*;
 
 static INSTANCE: OnceLock<String> = OnceLock::new();
@@ -227,7 +228,7 @@ fn main() {
         say(&format!("error {e}"));
         std::process::exit(2)
     };
-    let bound = HTTPServer::bind(args.port, "127.0.0.1")
+    let bound = HttpServer::bind(args.port, "127.0.0.1")
         .unwrap_or_else(|e| fail(e))
         .options(options);
     say(&format!("port {}", bound.local_addrs()[0].port()));

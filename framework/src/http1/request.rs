@@ -109,7 +109,7 @@ impl Version {
 }
 
 /// Receives a request body piece by piece instead of having it buffered whole (see
-/// [`BodyMode::Stream`](crate::httpserver::BodyMode::Stream)).
+/// [`BodyMode::Stream`](crate::http1::BodyMode::Stream)).
 pub trait BodySink: Any {
     /// A piece of the body, in order.
     ///

@@ -39,10 +39,10 @@ impl fmt::Debug for BodyMode {
 /// # Examples
 ///
 /// ```no_run
-/// use squall::httpserver::HTTPServer;
+/// use squall::httpserver::HttpServer;
 /// use squall::http1::{Request, Responder};
 ///
-/// let server = HTTPServer::new(|req: Request, res: Responder| {
+/// let server = HttpServer::new(|req: Request, res: Responder| {
 ///     let body = format!("you asked for {}", req.path());
 ///     res.respond(200, &[("Content-Type", "text/plain")], body.as_bytes());
 /// });
@@ -91,7 +91,7 @@ pub struct HttpServerOptions {
     pub access_log: bool,
     /// How long a graceful shutdown lets in-flight requests finish before closing their
     /// connections anyway, default 30 s (see
-    /// [`HTTPServer::shutdown`](crate::httpserver::HTTPServer::shutdown)).
+    /// [`HttpServer::shutdown`](crate::httpserver::HttpServer::shutdown)).
     pub shutdown_grace: Duration,
     /// After refusing bad input (a body over `max_body_size`, a malformed head), or closing with
     /// requests left unanswered, how long to keep reading and dropping what the client still

@@ -11,11 +11,11 @@ use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 
 use super::shutdown::{ShutdownHandle, Target};
-use super::{HTTPServer, HttpDelegate, HttpServerOptions};
+use super::{HttpDelegate, HttpServer, HttpServerOptions};
 use crate::ioloop::IOLoop;
 use crate::process::{fork_processes_with, ForkOptions};
 
-/// Listening sockets bound by [`HTTPServer::bind`], with the options the servers will get.
+/// Listening sockets bound by [`HttpServer::bind`], with the options the servers will get.
 /// Nothing loop-bound exists yet: [`start`](BoundServer::start) and
 /// [`start_threads`](BoundServer::start_threads) build one loop, delegate and server per worker.
 pub struct BoundServer {
@@ -92,7 +92,7 @@ impl BoundServer {
     /// have all exited. On the first stop signal it closes its own copies of the listening
     /// sockets (kept until then to restart workers), so the port refuses connections once the
     /// workers have closed theirs. Workers usually go on with
-    /// [`serve_until_shutdown`](HTTPServer::serve_until_shutdown), which drains on the
+    /// [`serve_until_shutdown`](HttpServer::serve_until_shutdown), which drains on the
     /// forwarded signal and returns, so `main` returns and the worker exits with status 0.
     ///
     /// Call it before any `IOLoop` or thread exists (see `fork_processes`).
@@ -100,10 +100,10 @@ impl BoundServer {
     /// # Examples
     ///
     /// ```no_run
-    /// use squall::httpserver::HTTPServer;
+    /// use squall::httpserver::HttpServer;
     /// use squall::http1::{Request, Responder};
     ///
-    /// let server = HTTPServer::bind(8888, "127.0.0.1")?.start(4, || {
+    /// let server = HttpServer::bind(8888, "127.0.0.1")?.start(4, || {
     ///     let id = squall::process::task_id().unwrap_or(0);
     ///     move |_: Request, res: Responder| {
     ///         res.respond(200, &[], format!("worker {id}").as_bytes())
@@ -118,7 +118,7 @@ impl BoundServer {
     /// As [`fork_processes`](crate::process::fork_processes) (in the caller if it refuses to
     /// fork, in the parent if restarts run out); in a worker, registering the sockets on the
     /// loop failed.
-    pub fn start<D, F>(self, n: usize, make_delegate: F) -> io::Result<HTTPServer>
+    pub fn start<D, F>(self, n: usize, make_delegate: F) -> io::Result<HttpServer>
     where
         D: HttpDelegate,
         F: FnOnce() -> D,
@@ -143,7 +143,7 @@ impl BoundServer {
             fork_processes_with(n, fork)?;
             sockets = std::mem::take(&mut *shared.borrow_mut());
         }
-        let server = HTTPServer::on(&IOLoop::current(), Box::new(make_delegate()), options);
+        let server = HttpServer::on(&IOLoop::current(), Box::new(make_delegate()), options);
         server.add_sockets(sockets)?;
         Ok(server)
     }
@@ -160,7 +160,7 @@ impl BoundServer {
     /// # Examples
     ///
     /// ```no_run
-    /// use squall::httpserver::HTTPServer;
+    /// use squall::httpserver::HttpServer;
     /// use squall::prelude::*;
     ///
     /// #[derive(Clone, Default)]
@@ -174,7 +174,7 @@ impl BoundServer {
     ///     }
     /// }
     ///
-    /// let servers = HTTPServer::bind(8888, "")?
+    /// let servers = HttpServer::bind(8888, "")?
     ///     .start_threads(4, || Application::new(routes![(r"/", Hello)]))?;
     /// servers.serve_until_shutdown()?; // until SIGTERM or SIGINT, then drains every thread
     /// # Ok::<(), std::io::Error>(())
@@ -267,7 +267,7 @@ fn serve_thread<D, F>(
 {
     let started = IOLoop::new().and_then(|l| {
         l.make_current();
-        let server = HTTPServer::on(&l, Box::new(make()), options);
+        let server = HttpServer::on(&l, Box::new(make()), options);
         server.add_sockets(sockets)?;
         Ok((l, server))
     });
@@ -324,7 +324,7 @@ impl ThreadedServer {
     }
 
     /// Starts a graceful shutdown on every thread and returns at once (see
-    /// [`HTTPServer::shutdown`]); [`join`](ThreadedServer::join) waits for it.
+    /// [`HttpServer::shutdown`]); [`join`](ThreadedServer::join) waits for it.
     pub fn shutdown(&self) {
         self.handle.shutdown();
     }
@@ -339,7 +339,7 @@ impl ThreadedServer {
     }
 
     /// From now on, `SIGTERM` and `SIGINT` start a graceful shutdown of every thread (see
-    /// [`HTTPServer::shutdown_on_signals`]). Returns once every thread has installed it.
+    /// [`HttpServer::shutdown_on_signals`]). Returns once every thread has installed it.
     ///
     /// # Errors
     ///
@@ -373,7 +373,7 @@ impl ThreadedServer {
     }
 
     /// [`shutdown_on_signals`](ThreadedServer::shutdown_on_signals), then waits until every
-    /// thread has finished: the threaded form of [`HTTPServer::serve_until_shutdown`].
+    /// thread has finished: the threaded form of [`HttpServer::serve_until_shutdown`].
     ///
     /// # Errors
     ///

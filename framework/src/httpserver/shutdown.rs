@@ -10,11 +10,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use super::{HTTPServer, Inner, State};
+use super::{HttpServer, Inner, State};
 use crate::ioloop::IOLoopHandle;
 
-/// Completes when a graceful shutdown of an [`HTTPServer`] has closed every connection; from
-/// [`HTTPServer::shutdown`] or [`HTTPServer::wait_closed`]. Not `#[must_use]`: the shutdown
+/// Completes when a graceful shutdown of an [`HttpServer`] has closed every connection; from
+/// [`HttpServer::shutdown`] or [`HttpServer::wait_closed`]. Not `#[must_use]`: the shutdown
 /// proceeds whether or not it is awaited.
 pub struct ShutdownFuture {
     inner: Rc<Inner>,
@@ -60,13 +60,13 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 thread_local! {
     /// Servers of this thread that handed out a [`ShutdownHandle`], by number. A handle only
-    /// carries the number across threads (an `HTTPServer` is not `Send`); the callback it sends
+    /// carries the number across threads (an `HttpServer` is not `Send`); the callback it sends
     /// looks the server up here, on the server's own thread.
     static SERVERS: RefCell<Vec<(u64, Weak<Inner>)>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Registers `server` on this (its loop's) thread, once, and returns how to reach it.
-pub(super) fn register(server: &HTTPServer) -> Target {
+pub(super) fn register(server: &HttpServer) -> Target {
     let id = SERVERS.with(|s| {
         let mut s = s.borrow_mut();
         s.retain(|(_, w)| w.strong_count() > 0);
@@ -86,13 +86,13 @@ pub(super) fn register(server: &HTTPServer) -> Target {
     }
 }
 
-fn lookup(id: u64) -> Option<HTTPServer> {
+fn lookup(id: u64) -> Option<HttpServer> {
     SERVERS.with(|s| {
         s.borrow()
             .iter()
             .find(|(i, _)| *i == id)
             .and_then(|(_, w)| w.upgrade())
-            .map(|inner| HTTPServer { inner })
+            .map(|inner| HttpServer { inner })
     })
 }
 
@@ -102,10 +102,10 @@ fn lookup(id: u64) -> Option<HTTPServer> {
 /// # Examples
 ///
 /// ```no_run
-/// use squall::httpserver::HTTPServer;
+/// use squall::httpserver::HttpServer;
 /// use squall::http1::{Request, Responder};
 ///
-/// let server = HTTPServer::new(|_: Request, res: Responder| res.respond(200, &[], b"hi"));
+/// let server = HttpServer::new(|_: Request, res: Responder| res.respond(200, &[], b"hi"));
 /// server.listen(8888, "127.0.0.1")?;
 /// let handle = server.shutdown_handle();
 /// std::thread::spawn(move || {
@@ -127,7 +127,7 @@ impl ShutdownHandle {
         }
     }
 
-    /// Asks each server to start its graceful [`shutdown`](HTTPServer::shutdown), on its own
+    /// Asks each server to start its graceful [`shutdown`](HttpServer::shutdown), on its own
     /// loop, and returns at once. A server whose loop is gone is skipped.
     pub fn shutdown(&self) {
         self.on_each(|server| {
@@ -139,7 +139,7 @@ impl ShutdownHandle {
     /// (a callback whose server is gone by the time it runs is dropped, and `f` with it).
     pub(super) fn on_each<F>(&self, f: F) -> usize
     where
-        F: Fn(&HTTPServer) + Send + Clone + 'static,
+        F: Fn(&HttpServer) + Send + Clone + 'static,
     {
         let mut queued = 0;
         for t in self.targets.iter() {

@@ -23,7 +23,7 @@ use super::router::Router;
 use super::static_files::StaticFileHandler;
 use super::static_url::VersionCache;
 use crate::http1::{BodyMode, HttpDelegate, HttpServerOptions, Request, Responder};
-use crate::httpserver::HTTPServer;
+use crate::httpserver::HttpServer;
 
 /// Application settings (Tornado's `Application(**settings)`).
 ///
@@ -428,7 +428,7 @@ fn static_route(prefix: &str, root: &std::path::Path) -> Result<Route, Error> {
     Ok(route)
 }
 
-/// A web application: routes plus settings, served by an [`HTTPServer`].
+/// A web application: routes plus settings, served by an [`HttpServer`].
 ///
 /// # Examples
 ///
@@ -543,14 +543,14 @@ impl Application {
         self.inner.reverse_url(name, args)
     }
 
-    /// An [`HTTPServer`] for this application with default options, not yet listening.
-    pub fn into_server(self) -> HTTPServer {
+    /// An [`HttpServer`] for this application with default options, not yet listening.
+    pub fn into_server(self) -> HttpServer {
         self.into_server_with(HttpServerOptions::default())
     }
 
-    /// An [`HTTPServer`] for this application with `options`.
-    pub fn into_server_with(self, options: HttpServerOptions) -> HTTPServer {
-        HTTPServer::with_options(self, options)
+    /// An [`HttpServer`] for this application with `options`.
+    pub fn into_server_with(self, options: HttpServerOptions) -> HttpServer {
+        HttpServer::with_options(self, options)
     }
 
     /// Listens on 127.0.0.1:`port` (Tornado listens on every interface; Squall's default is
@@ -559,7 +559,7 @@ impl Application {
     /// # Errors
     ///
     /// The bind error.
-    pub fn listen(self, port: u16) -> Result<HTTPServer, Error> {
+    pub fn listen(self, port: u16) -> Result<HttpServer, Error> {
         self.listen_on(port, "127.0.0.1")
     }
 
@@ -568,7 +568,7 @@ impl Application {
     /// # Errors
     ///
     /// The bind error.
-    pub fn listen_on(self, port: u16, address: &str) -> Result<HTTPServer, Error> {
+    pub fn listen_on(self, port: u16, address: &str) -> Result<HttpServer, Error> {
         let server = self.into_server();
         server.listen(port, address)?;
         Ok(server)

@@ -429,19 +429,42 @@ impl Context {
         Ok(())
     }
 
-    /// Redirects to `url` (302, or 301 when `permanent`) and finishes.
+    /// Redirects to `url` with 302 Found and finishes (Tornado's `redirect(url)`).
     ///
     /// # Errors
     ///
     /// 500 if the URL holds CR/LF/NUL, or the response was already started.
-    pub fn redirect(&mut self, url: &str, permanent: bool) -> Result<()> {
+    pub fn redirect(&mut self, url: &str) -> Result<()> {
+        self.redirect_with_status(url, 302)
+    }
+
+    /// Redirects to `url` with 301 Moved Permanently and finishes (Tornado's
+    /// `redirect(url, permanent=True)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`redirect`](Context::redirect).
+    pub fn redirect_permanent(&mut self, url: &str) -> Result<()> {
+        self.redirect_with_status(url, 301)
+    }
+
+    /// Redirects to `url` with another 3xx status (303 See Other after a POST, 307 or 308 to
+    /// keep the method) and finishes (Tornado's `redirect(url, status=..)`).
+    ///
+    /// # Errors
+    ///
+    /// As [`redirect`](Context::redirect); 500 if `status` is not in 300..=399.
+    pub fn redirect_with_status(&mut self, url: &str, status: u16) -> Result<()> {
+        if !(300..=399).contains(&status) {
+            return Err(HttpError::internal("a redirect's status must be 3xx"));
+        }
         if self.head_sent || self.finished {
             return Err(HttpError::internal(
                 "cannot redirect after the response started",
             ));
         }
         self.set_header("Location", url.to_owned())?;
-        self.set_status(if permanent { 301 } else { 302 });
+        self.set_status(status);
         self.finish()
     }
 

@@ -8,7 +8,7 @@
 //! - [`xsrf`]: Tornado's version-2 (masked) XSRF tokens.
 //! - [`etag`]: ETags and `If-None-Match` / `If-Match` evaluation.
 //!
-//! [`static_files`] holds the [`StaticFileHandler`]; `static_url.rs`, [`Context::static_url`].
+//! `static_files.rs` holds the [`StaticFileHandler`]; `static_url.rs`, [`Context::static_url`].
 
 mod application;
 mod arguments;
@@ -21,7 +21,7 @@ mod router;
 mod secrets;
 mod security;
 mod signed;
-pub mod static_files;
+mod static_files;
 mod static_url;
 mod streaming;
 pub mod xsrf;

@@ -2,83 +2,9 @@
 //! ranges and a bounded memory footprint; and [`Context::static_url`], Tornado's versioned
 //! URLs for cache busting.
 //!
-//! ### Staying inside the root
-//!
-//! The route's group arrives percent-decoded (`%2e%2e%2f` is `../` by then). The handler
-//! refuses, with 403 and before touching the filesystem, any path holding a NUL byte, an
-//! absolute path, and any `..` component, even one that would stay inside the root (Tornado
-//! resolves those; there is no legitimate use and refusing is simpler to reason about). Empty
-//! and `.` components are dropped. The root and the target are then canonicalized and the
-//! target must lie under the canonical root, so a symbolic link is followed only if it
-//! resolves inside the root (403 otherwise). Only regular files are served: directories are
-//! 403 unless a default file is configured, and FIFOs or devices are 403 (checked on the
-//! opened file, which is opened non-blocking so that a FIFO swapped in cannot stall the loop).
-//! The threat model is the URL: a local user who can rewrite the folder while it is being
-//! served can race any check of this kind.
-//!
-//! ### Validators
-//!
-//! The ETag is strong and built from the opened file's metadata: `"size-mtime-inode"`, each in
-//! hex, the modification time in nanoseconds. A content hash would be a better validator but
-//! costs reading the whole file on every request, even one answered 304, and the file can be
-//! large; the metadata triple changes whenever the file is rewritten or replaced (nginx and
-//! Apache make the same choice). Its blind spot is a same-size rewrite within one tick of the
-//! filesystem's timestamp clock. `Last-Modified` is the modification time, clamped to the
-//! present (RFC 9110 §8.8.2.1).
-//!
-//! ### Conditional requests
-//!
-//! Evaluated in the order of RFC 9110 §13.2.2: `If-Match` (strong comparison; fails with 412),
-//! else `If-Unmodified-Since` (412); then `If-None-Match` (weak comparison, lists and `*`; a
-//! match is 304), else `If-Modified-Since` (304 when the file is not newer, to the second).
-//! Dates that do not parse are ignored. A 304 carries the validators and `Cache-Control`, no
-//! body and no `Content-Type`.
-//!
-//! ### Ranges
-//!
-//! One byte range per request (RFC 9110 §14): `bytes=a-b`, `bytes=a-` and `bytes=-n` give 206
-//! with `Content-Range`, a range starting past the end gives 416 with `Content-Range: bytes
-//! */size`. Several ranges, another unit and malformed values are ignored and the whole file
-//! is sent with 200, which the RFC allows; so is any range on an empty file. `If-Range`
-//! applies the range only when it names the current ETag (strong comparison) or exactly the
-//! `Last-Modified` date of a file modified at least a second ago; otherwise the whole file is
-//! sent. Ranges apply to GET only; HEAD answers as the whole file would (RFC 9110 §14.2).
-//!
-//! ### Streaming
-//!
-//! The body is read from the file in 64 KiB pieces, each written and then waited for with
-//! [`Context::flush_and_wait`] before the next is read, under a `Content-Length` declared with
-//! [`Context::set_content_length`]: one piece is in memory at a time, whatever the file's
-//! size. The reads are plain blocking reads on the loop's thread, as Tornado does them: a
-//! 64 KiB read of a local file is short next to the wait for the socket.
-//!
-//! ### Content types
-//!
-//! The type is `mime_guess`'s first guess from the extension (`application/octet-stream`
-//! without one). `text/*` types get `; charset=UTF-8`, as Go's file server does and Tornado
-//! does not: UTF-8 is the web's encoding, and a `text/plain` file has no other way to say so,
-//! so browsers would otherwise decode it with a locale-dependent legacy charset. The cost: a
-//! legacy-encoded HTML file's `<meta charset>` is overridden by the header.
-//!
-//! ### Versioned URLs
-//!
-//! [`Context::static_url`] appends `?v=` and the first 12 hex digits of the MD5 of the file's
-//! content (48 bits: Tornado 2's 5 digits leave a one-in-a-million chance that a changed file
-//! keeps its URL). A hash is computed once per version of a file and cached in the application, keyed by
-//! the canonical path and stored with the file's size, mtime and inode: a lookup checks those
-//! with one `stat`, so a changed file gets a new URL without a restart (Tornado's cache, outside
-//! debug mode, keeps the first hash forever).
-//!
-//! ### Caching a versioned request
-//!
-//! A request whose `v` equals the current hash is answered with
-//! `Cache-Control: public, max-age=31536000, immutable`: one year, the customary ceiling (the
-//! longest `Expires` RFC 2616 allowed; Tornado says ten years), and `immutable` (RFC 8246) so
-//! browsers do not even revalidate while it lasts. Tornado grants its long cache to any `v`;
-//! here a `v` that does not match gets the handler's ordinary caching, since that URL does not
-//! name the content being served. The handler hashes a file it has no hash for once, on the
-//! executor (one job for the whole file, not one per piece), so that a URL rendered by another
-//! process of a `fork_processes` server, or before a restart, still earns the long cache.
+//! The guarantees (containment in the root, validators, conditional requests, ranges,
+//! streaming, content types, versioned URLs) are documented on [`StaticFileHandler`], the
+//! public face of this module (reached as `squall::web::StaticFileHandler`).
 
 use std::borrow::Cow;
 use std::fs::{File, Metadata};
@@ -101,9 +27,9 @@ pub(super) const CHUNK: usize = 64 * 1024;
 /// Serves the files under a folder (Tornado's `StaticFileHandler`), for a route with one group:
 /// the path below the folder.
 ///
-/// See the [module documentation](self) for what it guarantees: no file outside the root, a
-/// strong ETag and `Last-Modified`, 304s, single byte ranges, and bodies streamed from disk in
-/// pieces. [`Settings::static_path`](super::Settings::static_path) adds one for you under
+/// It guarantees no file outside the root, a strong ETag and `Last-Modified`, 304s, single
+/// byte ranges, and bodies streamed from disk in pieces (the sections below say how).
+/// [`Settings::static_path`](super::Settings::static_path) adds one for you under
 /// `/static/`; add others to the routing table.
 ///
 /// # Examples
@@ -125,6 +51,84 @@ pub(super) const CHUNK: usize = 64 * 1024;
 /// app.listen(8888).unwrap();
 /// IOLoop::current().start();
 /// ```
+///
+///  ### Staying inside the root
+///
+///  The route's group arrives percent-decoded (`%2e%2e%2f` is `../` by then). The handler
+///  refuses, with 403 and before touching the filesystem, any path holding a NUL byte, an
+///  absolute path, and any `..` component, even one that would stay inside the root (Tornado
+///  resolves those; there is no legitimate use and refusing is simpler to reason about). Empty
+///  and `.` components are dropped. The root and the target are then canonicalized and the
+///  target must lie under the canonical root, so a symbolic link is followed only if it
+///  resolves inside the root (403 otherwise). Only regular files are served: directories are
+///  403 unless a default file is configured, and FIFOs or devices are 403 (checked on the
+///  opened file, which is opened non-blocking so that a FIFO swapped in cannot stall the loop).
+///  The threat model is the URL: a local user who can rewrite the folder while it is being
+///  served can race any check of this kind.
+///
+///  ### Validators
+///
+///  The ETag is strong and built from the opened file's metadata: `"size-mtime-inode"`, each in
+///  hex, the modification time in nanoseconds. A content hash would be a better validator but
+///  costs reading the whole file on every request, even one answered 304, and the file can be
+///  large; the metadata triple changes whenever the file is rewritten or replaced (nginx and
+///  Apache make the same choice). Its blind spot is a same-size rewrite within one tick of the
+///  filesystem's timestamp clock. `Last-Modified` is the modification time, clamped to the
+///  present (RFC 9110 §8.8.2.1).
+///
+///  ### Conditional requests
+///
+///  Evaluated in the order of RFC 9110 §13.2.2: `If-Match` (strong comparison; fails with 412),
+///  else `If-Unmodified-Since` (412); then `If-None-Match` (weak comparison, lists and `*`; a
+///  match is 304), else `If-Modified-Since` (304 when the file is not newer, to the second).
+///  Dates that do not parse are ignored. A 304 carries the validators and `Cache-Control`, no
+///  body and no `Content-Type`.
+///
+///  ### Ranges
+///
+///  One byte range per request (RFC 9110 §14): `bytes=a-b`, `bytes=a-` and `bytes=-n` give 206
+///  with `Content-Range`, a range starting past the end gives 416 with `Content-Range: bytes
+///  */size`. Several ranges, another unit and malformed values are ignored and the whole file
+///  is sent with 200, which the RFC allows; so is any range on an empty file. `If-Range`
+///  applies the range only when it names the current ETag (strong comparison) or exactly the
+///  `Last-Modified` date of a file modified at least a second ago; otherwise the whole file is
+///  sent. Ranges apply to GET only; HEAD answers as the whole file would (RFC 9110 §14.2).
+///
+///  ### Streaming
+///
+///  The body is read from the file in 64 KiB pieces, each written and then waited for with
+///  [`Context::flush_and_wait`] before the next is read, under a `Content-Length` declared with
+///  [`Context::set_content_length`]: one piece is in memory at a time, whatever the file's
+///  size. The reads are plain blocking reads on the loop's thread, as Tornado does them: a
+///  64 KiB read of a local file is short next to the wait for the socket.
+///
+///  ### Content types
+///
+///  The type is `mime_guess`'s first guess from the extension (`application/octet-stream`
+///  without one). `text/*` types get `; charset=UTF-8`, as Go's file server does and Tornado
+///  does not: UTF-8 is the web's encoding, and a `text/plain` file has no other way to say so,
+///  so browsers would otherwise decode it with a locale-dependent legacy charset. The cost: a
+///  legacy-encoded HTML file's `<meta charset>` is overridden by the header.
+///
+///  ### Versioned URLs
+///
+///  [`Context::static_url`] appends `?v=` and the first 12 hex digits of the MD5 of the file's
+///  content (48 bits: Tornado 2's 5 digits leave a one-in-a-million chance that a changed file
+///  keeps its URL). A hash is computed once per version of a file and cached in the application, keyed by
+///  the canonical path and stored with the file's size, mtime and inode: a lookup checks those
+///  with one `stat`, so a changed file gets a new URL without a restart (Tornado's cache, outside
+///  debug mode, keeps the first hash forever).
+///
+///  ### Caching a versioned request
+///
+///  A request whose `v` equals the current hash is answered with
+///  `Cache-Control: public, max-age=31536000, immutable`: one year, the customary ceiling (the
+///  longest `Expires` RFC 2616 allowed; Tornado says ten years), and `immutable` (RFC 8246) so
+///  browsers do not even revalidate while it lasts. Tornado grants its long cache to any `v`;
+///  here a `v` that does not match gets the handler's ordinary caching, since that URL does not
+///  name the content being served. The handler hashes a file it has no hash for once, on the
+///  executor (one job for the whole file, not one per piece), so that a URL rendered by another
+///  process of a `fork_processes` server, or before a restart, still earns the long cache.
 #[derive(Clone, Debug)]
 pub struct StaticFileHandler {
     // Shared by the per-request clones: cloning a handler is one reference count.
@@ -369,7 +373,7 @@ fn redirect_to_directory(cx: &mut Context) -> Result<()> {
         url.push('?');
         url.push_str(cx.query());
     }
-    cx.redirect(&url, true)
+    cx.redirect_permanent(&url)
 }
 
 /// The path below the root as a relative path of plain components, or why it is refused.

@@ -2,7 +2,7 @@
 //! and the check a [`StaticFileHandler`](super::StaticFileHandler) makes of a request's `v`.
 //!
 //! What the versions are and what a matching `v` earns is documented with the handler, in
-//! [`static_files`](super::static_files) ("Versioned URLs"); this file holds the cache of
+//! [`StaticFileHandler`](super::StaticFileHandler#versioned-urls); this file holds the cache of
 //! hashes and the code that fills it.
 
 use std::cell::RefCell;
@@ -139,7 +139,7 @@ impl Context {
     /// The version is the start of the MD5 of the file's content, computed on the first call
     /// for each version of the file and cached by the application. A request for this URL
     /// is answered with a year-long `Cache-Control` (see
-    /// [Versioned URLs](crate::web::static_files#versioned-urls)), so pages can link assets
+    /// [Versioned URLs](crate::web::StaticFileHandler#versioned-urls)), so pages can link assets
     /// that browsers never refetch until they change. If the file cannot be read, the URL is
     /// returned without a version and the problem is logged, as Tornado does.
     ///
