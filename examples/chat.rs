@@ -16,7 +16,9 @@
 //!   framework drops the handler's future and calls `on_connection_close`.
 //! - `GET /a/message/status` reports the cache size and the number of waiting polls.
 //!
-//! Only the latest 200 messages are kept (in memory, in this process).
+//! Only the latest 200 messages are kept (in memory, in this process). `SIGTERM` or `SIGINT`
+//! stops the server gracefully: waiting polls are answered (with no messages), requests in
+//! flight finish, new connections are refused, and it exits with status 0.
 
 mod common;
 
@@ -46,6 +48,8 @@ struct Room {
     cache: RefCell<VecDeque<Message>>,
     last_id: Cell<u64>,
     cond: Condition,
+    /// Set when the server shuts down: polls answer at once instead of waiting.
+    closing: Cell<bool>,
 }
 
 impl Room {
@@ -78,6 +82,14 @@ impl Room {
         );
         self.cond.notify_all();
         message
+    }
+
+    /// The server is shutting down: answers every waiting poll (with no messages; the page's
+    /// script polls again, against whichever server is up by then) so that the shutdown need
+    /// not wait out its grace period for polls that could wait forever.
+    fn close(&self) {
+        self.closing.set(true);
+        self.cond.notify_all();
     }
 }
 
@@ -215,7 +227,7 @@ impl MessageUpdates {
             // Register before looking, so a post in between cannot be missed.
             let wait = self.room.cond.wait();
             let messages = self.room.since(cursor);
-            if !messages.is_empty() {
+            if !messages.is_empty() || self.room.closing.get() {
                 return cx.write_json(&Updates { messages });
             }
             wait.await;
@@ -250,8 +262,7 @@ impl Status {
     }
 }
 
-fn make_app(secret: CookieSecrets) -> std::io::Result<Application> {
-    let room = Rc::new(Room::default());
+fn make_app(room: Rc<Room>, secret: CookieSecrets) -> std::io::Result<Application> {
     let app = Application::with_settings(
         routes![
             (r"/", MainHandler { room: room.clone() }),
@@ -273,8 +284,13 @@ fn main() -> std::io::Result<()> {
     let args = common::Args::parse();
     // Unset: a random secret per start (logged); set but empty: refuses to start.
     let secret = common::cookie_secret("CHAT_SECRET");
-    make_app(secret)?.listen_on(args.port, &args.address)?;
-    log::info!("chat on http://{}:{}/", args.address, args.port);
-    IOLoop::current().start();
-    Ok(())
+    let room = Rc::new(Room::default());
+    let server = make_app(room.clone(), secret)?.into_server();
+    // SIGTERM or SIGINT: the server stops accepting and finishes the requests in flight; this
+    // second handler of the same signals answers the long polls, which would otherwise hold
+    // the shutdown for its whole grace period.
+    let _answer_polls = squall::process::add_stop_signal_handler(server.io_loop(), move |_| {
+        room.close();
+    })?;
+    server.run(args.port, &args.address)
 }

@@ -5,6 +5,8 @@
 //! cargo run --example echo -- --port 8888
 //! printf 'hello\n' | nc -q1 127.0.0.1 8888
 //! ```
+//!
+//! `SIGTERM` or `SIGINT` stops it: no new connections, exit status 0.
 
 mod common;
 
@@ -24,8 +26,17 @@ fn main() -> std::io::Result<()> {
             eprintln!("{addr} disconnected");
         });
     });
+    // SIGTERM or SIGINT: stop accepting and leave the loop (an echo session has no request to
+    // finish: its open connections close with the process), exit status 0. Handled before
+    // listening, so a signal as soon as clients can connect finds it.
+    let io_loop = IOLoop::current();
+    let (l, s) = (io_loop.clone(), server.clone());
+    let _stop = squall::process::add_stop_signal_handler(&io_loop, move |_| {
+        s.stop();
+        l.stop();
+    })?;
     server.listen(args.port, &args.address)?;
     println!("echo server on {}:{}", args.address, args.port);
-    IOLoop::current().start();
+    io_loop.start();
     Ok(())
 }

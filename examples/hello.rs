@@ -4,6 +4,9 @@
 //! cargo run --example hello            # then: curl http://127.0.0.1:8888/
 //! cargo run --example hello -- --port 9000
 //! ```
+//!
+//! Ctrl-C (`SIGINT`) or `SIGTERM` stops it gracefully: requests in flight are answered, new
+//! connections refused, and it exits with status 0.
 
 mod common;
 
@@ -24,9 +27,7 @@ fn main() -> std::io::Result<()> {
     squall::log::enable_pretty_logging(log::LevelFilter::Info);
     let args = common::Args::parse();
     let app = Application::new(routes![(r"/", MainHandler)]);
-    // The loop keeps a listening server alive until it is stopped, as in Tornado.
-    app.listen_on(args.port, &args.address)?;
-    log::info!("listening on http://{}:{}/", args.address, args.port);
-    IOLoop::current().start();
+    // Serves until SIGTERM or SIGINT, then finishes the requests in flight and returns.
+    app.run_on(args.port, &args.address)?;
     Ok(())
 }

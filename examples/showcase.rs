@@ -14,7 +14,8 @@
 //! (or `--static DIR`) under `/static/`, where `big.bin` (1 MiB of the bytes 0..=255 repeated)
 //! is generated at start-up when absent; request bodies up to 1 MiB (413 beyond), heads up to
 //! 64 KiB (431 beyond); idle keep-alive connections and heads still arriving after 5 s are
-//! closed. One access-log line per request goes to stderr.
+//! closed. One access-log line per request goes to stderr. `SIGTERM` or `SIGINT` stops it
+//! gracefully: new connections are refused, requests in flight are answered, exit status 0.
 //!
 //! | route | what it does |
 //! |---|---|
@@ -423,13 +424,7 @@ fn main() -> std::io::Result<()> {
         ..HttpServerOptions::default()
     };
     let server = make_app(static_path.clone(), secret)?.into_server_with(options);
-    server.listen(args.port, &args.address)?;
-    log::info!(
-        "showcase listening on http://{}:{}/ (static files from {})",
-        args.address,
-        args.port,
-        static_path.display()
-    );
-    IOLoop::current().start();
-    Ok(())
+    log::info!("showcase: static files from {}", static_path.display());
+    // Until SIGTERM or SIGINT, then stop accepting, finish the requests in flight, exit 0.
+    server.run(args.port, &args.address)
 }

@@ -35,13 +35,8 @@ fn main() -> std::io::Result<()> {
         files = files.cache_max_age(Duration::from_secs(secs));
     }
     let app = Application::new(routes![(r"/(.*)", files)]);
-    app.listen_on(args.port, &args.address)?;
-    log::info!(
-        "serving {} on http://{}:{}/",
-        root.display(),
-        args.address,
-        args.port
-    );
-    IOLoop::current().start();
+    log::info!("serving {}", root.display());
+    // Until SIGTERM or SIGINT, then a graceful shutdown (downloads in flight finish).
+    app.run_on(args.port, &args.address)?;
     Ok(())
 }

@@ -647,15 +647,13 @@ fn main() -> std::io::Result<()> {
         ..defaults
     };
     let server = app.into_server_with(options);
-    server.listen(args.port, &args.address)?;
     log::info!(
-        "upload server on http://{}:{}/ saving to {} (limit {max_size} bytes)",
-        args.address,
-        args.port,
+        "upload server saving to {} (limit {max_size} bytes)",
         dir.display()
     );
-    IOLoop::current().start();
-    Ok(())
+    // Until SIGTERM or SIGINT, then stop accepting, let uploads in flight finish (up to the
+    // grace period), exit 0.
+    server.run(args.port, &args.address)
 }
 
 #[cfg(test)]

@@ -390,6 +390,39 @@ impl HttpServer {
         log::info!("squall: server shut down");
         Ok(())
     }
+
+    /// Listens on `address:port` and serves until a graceful shutdown has finished: what
+    /// [`Application::run`](crate::web::Application::run) does with a server of its own
+    /// options. The stop signals are handled before the socket listens, so a signal that comes
+    /// as soon as a client can connect still finds the graceful path.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use squall::httpserver::{HTTPServer, HttpServerOptions};
+    /// use squall::http1::{Request, Responder};
+    ///
+    /// let options = HttpServerOptions { max_body_size: 1 << 20, ..HttpServerOptions::default() };
+    /// let hello = |_: Request, res: Responder| res.respond(200, &[], b"hi");
+    /// HTTPServer::with_options(hello, options).run(8888, "127.0.0.1")?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The bind error, or as [`shutdown_on_signals`](HTTPServer::shutdown_on_signals).
+    ///
+    /// # Panics
+    ///
+    /// As [`serve_until_shutdown`](HTTPServer::serve_until_shutdown).
+    pub fn run(&self, port: u16, address: &str) -> io::Result<()> {
+        self.shutdown_on_signals()?;
+        self.listen(port, address)?;
+        for addr in self.local_addrs() {
+            log::info!("squall: serving on http://{addr}/ until SIGTERM or SIGINT");
+        }
+        self.serve_until_shutdown()
+    }
 }
 
 impl Inner {

@@ -573,6 +573,64 @@ impl Application {
         server.listen(port, address)?;
         Ok(server)
     }
+
+    /// Serves on 127.0.0.1:`port` until `SIGTERM` or `SIGINT`, then shuts down gracefully and
+    /// returns: the one line a `main` needs (Tornado's `app.listen(port)` and
+    /// `IOLoop.current().start()`, plus the signal handling a deployment expects).
+    ///
+    /// On the signal, the server stops accepting (new connections are refused), closes idle
+    /// connections, lets requests in flight finish (up to
+    /// [`HttpServerOptions::shutdown_grace`], 30 s by default) and returns `Ok`, so a `main`
+    /// that returns next exits with status 0. See [`HTTPServer::serve_until_shutdown`] for the
+    /// details, and [`into_server_with`](Application::into_server_with) then
+    /// [`HTTPServer::run`] for other server options.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use squall::prelude::*;
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Main;
+    ///
+    /// #[handler]
+    /// impl Main {
+    ///     fn get(&mut self, cx: &mut Context) -> Result<()> {
+    ///         cx.write("Hello, world");
+    ///         Ok(())
+    ///     }
+    /// }
+    ///
+    /// fn main() -> std::io::Result<()> {
+    ///     Application::new(routes![(r"/", Main)]).run(8888)?;
+    ///     Ok(())
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// The bind error, or installing the signal handlers failed.
+    ///
+    /// # Panics
+    ///
+    /// If the current thread's loop is already running (call it instead of `IOLoop::start`).
+    pub fn run(self, port: u16) -> Result<(), Error> {
+        self.run_on(port, "127.0.0.1")
+    }
+
+    /// [`run`](Application::run) on `address:port`.
+    ///
+    /// # Errors
+    ///
+    /// As [`run`](Application::run).
+    ///
+    /// # Panics
+    ///
+    /// As [`run`](Application::run).
+    pub fn run_on(self, port: u16, address: &str) -> Result<(), Error> {
+        self.into_server().run(port, address)?;
+        Ok(())
+    }
 }
 
 impl HttpDelegate for Application {
