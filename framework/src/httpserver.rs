@@ -399,22 +399,22 @@ impl HttpServer {
     /// # Examples
     ///
     /// ```no_run
-    /// use squall::httpserver::{HTTPServer, HttpServerOptions};
-    /// use squall::http1::{Request, Responder};
+    /// use squall::http1::{HttpServerOptions, Request, Responder};
+    /// use squall::httpserver::HttpServer;
     ///
     /// let options = HttpServerOptions { max_body_size: 1 << 20, ..HttpServerOptions::default() };
     /// let hello = |_: Request, res: Responder| res.respond(200, &[], b"hi");
-    /// HTTPServer::with_options(hello, options).run(8888, "127.0.0.1")?;
+    /// HttpServer::with_options(hello, options).run(8888, "127.0.0.1")?;
     /// # Ok::<(), std::io::Error>(())
     /// ```
     ///
     /// # Errors
     ///
-    /// The bind error, or as [`shutdown_on_signals`](HTTPServer::shutdown_on_signals).
+    /// The bind error, or as [`shutdown_on_signals`](HttpServer::shutdown_on_signals).
     ///
     /// # Panics
     ///
-    /// As [`serve_until_shutdown`](HTTPServer::serve_until_shutdown).
+    /// As [`serve_until_shutdown`](HttpServer::serve_until_shutdown).
     pub fn run(&self, port: u16, address: &str) -> io::Result<()> {
         self.shutdown_on_signals()?;
         self.listen(port, address)?;

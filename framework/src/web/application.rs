@@ -581,9 +581,9 @@ impl Application {
     /// On the signal, the server stops accepting (new connections are refused), closes idle
     /// connections, lets requests in flight finish (up to
     /// [`HttpServerOptions::shutdown_grace`], 30 s by default) and returns `Ok`, so a `main`
-    /// that returns next exits with status 0. See [`HTTPServer::serve_until_shutdown`] for the
+    /// that returns next exits with status 0. See [`HttpServer::serve_until_shutdown`] for the
     /// details, and [`into_server_with`](Application::into_server_with) then
-    /// [`HTTPServer::run`] for other server options.
+    /// [`HttpServer::run`] for other server options.
     ///
     /// # Examples
     ///
