@@ -47,6 +47,7 @@ mod parse;
 mod request;
 mod request_line;
 mod response;
+mod response_parse;
 mod server;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod simd;
@@ -64,6 +65,11 @@ pub use response::{Responder, ResponseError};
 pub(crate) use server::ServerCore;
 pub use server::{BodyMode, HttpDelegate, HttpServerOptions};
 pub use wire::reason_phrase;
+
+pub(crate) use parse::MAX_HEADERS;
+pub(crate) use response_parse::{
+    scan_response_head, BodyDecoder, BodyError, BodyFraming, HeadError, ResponseHead, ResponseScan,
+};
 
 use std::cell::{Cell, RefCell};
 use std::fmt;

@@ -166,13 +166,13 @@ fn early_refusal(body: &[u8], max_target: usize) -> Option<u16> {
     (target > max_target).then_some(414)
 }
 
-fn token_list_contains(value: &[u8], token: &str) -> bool {
+pub(super) fn token_list_contains(value: &[u8], token: &str) -> bool {
     value
         .split(|&b| b == b',')
         .any(|t| t.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
 }
 
-fn parse_content_length(value: &[u8]) -> Option<u64> {
+pub(super) fn parse_content_length(value: &[u8]) -> Option<u64> {
     // "5" or a list of identical values "5, 5" (RFC 9110 §8.6); digits only, no sign.
     let mut found: Option<u64> = None;
     for part in value.split(|&b| b == b',') {

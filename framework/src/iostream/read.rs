@@ -150,6 +150,27 @@ impl IOStream {
         .await
     }
 
+    /// Waits until the read buffer holds more than `have` bytes, without taking any: for
+    /// parsers that work on the buffer in place ([`with_read_buffer`](IOStream::with_read_buffer))
+    /// and need more input (the HTTP client's response parser).
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Closed`] if the stream closes or the peer finishes sending before then
+    /// (`cause: None` for a clean end of input, which may still leave up to `have` bytes
+    /// buffered); [`StreamError::Unsatisfiable`] if `have` reaches `max_buffer_size`.
+    pub async fn wait_for_data(&self, have: usize) -> Result<(), StreamError> {
+        self.read_with(usize::MAX, move |buf, _eof| {
+            if buf.len() > have {
+                Found::Take(0)
+            } else {
+                Found::NotYet
+            }
+        })
+        .await
+        .map(drop)
+    }
+
     pub(super) async fn read_with(
         &self,
         max_bytes: usize,

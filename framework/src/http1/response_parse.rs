@@ -1,0 +1,565 @@
+//! The client side of the wire: reading an HTTP/1.x *response* head and body (for
+//! [`httpclient`](crate::httpclient)), with the server's framing rules and strictness.
+//!
+//! The head is found and parsed once it is complete ([`scan_response_head`]); its fields are
+//! read by httparse and its framing judged by the same helpers as a request's
+//! (`parse_content_length`, `token_list_contains`). The body is decoded by [`BodyDecoder`]:
+//! Content-Length, chunked (the server's [`ChunkedDecoder`]) or close-delimited.
+//!
+//! ### Strictness
+//!
+//! Anything a client could only frame by guessing is refused, as the server refuses it in a
+//! request: Content-Length beside Transfer-Encoding, differing Content-Length values, a
+//! transfer coding other than `chunked`, chunked framing on HTTP/1.0, a bare LF as a line end,
+//! obs-fold, control characters in a field, a status outside 100-599. A pooled connection
+//! that read a response wrongly would hand the next request someone else's bytes, so a
+//! refused response is an error and its connection is closed.
+//!
+//! ### Limits
+//!
+//! A head longer than its limit, or with more than [`MAX_HEADERS`] fields, is refused as too
+//! large; a body past its limit is refused as soon as that is known (at once for a declared
+//! Content-Length).
+//!
+//! ### Rescanning
+//!
+//! A head arriving in pieces is searched only in its new bytes (the caller keeps the offset
+//! searched so far): O(n) for a slow server, never O(n²).
+
+use super::chunked::ChunkedDecoder;
+use super::parse::{parse_content_length, token_list_contains, MAX_HEADERS};
+use super::request::Version;
+use crate::httputil::HeaderMap;
+
+/// How a response's body is delimited (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    /// No body: a response to HEAD, a 1xx, 204 or 304, or `Content-Length: 0`.
+    Empty,
+    /// Exactly this many bytes.
+    Length(u64),
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// Everything until the server closes the connection.
+    UntilClose,
+}
+
+/// A complete, valid response head.
+#[derive(Debug)]
+pub(crate) struct ResponseHead {
+    /// Bytes of the buffer the head used.
+    pub(crate) consumed: usize,
+    pub(crate) version: Version,
+    pub(crate) status: u16,
+    pub(crate) reason: String,
+    pub(crate) headers: HeaderMap,
+    pub(crate) framing: BodyFraming,
+    /// Whether the connection may carry another request after this response's body.
+    pub(crate) keep_alive: bool,
+}
+
+/// Why a response head was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum HeadError {
+    /// Longer than the head limit, or more than [`MAX_HEADERS`] fields.
+    TooLarge,
+    /// Not a valid, unambiguous HTTP/1.x response head.
+    Bad(String),
+}
+
+/// The outcome of looking at the buffer for a response head.
+#[derive(Debug)]
+pub(crate) enum ResponseScan {
+    /// No complete head yet; `searched` bytes need not be searched again.
+    Partial {
+        searched: usize,
+    },
+    Complete(ResponseHead),
+    Error(HeadError),
+}
+
+fn bad(why: impl Into<String>) -> ResponseScan {
+    ResponseScan::Error(HeadError::Bad(why.into()))
+}
+
+/// Looks for a complete response head at the start of `buf` (searching from `searched`) and
+/// parses it. `head_request`: the request was HEAD, so no body follows whatever the fields say.
+pub(crate) fn scan_response_head(
+    buf: &[u8],
+    searched: usize,
+    max_size: usize,
+    head_request: bool,
+) -> ResponseScan {
+    // One pass over the new bytes: every LF must end a CRLF, and CRLF CRLF ends the head.
+    let mut end = None;
+    for i in searched..buf.len() {
+        if buf[i] != b'\n' {
+            continue;
+        }
+        if i == 0 || buf[i - 1] != b'\r' {
+            return bad("bare LF in the response head");
+        }
+        if i >= 3 && buf[i - 3..i - 1] == *b"\r\n" {
+            end = Some(i + 1);
+            break;
+        }
+    }
+    let Some(end) = end else {
+        if buf.len() > max_size {
+            return ResponseScan::Error(HeadError::TooLarge);
+        }
+        // Each LF is judged by the bytes before it: the next search starts at the new bytes.
+        return ResponseScan::Partial {
+            searched: buf.len(),
+        };
+    };
+    if end > max_size {
+        return ResponseScan::Error(HeadError::TooLarge);
+    }
+    parse_head(&buf[..end], head_request)
+}
+
+fn parse_head(head: &[u8], head_request: bool) -> ResponseScan {
+    let mut fields = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut res = httparse::Response::new(&mut fields);
+    match res.parse(head) {
+        Ok(httparse::Status::Complete(n)) if n == head.len() => {}
+        Ok(_) => return bad("malformed response head"),
+        Err(httparse::Error::TooManyHeaders) => return ResponseScan::Error(HeadError::TooLarge),
+        Err(e) => return bad(format!("malformed response head: {e}")),
+    }
+    let version = match res.version {
+        Some(0) => Version::Http10,
+        Some(1) => Version::Http11,
+        _ => return bad("unsupported HTTP version"),
+    };
+    let status = match res.code {
+        Some(c @ 100..=599) => c,
+        _ => return bad("status code outside 100-599"),
+    };
+    let reason = res.reason.unwrap_or("").to_owned();
+
+    let mut chunked = false;
+    let mut close = false;
+    let mut keep_alive_token = false;
+    let mut content_length: Option<u64> = None;
+    let mut headers = HeaderMap::with_capacity(res.headers.len());
+    for h in res.headers.iter() {
+        let name = h.name;
+        let value = h.value;
+        // httparse refuses CR, LF and NUL in values; the other controls are refused here, as
+        // the server refuses them in requests.
+        if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7f) {
+            return bad(format!("control character in the {name} field"));
+        }
+        if name.eq_ignore_ascii_case("content-length") {
+            let Some(n) = parse_content_length(value) else {
+                return bad("invalid Content-Length");
+            };
+            if content_length.is_some_and(|m| m != n) {
+                return bad("differing Content-Length values");
+            }
+            content_length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Only `chunked`, once: any other coding would hand the caller coded bytes, and
+            // a stack of codings is a smuggling vector.
+            if chunked || !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return bad("unsupported Transfer-Encoding");
+            }
+            chunked = true;
+        } else if name.eq_ignore_ascii_case("connection") {
+            close |= token_list_contains(value, "close");
+            keep_alive_token |= token_list_contains(value, "keep-alive");
+        }
+        headers.append(name.to_owned(), text(value));
+    }
+    if chunked && content_length.is_some() {
+        return bad("both Content-Length and Transfer-Encoding");
+    }
+    if chunked && version == Version::Http10 {
+        return bad("chunked Transfer-Encoding in an HTTP/1.0 response");
+    }
+    let framing = if head_request || status < 200 || status == 204 || status == 304 {
+        BodyFraming::Empty
+    } else if chunked {
+        BodyFraming::Chunked
+    } else {
+        match content_length {
+            Some(0) => BodyFraming::Empty,
+            Some(n) => BodyFraming::Length(n),
+            None => BodyFraming::UntilClose,
+        }
+    };
+    let persistent = !close && (version == Version::Http11 || keep_alive_token);
+    ResponseScan::Complete(ResponseHead {
+        consumed: head.len(),
+        version,
+        status,
+        reason,
+        headers,
+        framing,
+        keep_alive: persistent && framing != BodyFraming::UntilClose,
+    })
+}
+
+/// A field value as text: UTF-8 when it is, else ISO-8859-1 (each byte one character, as
+/// Tornado decodes headers), so no byte is lost.
+fn text(value: &[u8]) -> String {
+    match std::str::from_utf8(value) {
+        Ok(s) => s.to_owned(),
+        Err(_) => value.iter().map(|&b| b as char).collect(),
+    }
+}
+
+/// Why a response body could not be read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum BodyError {
+    /// Longer than the body limit (or its trailers longer than theirs).
+    TooLarge,
+    /// Bad chunked framing.
+    Bad(&'static str),
+    /// The input ended before the body did.
+    Truncated {
+        /// Body bytes received.
+        received: u64,
+        /// The declared length, if there was one.
+        expected: Option<u64>,
+    },
+}
+
+#[derive(Debug)]
+enum Decoding {
+    Length(u64),
+    Chunked(ChunkedDecoder),
+    UntilClose,
+    Done,
+}
+
+/// Decodes a response body from whatever pieces it arrives in, keeping no copy of it.
+#[derive(Debug)]
+pub(crate) struct BodyDecoder {
+    decoding: Decoding,
+    received: u64,
+    expected: Option<u64>,
+    max_body: u64,
+}
+
+impl BodyDecoder {
+    /// A decoder for a body framed as `framing`, refusing more than `max_body` bytes of it and
+    /// more than `max_trailers` bytes of chunked trailers.
+    ///
+    /// # Errors
+    ///
+    /// [`BodyError::TooLarge`] at once for a declared length over `max_body`.
+    pub(crate) fn new(
+        framing: BodyFraming,
+        max_body: u64,
+        max_trailers: usize,
+    ) -> Result<BodyDecoder, BodyError> {
+        let (decoding, expected) = match framing {
+            BodyFraming::Empty => (Decoding::Done, None),
+            BodyFraming::Length(n) if n > max_body => return Err(BodyError::TooLarge),
+            BodyFraming::Length(n) => (Decoding::Length(n), Some(n)),
+            BodyFraming::Chunked => (
+                Decoding::Chunked(ChunkedDecoder::new(max_body, max_trailers)),
+                None,
+            ),
+            BodyFraming::UntilClose => (Decoding::UntilClose, None),
+        };
+        Ok(BodyDecoder {
+            decoding,
+            received: 0,
+            expected,
+            max_body,
+        })
+    }
+
+    /// Whether the whole body has been decoded.
+    pub(crate) fn is_done(&self) -> bool {
+        matches!(self.decoding, Decoding::Done)
+    }
+
+    /// Body bytes decoded so far.
+    pub(crate) fn received(&self) -> u64 {
+        self.received
+    }
+
+    /// Decodes from `input`, handing body bytes to `out`; returns how many input bytes were
+    /// used (all of them unless the body ended inside `input`).
+    ///
+    /// # Errors
+    ///
+    /// Bad chunked framing, or the body over its limit.
+    pub(crate) fn feed(
+        &mut self,
+        input: &[u8],
+        out: &mut dyn FnMut(&[u8]),
+    ) -> Result<usize, BodyError> {
+        let received = &mut self.received;
+        match &mut self.decoding {
+            Decoding::Done => Ok(0),
+            Decoding::Length(left) => {
+                let n = (*left).min(input.len() as u64) as usize;
+                out(&input[..n]);
+                *left -= n as u64;
+                *received += n as u64;
+                if *left == 0 {
+                    self.decoding = Decoding::Done;
+                }
+                Ok(n)
+            }
+            Decoding::Chunked(decoder) => {
+                let used = decoder
+                    .feed(input, &mut |data| {
+                        *received += data.len() as u64;
+                        out(data);
+                        Ok(())
+                    })
+                    .map_err(|status| match status {
+                        413 | 431 => BodyError::TooLarge,
+                        _ => BodyError::Bad("bad chunked framing"),
+                    })?;
+                if decoder.is_done() {
+                    self.decoding = Decoding::Done;
+                }
+                Ok(used)
+            }
+            Decoding::UntilClose => {
+                let room = self.max_body - *received;
+                if input.len() as u64 > room {
+                    return Err(BodyError::TooLarge);
+                }
+                out(input);
+                *received += input.len() as u64;
+                Ok(input.len())
+            }
+        }
+    }
+
+    /// The input ended cleanly (the server closed): completes a close-delimited body.
+    ///
+    /// # Errors
+    ///
+    /// [`BodyError::Truncated`] for any other body not yet complete.
+    pub(crate) fn end_of_input(&mut self) -> Result<(), BodyError> {
+        match self.decoding {
+            Decoding::Done => Ok(()),
+            Decoding::UntilClose => {
+                self.decoding = Decoding::Done;
+                Ok(())
+            }
+            Decoding::Length(_) | Decoding::Chunked(_) => Err(BodyError::Truncated {
+                received: self.received,
+                expected: self.expected,
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan(raw: &[u8]) -> ResponseScan {
+        scan_response_head(raw, 0, 8192, false)
+    }
+
+    fn complete(raw: &[u8]) -> ResponseHead {
+        match scan(raw) {
+            ResponseScan::Complete(h) => h,
+            other => panic!("{:?}: {other:?}", String::from_utf8_lossy(raw)),
+        }
+    }
+
+    fn refused(raw: &[u8]) -> String {
+        match scan(raw) {
+            ResponseScan::Error(HeadError::Bad(why)) => why,
+            other => panic!(
+                "{:?} was not refused: {other:?}",
+                String::from_utf8_lossy(raw)
+            ),
+        }
+    }
+
+    #[test]
+    fn reads_status_fields_and_framing() {
+        let h = complete(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-A: b\r\n\r\nhello");
+        assert_eq!((h.status, h.reason.as_str()), (200, "OK"));
+        assert_eq!(h.version, Version::Http11);
+        assert_eq!(h.consumed, 46, "the head ends before the body");
+        assert_eq!(h.framing, BodyFraming::Length(5));
+        assert!(h.keep_alive);
+        assert_eq!(h.headers.get("x-a"), Some("b"));
+
+        let h = complete(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n");
+        assert_eq!(h.framing, BodyFraming::Chunked);
+        let h = complete(b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(h.framing, BodyFraming::UntilClose);
+        assert!(!h.keep_alive, "a close-delimited body ends the connection");
+        let h = complete(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\n");
+        assert!(!h.keep_alive);
+        let h = complete(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\n\r\n");
+        assert!(!h.keep_alive, "1.0 closes unless it says keep-alive");
+        let h = complete(b"HTTP/1.0 200 OK\r\nContent-Length: 3\r\nConnection: Keep-Alive\r\n\r\n");
+        assert!(h.keep_alive);
+        let h = complete(b"HTTP/1.1 200 OK\r\nContent-Length: 7, 7\r\n\r\n");
+        assert_eq!(h.framing, BodyFraming::Length(7));
+    }
+
+    #[test]
+    fn no_body_after_head_204_304_and_1xx() {
+        for status in [
+            "204 No Content",
+            "304 Not Modified",
+            "100 Continue",
+            "103 Early",
+        ] {
+            let raw = format!("HTTP/1.1 {status}\r\nContent-Length: 10\r\n\r\n");
+            assert_eq!(
+                complete(raw.as_bytes()).framing,
+                BodyFraming::Empty,
+                "{status}"
+            );
+        }
+        match scan_response_head(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n", 0, 99, true) {
+            ResponseScan::Complete(h) => {
+                assert_eq!(h.framing, BodyFraming::Empty);
+                assert!(h.keep_alive);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_ambiguous_framing() {
+        let cases: &[&[u8]] = &[
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 3, 4\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999999\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\r\n b\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: a\x01b\r\n\r\n",
+            b"HTTP/1.1 099 Low\r\n\r\n",
+            b"HTTP/1.1 600 High\r\n\r\n",
+            b"HTTP/2.0 200 OK\r\n\r\n",
+            b"HTTP/1.1 2000 OK\r\n\r\n",
+            b"ICY 200 OK\r\n\r\n",
+        ];
+        for c in cases {
+            refused(c);
+        }
+        assert!(refused(b"HTTP/1.1 200 OK\nX: a\r\n\r\n").contains("bare LF"));
+        assert!(refused(b"HTTP/1.1 200 OK\r\nX: a\n\r\n").contains("bare LF"));
+        // Refused before the head is complete: no waiting for a terminator that cannot come.
+        assert!(refused(b"HTTP/1.1 200 OK\n").contains("bare LF"));
+    }
+
+    #[test]
+    fn limits_and_partial_heads() {
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+        // Every split point: partial until the last byte, and the rescan resumes correctly.
+        for cut in 1..raw.len() {
+            let searched = match scan_response_head(&raw[..cut], 0, 8192, false) {
+                ResponseScan::Partial { searched } => searched,
+                other => panic!("cut {cut}: {other:?}"),
+            };
+            match scan_response_head(raw, searched, 8192, false) {
+                ResponseScan::Complete(h) => assert_eq!(h.consumed, raw.len()),
+                other => panic!("cut {cut}: {other:?}"),
+            }
+        }
+        let big = [b"HTTP/1.1 200 OK\r\nX: ".as_slice(), &[b'a'; 100]].concat();
+        assert!(matches!(
+            scan_response_head(&big, 0, 64, false),
+            ResponseScan::Error(HeadError::TooLarge)
+        ));
+        let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+        for i in 0..=MAX_HEADERS {
+            many.extend_from_slice(format!("X-{i}: v\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert!(matches!(
+            scan_response_head(&many, 0, 1 << 20, false),
+            ResponseScan::Error(HeadError::TooLarge)
+        ));
+    }
+
+    #[test]
+    fn non_utf8_values_are_latin1() {
+        let h = complete(b"HTTP/1.1 200 OK\r\nX: caf\xe9\r\nContent-Length: 0\r\n\r\n");
+        assert_eq!(h.headers.get("X"), Some("caf\u{e9}"));
+    }
+
+    fn decode(framing: BodyFraming, input: &[u8], piece: usize) -> Result<Vec<u8>, BodyError> {
+        let mut d = BodyDecoder::new(framing, 100, 100)?;
+        let mut out = Vec::new();
+        for chunk in input.chunks(piece) {
+            let used = d.feed(chunk, &mut |b| out.extend_from_slice(b))?;
+            if d.is_done() {
+                assert!(used <= chunk.len());
+                return Ok(out);
+            }
+            assert_eq!(used, chunk.len());
+        }
+        d.end_of_input()?;
+        Ok(out)
+    }
+
+    #[test]
+    fn decodes_bodies_in_any_pieces() {
+        for piece in 1..12 {
+            assert_eq!(
+                decode(BodyFraming::Length(5), b"helloEXTRA", piece).unwrap(),
+                b"hello"
+            );
+            assert_eq!(
+                decode(
+                    BodyFraming::Chunked,
+                    b"3\r\nhel\r\n2\r\nlo\r\n0\r\n\r\nX",
+                    piece
+                )
+                .unwrap(),
+                b"hello"
+            );
+            assert_eq!(
+                decode(BodyFraming::UntilClose, b"hello", piece).unwrap(),
+                b"hello"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_and_oversized_bodies_are_errors() {
+        assert_eq!(
+            decode(BodyFraming::Length(10), b"hello", 3),
+            Err(BodyError::Truncated {
+                received: 5,
+                expected: Some(10)
+            })
+        );
+        assert!(matches!(
+            decode(BodyFraming::Chunked, b"5\r\nhello\r\n", 4),
+            Err(BodyError::Truncated { received: 5, .. })
+        ));
+        assert_eq!(
+            BodyDecoder::new(BodyFraming::Length(101), 100, 100).err(),
+            Some(BodyError::TooLarge)
+        );
+        assert_eq!(
+            decode(BodyFraming::UntilClose, &[b'x'; 101], 7),
+            Err(BodyError::TooLarge)
+        );
+        assert_eq!(
+            decode(BodyFraming::Chunked, b"65\r\n", 7),
+            Err(BodyError::TooLarge)
+        );
+        assert_eq!(
+            decode(BodyFraming::Chunked, b"z\r\n", 7),
+            Err(BodyError::Bad("bad chunked framing"))
+        );
+    }
+}
