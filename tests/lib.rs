@@ -12,10 +12,13 @@
 //! - [`ExampleServer`]: one of the example programs (`examples/*.rs`, which take `--port` and
 //!   report no port of their own) run as a child process on a free port, found ready when it
 //!   accepts, killed on drop (with [`ScratchDir`] for the files it needs).
+//! - [`fake_server::FakeServer`]: a raw server answering with a test's exact bytes (for the
+//!   HTTP client's tests), counting connections.
 //! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
 
 pub mod app_process;
 mod example_server;
+pub mod fake_server;
 
 pub use example_server::{
     example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,

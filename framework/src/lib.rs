@@ -51,8 +51,8 @@
 //! `HttpServer::bind(8888, "127.0.0.1")?.start(0, make_app)?.serve_until_shutdown()`.
 //!
 //! The modules follow Tornado's: [`ioloop`], [`iostream`], [`netutil`], [`tcpserver`],
-//! [`process`], [`httpserver`] (over [`http1`]), [`httputil`], [`escape`], [`web`] and
-//! [`testing`]; `README.md` maps Tornado's names to Squall's.
+//! [`process`], [`httpserver`] (over [`http1`]), [`httpclient`], [`httputil`], [`escape`],
+//! [`web`] and [`testing`]; `README.md` maps Tornado's names to Squall's.
 //!
 //! ### Names
 //!
@@ -75,6 +75,7 @@ extern crate self as squall;
 pub mod escape;
 pub mod executor;
 pub mod http1;
+pub mod httpclient;
 pub mod httpserver;
 pub mod httputil;
 pub mod ioloop;

@@ -113,6 +113,15 @@ impl From<u16> for HttpError {
     }
 }
 
+/// A failed call to another service: 504 Gateway Timeout if it timed out, else 502 Bad
+/// Gateway, with the detail for the log only (`?` on a fetch in a handler).
+impl From<crate::httpclient::Error> for HttpError {
+    fn from(e: crate::httpclient::Error) -> HttpError {
+        let status = if e.is_timeout() { 504 } else { 502 };
+        HttpError::new(status).log(e.to_string())
+    }
+}
+
 macro_rules! from_error {
     ($status:expr, $($t:ty),*) => {$(
         impl From<$t> for HttpError {
