@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use squall::http1::{Request, Responder};
+use squall::http1::{Method, Request, Responder};
 use squall_tests::{assert_rejected, echo, options, Client, TestServer};
 
 /// An echo server with small limits that counts the requests its delegate saw.
@@ -89,6 +89,33 @@ fn unknown_but_valid_method_reaches_the_delegate() {
     let r = c.read_response();
     assert_eq!(r.header("X-Method"), Some("PROPFIND"));
     assert_eq!(seen.load(Ordering::SeqCst), 1);
+}
+
+/// `Method::Other` keeps the method's text, up to the longest accepted (64 bytes).
+#[test]
+fn extension_method_keeps_its_text() {
+    let server = TestServer::start(options(), || {
+        |req: Request, res: Responder| {
+            let body = match req.method() {
+                Method::Other(name) => format!("other {}", name.as_str()),
+                known => format!("known {known}"),
+            };
+            res.respond(200, &[], body.as_bytes())
+        }
+    });
+    let longest = "M".repeat(64);
+    for (method, want) in [
+        ("PROPFIND", "other PROPFIND".to_owned()),
+        ("get", "other get".to_owned()),
+        ("PATCH", "known PATCH".to_owned()),
+        (longest.as_str(), format!("other {longest}")),
+    ] {
+        let mut c = server.connect();
+        c.send(format!("{method} /x HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let r = c.read_response();
+        assert_eq!(r.status, 200, "{method}");
+        assert_eq!(r.body, want.as_bytes(), "{method}");
+    }
 }
 
 #[test]

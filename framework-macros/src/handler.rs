@@ -345,7 +345,7 @@ fn generate(model: Model) -> TokenStream {
         if vs.is_empty() {
             quote!(false)
         } else {
-            quote!(matches!(method, #(#p::Method::#vs)|*))
+            quote!(matches!(method, #(#p::MethodKind::#vs)|*))
         }
     };
     let prepare_async = hooks.iter().any(|h| h.ident == "prepare" && h.is_async);
@@ -395,7 +395,7 @@ fn generate(model: Model) -> TokenStream {
             #p::IntoHandlerResult::into_result(Self::#ident(self, cx #(, #names)*))
         );
         quote! {
-            #p::Method::#v => {
+            #p::MethodKind::#v => {
                 #(#lets)*
                 #call
             }
@@ -408,7 +408,7 @@ fn generate(model: Model) -> TokenStream {
             #p::IntoHandlerResult::into_result(Self::#ident(self, cx #(, #names)*).await)
         );
         quote! {
-            #p::Method::#v => {
+            #p::MethodKind::#v => {
                 #(#lets)*
                 #call
             }
@@ -465,22 +465,22 @@ fn generate(model: Model) -> TokenStream {
         #item
 
         impl #impl_generics #p::RequestHandler for #ty #where_clause {
-            const METHODS: &'static [#p::Method] = &[#(#p::Method::#variants),*];
+            const METHODS: &'static [#p::MethodKind] = &[#(#p::MethodKind::#variants),*];
             const ARITY: usize = #arity;
             const STREAM_REQUEST_BODY: bool = #stream;
             const WANTS_CONNECTION_CLOSE: bool = #wants_close;
 
-            fn __is_async(method: #p::Method) -> bool {
+            fn __is_async(method: #p::MethodKind) -> bool {
                 #prepare_async || #async_match
             }
 
-            fn __xsrf_exempt(method: #p::Method) -> bool {
+            fn __xsrf_exempt(method: #p::MethodKind) -> bool {
                 #all_exempt || #exempt_match
             }
 
             #[allow(unreachable_code, unused_variables)]
             fn __call_sync(&mut self, cx: &mut #p::Context) -> #p::Result<(), #p::HttpError> {
-                match cx.dispatch_method() {
+                match cx.__dispatch_kind() {
                     #(#sync_arms)*
                     _ => #p::Result::Err(#p::HttpError::new(405)),
                 }
@@ -492,7 +492,7 @@ fn generate(model: Model) -> TokenStream {
                 cx: &'__squall mut #p::Context,
             ) -> impl #p::Future<Output = #p::Result<(), #p::HttpError>> + '__squall {
                 async move {
-                    match cx.dispatch_method() {
+                    match cx.__dispatch_kind() {
                         #(#async_arms)*
                         // Sync methods (with an async `prepare`) run as they do without a task.
                         _ => <Self as #p::RequestHandler>::__call_sync(self, cx),

@@ -103,7 +103,7 @@ pub mod prelude {
 /// What the macros' generated code names. Not public API.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::http1::{Method, Request};
+    pub use crate::http1::{MethodKind, Request};
     pub use crate::web::{
         path_arg, path_arg_opt, Context, HttpError, IntoHandlerResult, RequestHandler, Route,
         RouteArity, RouteSpec, Routes,

@@ -60,7 +60,9 @@ mod wire;
 #[path = "fuzz.rs"]
 pub mod __fuzz;
 
-pub use request::{BodySink, Method, Request, RequestBuilder, Version};
+#[doc(hidden)]
+pub use request::MethodKind;
+pub use request::{BodySink, ExtensionMethod, Method, Request, RequestBuilder, Version};
 pub use response::{Responder, ResponseError};
 pub(crate) use server::ServerCore;
 pub use server::{BodyMode, HttpDelegate, HttpServerOptions};
@@ -519,7 +521,7 @@ impl Conn {
         let mut cur = self.current.get();
         cur.seq += 1;
         cur.version = request.parts.version;
-        cur.is_head = request.parts.method == Method::Head;
+        cur.is_head = request.parts.method == MethodKind::Head;
         cur.keep_alive = request.parts.keep_alive && !self.server.draining.get();
         self.current.set(cur);
         self.phase.set(Phase::Dispatched);

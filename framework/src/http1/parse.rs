@@ -10,7 +10,7 @@
 //! parsed once, when complete. A slow client costs O(n), never O(n²).
 
 use super::fields::plain_fields;
-use super::request::{Method, Parts, Span, Version};
+use super::request::{MethodKind, Parts, Span, Version};
 use super::request_line::{parse_request_line, BadLine};
 use super::wire::is_name;
 
@@ -30,7 +30,7 @@ pub(crate) enum Framing {
 pub(crate) struct Head {
     /// Bytes of the buffer the head used (leading blank lines included).
     pub(crate) consumed: usize,
-    pub(crate) method: Method,
+    pub(crate) method: MethodKind,
     pub(crate) method_span: Span,
     /// The origin-form target (path and query); for an absolute-form target, the part after
     /// its authority (see [`request_line::absolute_form`](super::request_line::absolute_form)).
@@ -143,7 +143,7 @@ pub(crate) fn scan_head(
 }
 
 /// Longest method accepted (a longer "method" is garbage: 400).
-pub(crate) const MAX_METHOD: usize = 64;
+pub(crate) const MAX_METHOD: usize = super::request::ExtensionMethod::MAX_LEN;
 
 /// Refuses a head still arriving whose request line is already bad: a method longer than
 /// [`MAX_METHOD`] (400) or a target longer than `max_target` (414). Both only grow as bytes

@@ -15,12 +15,12 @@
 //! - version: `HTTP/1.1` or `HTTP/1.0` (any other is refused, as soon as a byte differs);
 //! - end of line: CRLF or a bare LF.
 
-use super::request::{Method, Version};
+use super::request::{ExtensionMethod, MethodKind, Version};
 
 /// A complete, valid request line, as offsets into the buffer it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RequestLine {
-    pub(crate) method: Method,
+    pub(crate) method: MethodKind,
     /// The method is `buf[..method_end]`.
     pub(crate) method_end: usize,
     /// The target is `buf[target.0..target.1]`.
@@ -81,7 +81,7 @@ fn target_block(x: u64) -> (u64, u64) {
 pub(crate) fn parse_request_line(buf: &[u8]) -> Result<Option<RequestLine>, BadLine> {
     // Method. Most requests are GETs: one comparison settles those.
     let (method, method_end) = if buf.starts_with(b"GET ") {
-        (Method::Get, 3)
+        (MethodKind::Get, 3)
     } else {
         let mut i = 0;
         loop {
@@ -96,10 +96,10 @@ pub(crate) fn parse_request_line(buf: &[u8]) -> Result<Option<RequestLine>, BadL
             }
             i += 1;
         }
-        if i == 0 {
+        if i == 0 || i > ExtensionMethod::MAX_LEN {
             return Err(BadLine);
         }
-        (Method::from_bytes(&buf[..i]), i)
+        (MethodKind::from_bytes(&buf[..i]), i)
     };
 
     // Target: eight bytes at a time to the first byte that cannot be in it, noting the first

@@ -393,7 +393,7 @@ impl AppInner {
 fn unrouted(cx: &mut Context) {
     if cx.path() != "*" {
         cx.send_error(HttpError::new(404));
-    } else if cx.method() == crate::http1::Method::Options {
+    } else if cx.request().method_kind() == crate::http1::MethodKind::Options {
         cx.set_status(204);
         if let Err(e) = cx.finish() {
             log::debug!("squall: answering OPTIONS *: {e}");

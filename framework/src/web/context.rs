@@ -24,7 +24,7 @@ use std::rc::Rc;
 use super::application::{AppInner, Settings};
 use super::error::{HttpError, Result};
 use super::etag;
-use crate::http1::{Method, Request, Responder};
+use crate::http1::{Method, MethodKind, Request, Responder};
 use crate::httputil::{same_name, validate_header_name, validate_header_value, HeaderMap};
 
 /// Largest number of path groups a route may have.
@@ -77,7 +77,7 @@ pub struct Context {
     pub(crate) app: Rc<AppInner>,
     request: Request,
     responder: Option<Responder>,
-    dispatch_method: Method,
+    dispatch_method: MethodKind,
     status: u16,
     reason: Option<Cow<'static, str>>,
     pub(crate) parts: Box<ContextParts>,
@@ -105,7 +105,7 @@ impl Context {
     #[inline]
     pub(crate) fn new(app: Rc<AppInner>, request: Request, responder: Responder) -> Context {
         let parts = app.take_parts();
-        let method = request.method();
+        let method = request.method_kind();
         Context {
             app,
             request,
@@ -160,10 +160,21 @@ impl Context {
 
     /// The method being served: the request's, or GET for a HEAD served by `get`.
     pub fn dispatch_method(&self) -> Method {
+        match self.dispatch_method {
+            MethodKind::Other => self.request.method(),
+            known => Method::from_kind(known, b""),
+        }
+    }
+
+    /// [`dispatch_method`](Context::dispatch_method) without an extension method's text: what
+    /// the generated dispatch matches on. Not API.
+    #[doc(hidden)]
+    #[inline]
+    pub fn __dispatch_kind(&self) -> MethodKind {
         self.dispatch_method
     }
 
-    pub(crate) fn set_dispatch_method(&mut self, m: Method) {
+    pub(crate) fn set_dispatch_method(&mut self, m: MethodKind) {
         self.dispatch_method = m;
     }
 
@@ -582,7 +593,7 @@ impl Context {
             if self.etag_enabled
                 && self.content_length.is_none()
                 && self.status == 200
-                && self.dispatch_method == Method::Get
+                && self.dispatch_method == MethodKind::Get
             {
                 let tag = match own_etag {
                     Some(own) => own,

@@ -23,7 +23,7 @@ use std::task::{Poll, Waker};
 
 use super::context::Context;
 use super::error::{HttpError, Result};
-use crate::http1::Method;
+use crate::http1::MethodKind;
 use crate::task::CatchUnwind;
 
 /// A request handler: what `#[handler]` turns an `impl` block into.
@@ -59,7 +59,7 @@ use crate::task::CatchUnwind;
 pub trait RequestHandler: Sized + 'static {
     #[doc(hidden)]
     /// The HTTP methods the handler defines.
-    const METHODS: &'static [Method];
+    const METHODS: &'static [MethodKind];
     #[doc(hidden)]
     /// How many path arguments its methods take (the route's group count).
     const ARITY: usize;
@@ -73,11 +73,11 @@ pub trait RequestHandler: Sized + 'static {
 
     #[doc(hidden)]
     /// Whether serving `method` needs a task (an async method or an async `prepare`).
-    fn __is_async(method: Method) -> bool;
+    fn __is_async(method: MethodKind) -> bool;
 
     #[doc(hidden)]
     /// Whether `method` is exempt from the XSRF check.
-    fn __xsrf_exempt(_method: Method) -> bool {
+    fn __xsrf_exempt(_method: MethodKind) -> bool {
         false
     }
 
@@ -210,23 +210,23 @@ pub fn path_arg_opt<T: PathArg>(cx: &Context, i: usize) -> Result<Option<T>> {
 
 /// The method a handler serves for a request's method: itself, GET for HEAD when there is no
 /// `head`, or `None` (405, or the default OPTIONS answer).
-pub(crate) fn resolve_method(methods: &[Method], method: Method) -> Option<Method> {
+pub(crate) fn resolve_method(methods: &[MethodKind], method: MethodKind) -> Option<MethodKind> {
     if methods.contains(&method) {
         Some(method)
-    } else if method == Method::Head && methods.contains(&Method::Get) {
-        Some(Method::Get)
+    } else if method == MethodKind::Head && methods.contains(&MethodKind::Get) {
+        Some(MethodKind::Get)
     } else {
         None
     }
 }
 
 /// The `Allow` header value for a handler's methods.
-pub(crate) fn allow_header(methods: &[Method]) -> String {
+pub(crate) fn allow_header(methods: &[MethodKind]) -> String {
     let mut all: Vec<&str> = methods.iter().map(|m| m.as_str()).collect();
-    if methods.contains(&Method::Get) && !methods.contains(&Method::Head) {
+    if methods.contains(&MethodKind::Get) && !methods.contains(&MethodKind::Head) {
         all.push("HEAD");
     }
-    if !methods.contains(&Method::Options) {
+    if !methods.contains(&MethodKind::Options) {
         all.push("OPTIONS");
     }
     all.join(", ")
@@ -238,9 +238,9 @@ pub(crate) fn serve<H: RequestHandler>(mut h: H, slot: &mut Option<Context>, all
     let Some(cx) = slot.as_mut() else {
         return;
     };
-    let method = cx.request().method();
+    let method = cx.request().method_kind();
     let Some(effective) = resolve_method(H::METHODS, method) else {
-        if method == Method::Options {
+        if method == MethodKind::Options {
             cx.set_status(204);
         } else {
             let e = HttpError::new(405);
@@ -271,8 +271,8 @@ pub(crate) fn serve<H: RequestHandler>(mut h: H, slot: &mut Option<Context>, all
 
 /// The checks that run before `prepare`.
 fn before<H: RequestHandler>(cx: &mut Context) -> Result<()> {
-    let m = cx.request().method();
-    if cx.settings().xsrf_cookies && !m.is_safe() && !H::__xsrf_exempt(cx.dispatch_method()) {
+    let m = cx.request().method_kind();
+    if cx.settings().xsrf_cookies && !m.is_safe() && !H::__xsrf_exempt(cx.__dispatch_kind()) {
         cx.check_xsrf_cookie()?;
     }
     Ok(())
@@ -407,12 +407,12 @@ mod tests {
 
     #[test]
     fn method_resolution_and_allow() {
-        let m = [Method::Get, Method::Post];
-        assert_eq!(resolve_method(&m, Method::Get), Some(Method::Get));
-        assert_eq!(resolve_method(&m, Method::Head), Some(Method::Get));
-        assert_eq!(resolve_method(&m, Method::Delete), None);
-        assert_eq!(resolve_method(&m, Method::Options), None);
+        let m = [MethodKind::Get, MethodKind::Post];
+        assert_eq!(resolve_method(&m, MethodKind::Get), Some(MethodKind::Get));
+        assert_eq!(resolve_method(&m, MethodKind::Head), Some(MethodKind::Get));
+        assert_eq!(resolve_method(&m, MethodKind::Delete), None);
+        assert_eq!(resolve_method(&m, MethodKind::Options), None);
         assert_eq!(allow_header(&m), "GET, POST, HEAD, OPTIONS");
-        assert_eq!(allow_header(&[Method::Put]), "PUT, OPTIONS");
+        assert_eq!(allow_header(&[MethodKind::Put]), "PUT, OPTIONS");
     }
 }

@@ -1,4 +1,5 @@
 use super::*;
+use crate::http1::Method;
 use std::mem::MaybeUninit;
 
 const LIMITS: HeadLimits = HeadLimits {
@@ -27,7 +28,7 @@ fn complete_head_with_body_framing() {
     match scan_head(buf, 0, LIMITS, &mut parts) {
         Scan::Complete(h) => {
             assert_eq!(h.consumed, buf.len() - 5);
-            assert_eq!(h.method, Method::Post);
+            assert_eq!(h.method, MethodKind::Post);
             assert_eq!(h.framing, Framing::Length(5));
             assert!(h.keep_alive);
             let t = &parts.head[h.target.0 as usize..h.target.1 as usize];
@@ -287,7 +288,7 @@ fn reference_parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<
         Some(0) => Version::Http10,
         _ => return Err(505),
     };
-    let method = Method::parse(method_s);
+    let method = Method::parse(method_s).ok_or(400u16)?;
     parts.head.clear();
     parts.head.extend_from_slice(head);
     parts.headers.clear();
@@ -368,7 +369,7 @@ fn reference_parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<
     };
     Ok(Some(Head {
         consumed: head_len,
-        method,
+        method: method.kind(),
         method_span: span(method_s.as_bytes()),
         target,
         path_len,
