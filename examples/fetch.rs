@@ -49,10 +49,8 @@ fn parse_args() -> Result<Options, String> {
         match a.as_str() {
             "--method" => {
                 let m = value("--method")?;
-                o.method = Method::parse(&m.to_ascii_uppercase());
-                if o.method == Method::Other {
-                    return Err(format!("unknown method {m}"));
-                }
+                o.method = Method::parse(&m.to_ascii_uppercase())
+                    .ok_or(format!("not a method token: {m}"))?;
             }
             "--header" => {
                 let h = value("--header")?;

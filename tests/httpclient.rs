@@ -224,6 +224,12 @@ fn fetches_status_headers_and_body() {
     let err = res.error_for_status().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Status);
     assert_eq!(err.status(), Some(404));
+
+    // An extension method is sent by its name: the Application answers it 405 with Allow.
+    let propfind = Method::parse("PROPFIND").unwrap();
+    let res = run(fetch(req(url.clone()).method(propfind))).unwrap();
+    assert_eq!(res.status(), 405);
+    assert_eq!(res.header("Allow"), Some("GET, HEAD, OPTIONS"));
 }
 
 #[test]

@@ -439,11 +439,11 @@ fn asks_close(headers: &HeaderMap) -> bool {
         .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")))
 }
 
-/// Refuses what cannot be sent: a method without a name to send, fields with bad bytes,
+/// Refuses what cannot be sent: CONNECT (a tunnel, not a request), fields with bad bytes,
 /// framing fields (the client frames the body itself).
 fn check_request(request: &HttpRequest) -> Result<(), Error> {
     let invalid = |m: String| Error::new(ErrorKind::InvalidRequest, request.url.clone(), m);
-    if matches!(request.method, Method::Connect | Method::Other) {
+    if request.method == Method::Connect {
         return Err(invalid(format!(
             "the client cannot send {} requests",
             request.method
