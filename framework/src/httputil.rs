@@ -29,6 +29,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 mod form;
 mod headers;
 
+pub(crate) use form::{
+    decode_form_text, form_field_at, form_fields, parse_multipart_limited, LimitedError,
+};
 pub use form::{
     multipart_boundary, parse_body_arguments, parse_multipart, parse_query, Multipart, UploadedFile,
 };

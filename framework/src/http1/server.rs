@@ -79,7 +79,15 @@ pub struct HttpServerOptions {
     pub max_header_size: usize,
     /// Largest request target, default 8 KiB; more is 414.
     pub max_request_line: usize,
-    /// Largest request body, default 100 MiB; more is 413.
+    /// Largest request body, default 100 MiB (Tornado's); more is 413.
+    ///
+    /// A body that is not streamed is held in memory whole until its request is answered, so
+    /// `n` such uploads at once may hold `n` times this much: lower it to what the handlers
+    /// need (the showcase takes 1 MiB). Large uploads belong in a
+    /// `#[handler(stream_request_body)]` handler, which gets the body in pieces as they
+    /// arrive (its memory is one read buffer, whatever the size) and can refuse a body over
+    /// its own limit in `body_started` / `data_received`; this limit still caps what any
+    /// request may send (see `examples/upload.rs`).
     pub max_body_size: u64,
     /// Time allowed for a request head to arrive once it has started (slowloris defence).
     pub header_timeout: Option<Duration>,

@@ -39,23 +39,64 @@ use super::{parse_header_params, percent_decode, ParseError};
 /// ```
 pub fn parse_query(input: &[u8]) -> Result<Vec<(String, String)>, ParseError> {
     let mut pairs = Vec::new();
-    for segment in input.split(|&b| b == b'&') {
-        if segment.is_empty() {
-            continue;
-        }
-        let mut kv = segment.splitn(2, |&b| b == b'=');
-        let name = kv.next().unwrap_or_default();
-        let value = kv.next().unwrap_or_default();
-        pairs.push((decode_form_component(name)?, decode_form_component(value)?));
+    for (_, name, value) in form_fields(input) {
+        pairs.push((
+            decode_form_text(name)?.into_owned(),
+            decode_form_text(value)?.into_owned(),
+        ));
     }
     Ok(pairs)
 }
 
-fn decode_form_component(raw: &[u8]) -> Result<String, ParseError> {
+/// The fields of a query string or urlencoded body, as [`parse_query`] reads them but not
+/// decoded: for each non-empty `&`-separated segment, its offset in `input`, its raw name and
+/// its raw value (split at the first `=`). Allocates nothing.
+pub(crate) fn form_fields(input: &[u8]) -> impl Iterator<Item = (usize, &[u8], &[u8])> + Clone {
+    input
+        .split(|&b| b == b'&')
+        .scan(0usize, |offset, segment| {
+            let at = *offset;
+            *offset += segment.len() + 1;
+            Some((at, segment))
+        })
+        .filter(|(_, segment)| !segment.is_empty())
+        .map(|(at, segment)| {
+            let (name, value) = split_field(segment);
+            (at, name, value)
+        })
+}
+
+/// The raw name and value of the field whose segment starts at `offset` of `input` (an offset
+/// [`form_fields`] gave; any other gives what its bytes up to the next `&` say).
+pub(crate) fn form_field_at(input: &[u8], offset: usize) -> (&[u8], &[u8]) {
+    let rest = input.get(offset..).unwrap_or_default();
+    let end = rest.iter().position(|&b| b == b'&').unwrap_or(rest.len());
+    split_field(rest.get(..end).unwrap_or_default())
+}
+
+fn split_field(segment: &[u8]) -> (&[u8], &[u8]) {
+    match segment.iter().position(|&b| b == b'=') {
+        Some(eq) => (
+            segment.get(..eq).unwrap_or_default(),
+            segment.get(eq + 1..).unwrap_or_default(),
+        ),
+        None => (segment, &[]),
+    }
+}
+
+/// A name or value of a query string or form, decoded (`+` is a space, `%XX` a byte), borrowed
+/// from `raw` when it holds neither.
+///
+/// # Errors
+///
+/// [`ParseError`] when the decoded bytes are not UTF-8.
+pub(crate) fn decode_form_text(raw: &[u8]) -> Result<Cow<'_, str>, ParseError> {
     let invalid = |_| ParseError::new("query or form data is not valid UTF-8 after decoding");
     match percent_decode(raw, true) {
-        Cow::Borrowed(b) => std::str::from_utf8(b).map(str::to_owned).map_err(invalid),
-        Cow::Owned(v) => String::from_utf8(v).map_err(|e| invalid(e.utf8_error())),
+        Cow::Borrowed(b) => std::str::from_utf8(b).map(Cow::Borrowed).map_err(invalid),
+        Cow::Owned(v) => String::from_utf8(v)
+            .map(Cow::Owned)
+            .map_err(|e| invalid(e.utf8_error())),
     }
 }
 
@@ -154,14 +195,41 @@ pub fn multipart_boundary(content_type: &str) -> Option<String> {
 /// assert_eq!(form.files[0].1.body, b"line 1\r\nline 2");
 /// ```
 pub fn parse_multipart(boundary: &str, body: &[u8]) -> Result<Multipart, ParseError> {
+    parse_multipart_limited(boundary, body, usize::MAX).map_err(|e| match e {
+        LimitedError::Malformed(e) => e,
+        LimitedError::TooMany => ParseError::new("too many multipart parts"),
+    })
+}
+
+/// Why [`parse_multipart_limited`] stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum LimitedError {
+    /// The body is malformed.
+    Malformed(ParseError),
+    /// The body has more parts than allowed.
+    TooMany,
+}
+
+impl From<ParseError> for LimitedError {
+    fn from(e: ParseError) -> LimitedError {
+        LimitedError::Malformed(e)
+    }
+}
+
+/// [`parse_multipart`], stopping at the first part beyond `max_parts` (skipped parts count:
+/// each costs the same work): the number of parts costs neither time nor memory beyond the
+/// limit.
+pub(crate) fn parse_multipart_limited(
+    boundary: &str,
+    body: &[u8],
+    max_parts: usize,
+) -> Result<Multipart, LimitedError> {
     if boundary.is_empty() {
-        return Err(ParseError::new("empty multipart boundary"));
+        return Err(ParseError::new("empty multipart boundary").into());
     }
     // Also what keeps `find_bytes` linear: the delimiter then has a single CR, at its start.
     if boundary.bytes().any(|b| b.is_ascii_control()) {
-        return Err(ParseError::new(
-            "multipart boundary contains a control character",
-        ));
+        return Err(ParseError::new("multipart boundary contains a control character").into());
     }
     let mut delimiter = Vec::with_capacity(boundary.len() + 4);
     delimiter.extend_from_slice(b"\r\n--");
@@ -175,13 +243,18 @@ pub fn parse_multipart(boundary: &str, body: &[u8]) -> Result<Multipart, ParseEr
     };
     let mut next = match opening.or_else(|| find_delimiter(body, 0, &delimiter).map(|d| d.1)) {
         Some(d) => d,
-        None => return Err(ParseError::new("no multipart boundary found")),
+        None => return Err(ParseError::new("no multipart boundary found").into()),
     };
 
     let mut form = Multipart::default();
+    let mut parts = 0usize;
     while let Delimiter::Part(start) = next {
+        parts += 1;
+        if parts > max_parts {
+            return Err(LimitedError::TooMany);
+        }
         let Some((end, after)) = find_delimiter(body, start, &delimiter) else {
-            return Err(ParseError::new("multipart body has no final boundary"));
+            return Err(ParseError::new("multipart body has no final boundary").into());
         };
         add_part(body.get(start..end).unwrap_or_default(), &mut form)?;
         next = after;

@@ -38,7 +38,7 @@ use crate::httpserver::HttpServer;
 /// };
 /// assert!(!s.debug);
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Settings {
     /// Show error details (log messages, panic text) on error pages. Never in production.
     pub debug: bool,
@@ -56,6 +56,26 @@ pub struct Settings {
     pub static_url_prefix: Option<String>,
     /// The handler for requests no route matches (default: a plain 404).
     pub default_handler: Option<DefaultHandler>,
+    /// The most arguments the query string may hold, and the most the body may (urlencoded
+    /// fields, or multipart parts): default 10,000, as Django's
+    /// `DATA_UPLOAD_MAX_NUMBER_FIELDS` defaults to 1,000 per source. Reading the arguments of
+    /// a request with more is a 400 "Too many arguments", before they cost any memory; reading
+    /// them always takes time linear in the request. `usize::MAX` lifts the limit.
+    pub max_arguments: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            debug: false,
+            xsrf_cookies: false,
+            cookie_secret: None,
+            static_path: None,
+            static_url_prefix: None,
+            default_handler: None,
+            max_arguments: 10_000,
+        }
+    }
 }
 
 impl fmt::Debug for Settings {
@@ -67,6 +87,7 @@ impl fmt::Debug for Settings {
             .field("static_path", &self.static_path)
             .field("static_url_prefix", &self.static_url_prefix)
             .field("default_handler", &self.default_handler.is_some())
+            .field("max_arguments", &self.max_arguments)
             .finish()
     }
 }
