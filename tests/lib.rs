@@ -14,11 +14,13 @@
 //!   accepts, killed on drop (with [`ScratchDir`] for the files it needs).
 //! - [`fake_server::FakeServer`]: a raw server answering with a test's exact bytes (for the
 //!   HTTP client's tests), counting connections.
+//! - [`nginx_runner::Nginx`]: nginx as a child process with a test's configuration.
 //! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
 
 pub mod app_process;
 mod example_server;
 pub mod fake_server;
+pub mod nginx_runner;
 
 pub use example_server::{
     example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,
