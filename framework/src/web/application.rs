@@ -15,6 +15,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::rc::Rc;
 
+use super::compression::{CompressionOptions, EncoderPool};
 use super::context::{Context, ContextParts, PathArgs};
 use super::cookies::CookieSecrets;
 use super::error::{Error, ErrorKind, HttpError};
@@ -62,6 +63,14 @@ pub struct Settings {
     /// a request with more is a 400 "Too many arguments", before they cost any memory; reading
     /// them always takes time linear in the request. `usize::MAX` lifts the limit.
     pub max_arguments: usize,
+    /// Compress responses with gzip or deflate when the request's `Accept-Encoding` allows
+    /// (Tornado's `compress_response`): text, JSON, JavaScript, XML and SVG bodies of at
+    /// least `compression.min_length` bytes, and streamed ones, with `Vary: Accept-Encoding`
+    /// and an ETag per representation. Off by default. See the README's Compression section.
+    pub compress_response: bool,
+    /// How [`compress_response`](Settings::compress_response) compresses: level, minimum
+    /// length, streams at once.
+    pub compression: CompressionOptions,
 }
 
 impl Default for Settings {
@@ -74,6 +83,8 @@ impl Default for Settings {
             static_url_prefix: None,
             default_handler: None,
             max_arguments: 10_000,
+            compress_response: false,
+            compression: CompressionOptions::default(),
         }
     }
 }
@@ -88,6 +99,8 @@ impl fmt::Debug for Settings {
             .field("static_url_prefix", &self.static_url_prefix)
             .field("default_handler", &self.default_handler.is_some())
             .field("max_arguments", &self.max_arguments)
+            .field("compress_response", &self.compress_response)
+            .field("compression", &self.compression)
             .finish()
     }
 }
@@ -328,6 +341,8 @@ pub(crate) struct AppInner {
     parts: RefCell<Vec<Box<ContextParts>>>,
     /// The hashes behind `static_url`'s versioned URLs.
     pub(crate) static_versions: VersionCache,
+    /// The compressors of `compress_response`.
+    pub(crate) encoders: Rc<EncoderPool>,
 }
 
 impl AppInner {
@@ -506,6 +521,10 @@ impl Application {
     /// [`ErrorKind::Route`] for a route that does not compile. A `cookie_secret` shorter than
     /// [`RECOMMENDED_SECRET_LEN`](super::RECOMMENDED_SECRET_LEN) bytes is accepted with a
     /// warning in the log.
+    /// [`ErrorKind::Config`] for inconsistent settings (`xsrf_cookies` without
+    /// `cookie_secret`, a `static_url_prefix` not starting with `/`, a compression level
+    /// above 9), [`ErrorKind::Route`] for
+    /// a route that does not compile.
     pub fn with_settings(routes: Routes, settings: Settings) -> Result<Application, Error> {
         if let Some(secrets) = &settings.cookie_secret {
             super::secrets::check_cookie_secret(secrets)?;
@@ -514,6 +533,15 @@ impl Application {
             return Err(Error::new(
                 ErrorKind::Config,
                 "xsrf_cookies requires a cookie_secret (Settings::cookie_secret)",
+            ));
+        }
+        if settings.compression.level > 9 {
+            return Err(Error::new(
+                ErrorKind::Config,
+                format!(
+                    "compression level {} is out of range (0 to 9)",
+                    settings.compression.level
+                ),
             ));
         }
         let mut routes = routes.0;
@@ -528,6 +556,7 @@ impl Application {
                 spare: Cell::new(None),
                 parts: RefCell::new(Vec::new()),
                 static_versions: VersionCache::default(),
+                encoders: Rc::default(),
             }),
         })
     }

@@ -22,10 +22,16 @@ use std::fmt;
 use std::rc::Rc;
 
 use super::application::{AppInner, Settings};
+use super::compression::Lease;
 use super::error::{HttpError, Result};
 use super::etag;
 use crate::http1::{Method, MethodKind, Request, Responder};
 use crate::httputil::{same_name, validate_header_name, validate_header_value, HeaderMap};
+
+mod encoding;
+
+pub(crate) use encoding::Encoding;
+use encoding::Plan;
 
 /// Largest number of path groups a route may have.
 pub(crate) const MAX_PATH_ARGS: usize = 16;
@@ -51,6 +57,9 @@ pub(crate) struct ContextParts {
     pub(crate) args: PathArgs,
     pub(crate) args_cache: super::arguments::ArgsCache,
     pub(crate) xsrf_cache: Option<crate::web::xsrf::XsrfToken>,
+    /// The compressor of a compressed response, while it has one. Kept here, not in the
+    /// `Context`, so that giving a context back drops nothing when there is none.
+    pub(crate) lease: Option<Lease>,
 }
 
 impl ContextParts {
@@ -66,6 +75,9 @@ impl ContextParts {
             self.args_cache = Default::default();
         }
         self.xsrf_cache = None;
+        if self.lease.is_some() {
+            self.lease = None;
+        }
     }
 }
 
@@ -86,6 +98,8 @@ pub struct Context {
     /// The body length declared with `set_content_length`, sent instead of chunking.
     content_length: Option<u64>,
     pub(crate) etag_enabled: bool,
+    /// How the body is encoded (`Settings::compress_response`; see `compression.rs`).
+    encoding: Encoding,
 }
 
 impl fmt::Debug for Context {
@@ -118,6 +132,7 @@ impl Context {
             head_sent: false,
             content_length: None,
             etag_enabled: true,
+            encoding: Encoding::Auto,
         }
     }
 
@@ -386,6 +401,8 @@ impl Context {
         self.status = 200;
         self.reason = None;
         self.content_length = None;
+        self.encoding = Encoding::Auto;
+        self.parts.lease = None;
     }
 
     /// Turns off the automatic ETag for this response.
@@ -526,23 +543,49 @@ impl Context {
             return Err(HttpError::internal("flush() after finish()"));
         }
         let status = sanitize_status(self.status);
-        let default_ct = self.default_content_type_line(status == 204 || status == 304);
-        let Some(res) = self.responder.as_mut() else {
-            return Err(HttpError::internal("no connection"));
-        };
         if !self.head_sent {
+            let plan = if self.app.settings.compress_response && self.encoding != Encoding::Off {
+                self.plan_encoding(true)
+            } else {
+                Plan::NONE
+            };
+            let default_ct = self.default_content_type_line(status == 204 || status == 304);
+            let Some(res) = self.responder.as_mut() else {
+                return Err(HttpError::internal("no connection"));
+            };
             self.head_sent = true;
+            let mut lines: [&[u8]; 3] = [&[], &[], &[]];
+            let mut n = 0;
+            if let Some(line) = default_ct {
+                lines[n] = line;
+                n += 1;
+            }
+            n += plan.add_lines(&mut lines[n..], status);
             res.write_head_validated(
                 status,
                 self.reason.as_deref(),
                 self.parts.headers.iter(),
-                default_ct.as_slice(),
-                self.content_length,
+                lines.get(..n).unwrap_or_default(),
+                // A compressed body's length is not known: it goes chunked.
+                if plan.coding.is_some() {
+                    None
+                } else {
+                    self.content_length
+                },
             )?;
         }
-        res.write(&self.parts.body)?;
+        if self.parts.lease.is_some() {
+            self.write_encoded(false)?;
+        } else {
+            let Some(res) = self.responder.as_mut() else {
+                return Err(HttpError::internal("no connection"));
+            };
+            res.write(&self.parts.body)?;
+        }
         self.parts.body.clear();
-        res.flush();
+        if let Some(res) = self.responder.as_ref() {
+            res.flush();
+        }
         Ok(())
     }
 
@@ -572,6 +615,12 @@ impl Context {
             return Err(HttpError::internal("finish() called twice"));
         }
         self.finished = true;
+        // Compression, when on, goes first: it may replace the body and code the ETag (the
+        // tag names the representation sent), then the response completes as usual (a HEAD
+        // of a compressed representation it completes itself, taking the responder).
+        if !self.head_sent && self.app.settings.compress_response && self.may_encode() {
+            self.encode_complete_body()?;
+        }
         let Some(mut res) = self.responder.take() else {
             return Ok(());
         };
@@ -641,6 +690,16 @@ impl Context {
                 false,
                 &parts.body,
             )?;
+            return Ok(());
+        }
+        if self.parts.lease.is_some() {
+            self.responder = Some(res);
+            self.write_encoded(true)?;
+            let Some(res) = self.responder.take() else {
+                return Err(HttpError::internal("no connection"));
+            };
+            self.parts.lease = None;
+            res.finish()?;
             return Ok(());
         }
         res.write(&self.parts.body)?;

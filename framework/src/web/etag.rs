@@ -516,7 +516,8 @@ impl crate::web::Context {
     /// protection.
     ///
     /// `etag: None` means the resource does not exist (then `If-Match` never matches, not even
-    /// `*`). `If-Unmodified-Since` is only consulted without `If-Match`, and only when
+    /// `*`). With `compress_response` on, the tags of the compressed representations of
+    /// `etag` (`"v3-gzip"`, `"v3-deflate"`) match too: they name the same state. `If-Unmodified-Since` is only consulted without `If-Match`, and only when
     /// `last_modified` is given.
     ///
     /// # Errors
@@ -549,7 +550,19 @@ impl crate::web::Context {
         let mut if_match = self.request().header_all("If-Match").peekable();
         if if_match.peek().is_some() {
             let ok = match etag {
-                Some(tag) => if_match.any(|h| self::if_match(h, tag)),
+                Some(tag) => {
+                    // With compression on, the client may hold the ETag of a compressed
+                    // representation of the same state.
+                    let coded = if self.settings().compress_response {
+                        crate::web::compression::coded_etags(tag)
+                    } else {
+                        [None, None]
+                    };
+                    if_match.any(|h| {
+                        self::if_match(h, tag)
+                            || coded.iter().flatten().any(|c| self::if_match(h, c))
+                    })
+                }
                 None => false,
             };
             return if ok { Ok(()) } else { Err(failed()) };

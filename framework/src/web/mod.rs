@@ -8,10 +8,14 @@
 //! - [`xsrf`]: Tornado's version-2 (masked) XSRF tokens.
 //! - [`etag`]: ETags and `If-None-Match` / `If-Match` evaluation.
 //!
+//! `compression.rs` holds the rules of `Settings::compress_response` (negotiation,
+//! eligibility, coded ETags, the compressor pool); the [`Context`] applies them.
+//!
 //! `static_files.rs` holds the [`StaticFileHandler`]; `static_url.rs`, [`Context::static_url`].
 
 mod application;
 mod arguments;
+mod compression;
 mod context;
 pub mod cookies;
 mod error;
@@ -29,6 +33,7 @@ pub mod xsrf;
 pub use application::{
     Application, DefaultHandler, Route, RouteArity, RouteSpec, Routes, Settings,
 };
+pub use compression::CompressionOptions;
 pub use context::Context;
 pub use error::{Error, ErrorKind, HttpError, Result};
 pub use handler::{IntoHandlerResult, PathArg, RequestHandler};

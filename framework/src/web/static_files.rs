@@ -14,6 +14,7 @@ use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use super::compression::{self, ContentCoding};
 use super::context::Context;
 use super::error::{HttpError, Result};
 use super::etag::{if_match, if_none_match, EntityTag};
@@ -268,16 +269,35 @@ impl StaticFileHandler {
             return Err(HttpError::new(404).log(format!("{} is not a directory", target.display())));
         }
         let (file, meta) = open_regular(&target)?;
-        let file_info = FileInfo::of(&meta, SystemTime::now());
-
-        let versioned = names_current_version(cx, &target, &file, file_info.stamp).await;
+        let now = SystemTime::now();
+        let versioned =
+            names_current_version(cx, &target, &file, FileInfo::of(&meta, now).stamp).await;
         let cache_control = if versioned {
             Some(Cow::Borrowed(IMMUTABLE))
         } else {
             self.config.cache_control.clone()
         };
 
-        let etag = file_info.etag();
+        let mime = content_type(&target);
+        let (file, file_info, etag) = match representation(cx, &root, &target, &mime, file, &meta)?
+        {
+            Representation::Identity(file) => {
+                let info = FileInfo::of(&meta, now);
+                let etag = info.etag();
+                (file, info, etag)
+            }
+            Representation::Precompressed(file, gz_meta) => {
+                let info = FileInfo::of(&gz_meta, now);
+                let etag = info.etag();
+                (file, info, etag)
+            }
+            Representation::OnTheFly(file, coding) => {
+                let info = FileInfo::of(&meta, now);
+                let etag = info.etag();
+                let coded = compression::coded_etag(&etag, coding).unwrap_or(etag);
+                (file, info, coded)
+            }
+        };
         cx.set_header("Etag", etag.clone())?;
         cx.set_header(
             "Last-Modified",
@@ -297,7 +317,7 @@ impl StaticFileHandler {
         }
 
         let size = file_info.stamp.size;
-        cx.set_header("Content-Type", content_type(&target))?;
+        cx.set_header("Content-Type", mime)?;
         cx.set_header("Accept-Ranges", "bytes")?;
         let range = if cx.method() == Method::Get && range_applies(cx, &etag, &file_info) {
             cx.header("Range")
@@ -357,6 +377,69 @@ async fn stream_file(
         }
     }
     Ok(())
+}
+
+/// Which representation of a file a request gets when `compress_response` is on.
+enum Representation {
+    /// The file as it is.
+    Identity(File),
+    /// Its precompressed `.gz` sibling (opened, with its metadata), sent with
+    /// `Content-Encoding: gzip`.
+    Precompressed(File, Metadata),
+    /// The file, compressed as it is sent.
+    OnTheFly(File, ContentCoding),
+}
+
+/// Chooses the representation of `file` (at `target`, of type `mime`) for this request, and
+/// tells the context: with `compress_response` on, a file with a fresh `.gz` sibling is sent
+/// as that sibling to a client accepting gzip (nginx's `gzip_static`); otherwise a
+/// compressible file of at least `min_length` bytes is compressed as it is sent, except for
+/// a Range request, which gets the identity bytes it asks about. Either case adds
+/// `Vary: Accept-Encoding`, whatever this client accepts.
+fn representation(
+    cx: &mut Context,
+    root: &Path,
+    target: &Path,
+    mime: &str,
+    file: File,
+    meta: &Metadata,
+) -> Result<Representation> {
+    let settings = cx.settings();
+    if !settings.compress_response {
+        return Ok(Representation::Identity(file));
+    }
+    let min = settings.compression.min_length as u64;
+    // The handler decides for its own responses; the context only applies the decision.
+    cx.set_compression_enabled(false);
+    let sibling = gz_sibling(root, target, meta);
+    let eligible = compression::compressible_type(mime) && meta.len() >= min;
+    if sibling.is_none() && !eligible {
+        return Ok(Representation::Identity(file));
+    }
+    cx.vary_on_accept_encoding();
+    let accept = || cx.request().header_all("Accept-Encoding");
+    if let Some((gz, gz_meta)) = sibling.filter(|_| compression::accepts_gzip(accept())) {
+        cx.set_header("Content-Encoding", "gzip")?;
+        return Ok(Representation::Precompressed(gz, gz_meta));
+    }
+    let ranged = cx.method() == Method::Get && cx.header("Range").is_some();
+    match compression::negotiate(accept()) {
+        Some(coding) if eligible && !ranged && cx.compress_with(coding) => {
+            Ok(Representation::OnTheFly(file, coding))
+        }
+        _ => Ok(Representation::Identity(file)),
+    }
+}
+
+/// `target.gz`, opened, if it is a regular file inside `root` at least as new as `target`
+/// (an older one is stale: the original changed since it was compressed).
+fn gz_sibling(root: &Path, target: &Path, meta: &Metadata) -> Option<(File, Metadata)> {
+    let mut name = target.as_os_str().to_owned();
+    name.push(".gz");
+    let path = canonical_inside(root, Path::new(&name)).ok()?;
+    let (file, gz_meta) = open_regular(&path).ok()?;
+    let fresh = gz_meta.modified().ok()? >= meta.modified().ok()?;
+    fresh.then_some((file, gz_meta))
 }
 
 /// Redirects `/dir` to `/dir/` (301), keeping the query.
