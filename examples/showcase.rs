@@ -8,9 +8,10 @@
 //! SHOWCASE_SECRET=a-long-random-secret cargo run --release --example showcase
 //! ```
 //!
-//! Settings: XSRF protection on; signed cookies keyed by `SHOWCASE_SECRET` (unset: the public
-//! development secret `dev-secret`, with a warning in the log; set but empty: the showcase
-//! refuses to start); static files from `examples/static/`
+//! Settings: XSRF protection on; responses compressed (`compress_response`); signed cookies
+//! keyed by `SHOWCASE_SECRET` (unset: the public development secret `dev-secret`, with a
+//! warning in the log; set but empty: the showcase refuses to start); static files from
+//! `examples/static/`
 //! (or `--static DIR`) under `/static/`, where `big.bin` (1 MiB of the bytes 0..=255 repeated)
 //! is generated at start-up when absent; request bodies up to 1 MiB (413 beyond), heads up to
 //! 64 KiB (431 beyond); idle keep-alive connections and heads still arriving after 5 s are
@@ -35,6 +36,10 @@
 //! | `GET /slow` | 200 ms on the loop's timer, then `done` |
 //! | `GET /cpu` | a ~50 ms computation on the executor thread pool, then `done` |
 //! | `GET /cookie/set?v=X`, `GET /cookie/get` | signed cookie `user` (403 if missing or forged) |
+//! | `GET /lorem` | 64 KiB of text: gzip-encoded when the request accepts it, each representation with its own ETag |
+//!
+//! Responses are compressed (`compress_response`): text, JSON, JavaScript, XML and SVG bodies of
+//! 1 KiB or more, and streamed ones, go out gzip- or deflate-encoded to clients that accept it.
 
 mod common;
 
@@ -332,13 +337,37 @@ impl Cookie {
     }
 }
 
+/// `GET /lorem`: 64 KiB of deterministic text/plain. With `compress_response` on, a client
+/// accepting gzip gets it gzip-encoded with `Vary: Accept-Encoding`; each representation has
+/// its own automatic ETag, and `If-None-Match` with it gives 304.
+#[derive(Clone)]
+struct Lorem {
+    text: std::rc::Rc<Vec<u8>>,
+}
+
+#[handler]
+impl Lorem {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        cx.set_header("Content-Type", "text/plain; charset=UTF-8")?;
+        cx.write(self.text.as_slice());
+        Ok(())
+    }
+}
+
+/// Size of `/lorem`'s body.
+const LOREM_LEN: usize = 64 * 1024;
+
 /// The routing table and settings (static files under `/static/` from `static_path`).
 fn make_app(static_path: PathBuf, secret: CookieSecrets) -> std::io::Result<Application> {
     let settings = Settings {
         xsrf_cookies: true,
         cookie_secret: Some(secret),
         static_path: Some(static_path),
+        compress_response: true,
         ..Settings::default()
+    };
+    let lorem = Lorem {
+        text: std::rc::Rc::new(common::lorem(LOREM_LEN)),
     };
     let app = Application::with_settings(
         routes![
@@ -358,6 +387,7 @@ fn make_app(static_path: PathBuf, secret: CookieSecrets) -> std::io::Result<Appl
             (r"/slow", Slow),
             (r"/cpu", Cpu),
             (r"/cookie/(set|get)", Cookie),
+            (r"/lorem", lorem),
         ],
         settings,
     )?;

@@ -72,3 +72,93 @@ fn die(msg: &str) -> ! {
     eprintln!("{msg}");
     std::process::exit(2)
 }
+
+/// `n` bytes of deterministic text: lorem-ipsum words picked by a fixed linear congruential
+/// generator (x = 1664525 x + 1013904223 mod 2^32, word `(x >> 16) % 64`), in lines of about
+/// 72 characters. The showcase's `/lorem` and the bench's `/gzip` serve it;
+/// `bench/peers/tornado_peer.py` builds the same bytes.
+pub fn lorem(n: usize) -> Vec<u8> {
+    const WORDS: [&str; 64] = [
+        "lorem",
+        "ipsum",
+        "dolor",
+        "sit",
+        "amet",
+        "consectetur",
+        "adipiscing",
+        "elit",
+        "sed",
+        "do",
+        "eiusmod",
+        "tempor",
+        "incididunt",
+        "ut",
+        "labore",
+        "et",
+        "dolore",
+        "magna",
+        "aliqua",
+        "enim",
+        "ad",
+        "minim",
+        "veniam",
+        "quis",
+        "nostrud",
+        "exercitation",
+        "ullamco",
+        "laboris",
+        "nisi",
+        "aliquip",
+        "ex",
+        "ea",
+        "commodo",
+        "consequat",
+        "duis",
+        "aute",
+        "irure",
+        "in",
+        "reprehenderit",
+        "voluptate",
+        "velit",
+        "esse",
+        "cillum",
+        "fugiat",
+        "nulla",
+        "pariatur",
+        "excepteur",
+        "sint",
+        "occaecat",
+        "cupidatat",
+        "non",
+        "proident",
+        "sunt",
+        "culpa",
+        "qui",
+        "officia",
+        "deserunt",
+        "mollit",
+        "anim",
+        "id",
+        "est",
+        "laborum",
+        "integer",
+        "vitae",
+    ];
+    let mut out = Vec::with_capacity(n + 16);
+    let mut x: u32 = 12345;
+    let mut column = 0;
+    while out.len() < n {
+        x = x.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let word = WORDS[(x >> 16) as usize % WORDS.len()];
+        out.extend_from_slice(word.as_bytes());
+        column += word.len() + 1;
+        if column > 72 {
+            out.push(b'\n');
+            column = 0;
+        } else {
+            out.push(b' ');
+        }
+    }
+    out.truncate(n);
+    out
+}
