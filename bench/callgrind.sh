@@ -3,8 +3,11 @@
 # fixed wrk load, counted by valgrind's callgrind. Unlike timings, the count is repeatable on a
 # busy machine, so it is how a change to the request path is judged before it is kept.
 #
-# usage: bash bench/callgrind.sh [app|raw] [pipeline|keepalive] [PATH]
+# usage: bash bench/callgrind.sh [app|raw|gzip] [pipeline|keepalive] [PATH]
 #   defaults: app pipeline /plaintext
+#   gzip: the Application with compress_response on (--gzip), requests sent with
+#   Accept-Encoding: gzip (/gzip is 16 KiB of text; /plaintext measures a response too small
+#   to compress)
 # Everything the server runs is counted, start-up included (a few hundred thousand instructions,
 # under 1 Ir/req at the request counts reached), and divided by the requests wrk saw answered.
 # Prints "MODE SCENARIO PATH: N requests, IR Ir, IR/N Ir/req".
@@ -27,6 +30,7 @@ done
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 ARGS=(--port "$PORT")
 [ "$MODE" = raw ] && ARGS+=(--raw)
+[ "$MODE" = gzip ] && ARGS+=(--gzip)
 FILE=$OUT/callgrind.$MODE.$SCENARIO.$$
 valgrind --tool=callgrind --callgrind-out-file="$FILE" \
   "$TARGET/release/examples/bench" "${ARGS[@]}" >"$OUT/callgrind-server.log" 2>&1 &
@@ -37,6 +41,7 @@ for _ in $(seq 200); do
   sleep 0.1
 done
 WRK=(wrk -t1 -c50 "http://127.0.0.1:$PORT$URLPATH")
+[ "$MODE" = gzip ] && WRK+=(-H 'Accept-Encoding: gzip')
 [ "$SCENARIO" = pipeline ] && WRK+=(-s "$BENCH_DIR/pipeline.lua")
 N=$("${WRK[@]}" -d"${DURATION}s" | awk '/requests in/ {print $1}')
 kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; trap - EXIT

@@ -16,6 +16,7 @@ SERVERS=${SERVERS:-$ALL_SERVERS}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 SQUALL_ARGS=${SQUALL_ARGS:-}   # e.g. "--processes 1"; word-split on purpose
+TORNADO_ARGS=${TORNADO_ARGS:-} # e.g. "--gzip"; word-split on purpose
 CLK_TCK=$(getconf CLK_TCK)
 STAMP=$(date +%Y-%m-%d_%H%M%S)
 
@@ -154,7 +155,8 @@ start_server() {
         >"$slog" 2>&1 &
       ;;
     tornado)
-      "${PIN_SERVER[@]}" "$VENV/bin/python" "$PEERS_DIR/tornado_peer.py" --port "$port" \
+      # shellcheck disable=SC2086
+      "${PIN_SERVER[@]}" "$VENV/bin/python" "$PEERS_DIR/tornado_peer.py" --port "$port" $TORNADO_ARGS \
         >"$slog" 2>&1 &
       ;;
     *)
@@ -261,6 +263,8 @@ scenario_args() {
     pipeline) printf '%s\n' -s "$BENCH_DIR/pipeline.lua" URL:/plaintext -- "$DEPTH" ;;
     json) printf '%s\n' URL:/json ;;
     close) printf '%s\n' -H 'Connection: close' URL:/plaintext ;;
+    # 16 KiB of text, gzip-encoded when the server runs with --gzip (SQUALL_ARGS, TORNADO_ARGS).
+    gzip) printf '%s\n' -H 'Accept-Encoding: gzip' URL:/gzip ;;
     *) return 1 ;;
   esac
 }

@@ -14,6 +14,9 @@
 #   CONNS        wrk connections                     (50)
 #   DEPTH        requests per pipelined write        (16)
 #   SQUALL_ARGS  extra arguments for Squall's bench  (none), e.g. "--processes 1"
+#   TORNADO_ARGS extra arguments for the Tornado peer (none)
+# The gzip scenario (not in the default list) wants both servers compressing:
+#   SQUALL_ARGS=--gzip TORNADO_ARGS=--gzip SERVERS="squall tornado" SCENARIOS=gzip bash bench/wrk.sh
 #   SERVER_CPU / CLIENT_CPU                          (0 / 1)
 set -euo pipefail
 
@@ -30,6 +33,7 @@ declare -A TITLE=(
   [pipeline]="plaintext, ${DEPTH}-deep pipelining"
   [json]="json"
   [close]="plaintext, new connection per request"
+  [gzip]="16 KiB text, gzip"
 )
 
 if ! command -v wrk >/dev/null; then

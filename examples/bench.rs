@@ -1,5 +1,6 @@
 //! The benchmark server: TechEmpower's `GET /plaintext` and `GET /json`, either on the raw
-//! HTTP delegate or through the full Application (routing, handler, context).
+//! HTTP delegate or through the full Application (routing, handler, context); and `GET /gzip`,
+//! 16 KiB of text for measuring response compression (Application only).
 //!
 //! ```sh
 //! cargo run --release --example bench -- --port 8080          # through the Application
@@ -7,7 +8,13 @@
 //! cargo run --release --example bench -- --port 8080 --edge   # edge-triggered loop
 //! cargo run --release --example bench -- --processes 0         # one forked worker per CPU
 //! cargo run --release --example bench -- --threads 2           # two loops on two threads
+//! cargo run --release --example bench -- --gzip                # compress_response on
+//! cargo run --release --example bench -- --gzip --gzip-level 6 # at another level (default 2)
 //! ```
+//!
+//! `/gzip` serves `common::lorem(16384)` as text/html (the default type) without an ETag, like
+//! `bench/peers/tornado_peer.py`'s; with `--gzip` (Tornado's `--gzip`: `compress_response`)
+//! a request with `Accept-Encoding: gzip` gets it compressed.
 //!
 //! `--processes N` binds, then forks N workers (`HttpServer::bind(..).start(N, ..)`; 0: one
 //! per CPU); `--threads N` runs N loops on N threads over the same socket (`start_threads`).
@@ -80,13 +87,58 @@ impl Json {
     }
 }
 
-fn app() -> Application {
-    Application::new(routes![(r"/plaintext", Plaintext), (r"/json", Json)])
+/// Size of `/gzip`'s body.
+const GZIP_LEN: usize = 16 * 1024;
+
+thread_local! {
+    static LOREM: Vec<u8> = common::lorem(GZIP_LEN);
+}
+
+#[derive(Clone, Default)]
+struct Gzip;
+
+#[handler]
+impl Gzip {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        // The default Content-Type (text/html; charset=UTF-8, as Tornado's), so that the
+        // /plaintext handler stays the only caller of set_header in this binary and is
+        // compiled as it was before this route existed. As the Tornado peer: no ETag, so the
+        // measure is the compression, not an MD5.
+        cx.set_etag_enabled(false);
+        LOREM.with(|text| cx.write(text));
+        Ok(())
+    }
+}
+
+/// The application; `gzip_level` turns `compress_response` on at that level.
+fn app(gzip_level: Option<u32>) -> Application {
+    let mut settings = Settings::default();
+    if let Some(level) = gzip_level {
+        settings.compress_response = true;
+        settings.compression.level = level;
+    }
+    Application::with_settings(
+        routes![
+            (r"/plaintext", Plaintext),
+            (r"/json", Json),
+            (r"/gzip", Gzip)
+        ],
+        settings,
+    )
+    .unwrap_or_else(|e| {
+        eprintln!("{e}");
+        std::process::exit(2)
+    })
 }
 
 fn main() -> std::io::Result<()> {
     let args = common::Args::parse();
     let raw_mode = args.flag("--raw");
+    let gzip_level = args.flag("--gzip").then(|| {
+        args.get("--gzip-level")
+            .unwrap_or(squall::web::CompressionOptions::default().level)
+    });
+    let app = move || app(gzip_level);
     let processes: Option<usize> = args.get("--processes");
     let threads: Option<usize> = args.get("--threads");
     if processes.is_some() && threads.is_some() {
@@ -99,8 +151,12 @@ fn main() -> std::io::Result<()> {
     };
     let bound = HttpServer::bind(args.port, &args.address)?.options(options);
     eprintln!(
-        "bench server ({}) on {}:{}, {}",
+        "bench server ({}{}) on {}:{}, {}",
         if raw_mode { "raw" } else { "application" },
+        match gzip_level {
+            Some(l) => format!(", gzip level {l}"),
+            None => String::new(),
+        },
         args.address,
         args.port,
         match (processes, threads) {

@@ -1,10 +1,15 @@
-"""Tornado 6 peer: GET /plaintext and GET /json on 127.0.0.1:--port, one process.
+"""Tornado 6 peer: GET /plaintext, GET /json and GET /gzip on 127.0.0.1:--port, one process.
 
 The same responses as the Rust peers: Content-Type text/plain or application/json (no
 charset), Content-Length, Date, and no Server header or ETag. The JSON is serialised per
 request, compactly, so the body is the same 27 bytes. No access log.
 
-usage: python tornado_peer.py --port N
+/gzip is the same 16 KiB of text as Squall's examples/bench.rs serves (lorem() below builds
+the same bytes as examples/common/mod.rs). With --gzip the application has
+compress_response=True, at --gzip-level (default 2, Squall's default; Tornado's own is 6), so
+both servers do the same compression work for a request with Accept-Encoding: gzip.
+
+usage: python tornado_peer.py --port N [--gzip [--gzip-level L]]
 """
 
 import argparse
@@ -15,6 +20,38 @@ import tornado.httpserver
 import tornado.web
 
 PLAINTEXT = b"Hello, World!"
+
+WORDS = [
+    "lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed",
+    "do", "eiusmod", "tempor", "incididunt", "ut", "labore", "et", "dolore", "magna",
+    "aliqua", "enim", "ad", "minim", "veniam", "quis", "nostrud", "exercitation", "ullamco",
+    "laboris", "nisi", "aliquip", "ex", "ea", "commodo", "consequat", "duis", "aute",
+    "irure", "in", "reprehenderit", "voluptate", "velit", "esse", "cillum", "fugiat",
+    "nulla", "pariatur", "excepteur", "sint", "occaecat", "cupidatat", "non", "proident",
+    "sunt", "culpa", "qui", "officia", "deserunt", "mollit", "anim", "id", "est", "laborum",
+    "integer", "vitae",
+]
+
+
+def lorem(n):
+    """examples/common/mod.rs's lorem(n), byte for byte."""
+    out = bytearray()
+    x = 12345
+    column = 0
+    while len(out) < n:
+        x = (x * 1664525 + 1013904223) & 0xFFFFFFFF
+        word = WORDS[(x >> 16) % len(WORDS)]
+        out += word.encode()
+        column += len(word) + 1
+        if column > 72:
+            out += b"\n"
+            column = 0
+        else:
+            out += b" "
+    return bytes(out[:n])
+
+
+LOREM = lorem(16 * 1024)
 
 
 class BaseHandler(tornado.web.RequestHandler):
@@ -38,10 +75,19 @@ class JsonHandler(BaseHandler):
         self.finish(body.encode())
 
 
-async def main(port):
+class GzipHandler(BaseHandler):
+    def get(self):
+        # The default Content-Type, text/html; charset=UTF-8, as Squall's /gzip.
+        self.finish(LOREM)
+
+
+async def main(port, gzip_level):
+    if gzip_level is not None:
+        tornado.web.GZipContentEncoding.GZIP_LEVEL = gzip_level
     app = tornado.web.Application(
-        [(r"/plaintext", PlaintextHandler), (r"/json", JsonHandler)],
+        [(r"/plaintext", PlaintextHandler), (r"/json", JsonHandler), (r"/gzip", GzipHandler)],
         log_function=lambda handler: None,
+        compress_response=gzip_level is not None,
     )
     server = tornado.httpserver.HTTPServer(app)
     server.listen(port, address="127.0.0.1", backlog=4096)
@@ -51,8 +97,10 @@ async def main(port):
 if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--gzip", action="store_true")
+    parser.add_argument("--gzip-level", type=int, default=2)
     args = parser.parse_args()
     try:
-        asyncio.run(main(args.port))
+        asyncio.run(main(args.port, args.gzip_level if args.gzip else None))
     except KeyboardInterrupt:
         pass
