@@ -598,3 +598,56 @@ fn level_and_minimum_length_are_settings() {
     .unwrap_err();
     assert!(err.to_string().contains("compression level 10"), "{err}");
 }
+
+#[test]
+fn the_stream_cap_counts_live_streams_and_frees_their_slot() {
+    let server = server_with(
+        CompressionOptions {
+            max_streams: 1,
+            ..CompressionOptions::default()
+        },
+        true,
+    );
+    // Two streams at once, both held open (each waits for /next after its first piece): the
+    // first gets the only compressor, the second goes uncompressed.
+    let mut first = server.connect();
+    first.send(request("GET", "/stream?wait=1", Some("gzip"), "").as_bytes());
+    let head = read_head(&mut first);
+    assert!(head.contains("\r\nContent-Encoding: gzip\r\n"), "{head}");
+    let mut second = server.connect();
+    second.send(request("GET", "/stream?wait=1", Some("gzip"), "").as_bytes());
+    let head = read_head(&mut second);
+    assert!(!head.contains("Content-Encoding"), "{head}");
+    assert!(head.contains("\r\nVary: Accept-Encoding\r\n"), "{head}");
+    for _ in 1..5 {
+        assert_eq!(get(&server, "/next", None, "").status, 200);
+    }
+    let mut gz = Vec::new();
+    loop {
+        let chunk = read_chunk(&mut first);
+        if chunk.is_empty() {
+            break;
+        }
+        gz.extend_from_slice(&chunk);
+    }
+    assert_eq!(
+        gunzip(&gz),
+        b"chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n"
+    );
+    let mut plain = Vec::new();
+    loop {
+        let chunk = read_chunk(&mut second);
+        if chunk.is_empty() {
+            break;
+        }
+        plain.extend_from_slice(&chunk);
+    }
+    assert_eq!(plain, b"chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n");
+    // Both finished: the slot is free again.
+    let r = get(&server, "/stream", Some("gzip"), "");
+    assert_eq!(r.header("Content-Encoding"), Some("gzip"));
+    assert_eq!(
+        gunzip(&r.body),
+        b"chunk 0\nchunk 1\nchunk 2\nchunk 3\nchunk 4\n"
+    );
+}
