@@ -84,7 +84,7 @@ struct Model {
     hooks: Vec<Hook>,
 }
 
-pub fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
+pub(crate) fn expand(attr: TokenStream, item: TokenStream) -> TokenStream {
     let mut item = match syn::parse2::<ItemImpl>(item.clone()) {
         Ok(i) => i,
         Err(e) => {

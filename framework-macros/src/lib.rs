@@ -3,6 +3,8 @@
 //!
 //! Each macro splits parsing and validation (a model of the input, every problem a
 //! `syn::Error` with the offending token's span) from code generation. Nothing here panics.
+#![warn(missing_docs, rust_2018_idioms, unreachable_pub)]
+#![forbid(unsafe_code)]
 
 mod handler;
 mod routes;

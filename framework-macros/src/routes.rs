@@ -75,7 +75,7 @@ struct Checked {
     reverse: Option<Vec<String>>,
 }
 
-pub fn expand(input: TokenStream) -> TokenStream {
+pub(crate) fn expand(input: TokenStream) -> TokenStream {
     let routes = match syn::parse2::<RoutesInput>(input) {
         Ok(r) => r,
         Err(e) => return e.to_compile_error(),

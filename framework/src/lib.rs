@@ -67,7 +67,17 @@
 //! exists: `web::StaticFileHandler`, `http1::Request`); only [`prelude`] gathers some again.
 //! A choice between behaviours is a method or an enum, not a `bool` argument
 //! (`cx.redirect(url)` / `cx.redirect_permanent(url)`).
-#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms)]
+// Lints that keep the crate so: warnings here, errors in CI (`.ci/run` runs clippy with
+// `-D warnings`). Every public item documented; no `pub` that is not reachable from outside
+// (`pub(crate)` says what it means); every `unsafe` block argued by a `// SAFETY:` comment.
+// `.ci/miri.sh` runs the HTTP/1 byte code's tests under Miri.
+#![warn(
+    missing_docs,
+    missing_debug_implementations,
+    rust_2018_idioms,
+    unreachable_pub,
+    clippy::undocumented_unsafe_blocks
+)]
 
 #[allow(unused_extern_crates)]
 extern crate self as squall;

@@ -287,6 +287,8 @@ pub(crate) fn accept(listener: RawFd) -> io::Result<(TcpStream, SocketAddr)> {
     // SAFETY: zeroed storage is valid; accept4 writes at most `len` bytes into it.
     let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
+    // SAFETY: `storage` and `len` are live locals, `len` is `storage`'s size, so accept4 writes
+    // inside them; `listener` is only read (a closed fd is EBADF, not undefined behaviour).
     let fd = cvt(unsafe {
         libc::accept4(
             listener,

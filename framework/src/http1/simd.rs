@@ -18,7 +18,8 @@ pub(super) struct Block(__m128i);
 impl Block {
     #[inline(always)]
     pub(super) fn load(block: &[u8; 16]) -> Block {
-        // SAFETY: see the module.
+        // SAFETY: SSE2 is enabled (this module's `cfg`), and the unaligned load reads exactly
+        // the 16 bytes of `block`, a live `&[u8; 16]`.
         Block(unsafe { _mm_loadu_si128(block.as_ptr() as *const __m128i) })
     }
 
@@ -31,7 +32,8 @@ impl Block {
             return None;
         }
         let word = |c: &[u8]| i64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
-        // SAFETY: see the module.
+        // SAFETY: SSE2 is enabled (this module's `cfg`); the intrinsic builds a register from
+        // two integers and reads no memory.
         Some(Block(unsafe {
             _mm_set_epi64x(word(&s[n - 8..]), word(&s[..8]))
         }))
@@ -41,7 +43,8 @@ impl Block {
     /// below).
     #[inline(always)]
     pub(super) fn below_unsigned(self, limit: u8) -> u32 {
-        // SAFETY: see the module.
+        // SAFETY: SSE2 is enabled (this module's `cfg`); these intrinsics compute on registers
+        // only and read no memory.
         unsafe {
             // Bytes at or above the limit are those the max leaves unchanged.
             let at_least = _mm_cmpeq_epi8(_mm_max_epu8(self.0, _mm_set1_epi8(limit as i8)), self.0);
@@ -53,7 +56,8 @@ impl Block {
     /// signed compare makes the high bytes negative, so they count as "below" too.
     #[inline(always)]
     pub(super) fn below_or_del(self, limit: u8) -> u32 {
-        // SAFETY: see the module.
+        // SAFETY: SSE2 is enabled (this module's `cfg`); these intrinsics compute on registers
+        // only and read no memory.
         unsafe {
             let low = _mm_cmplt_epi8(self.0, _mm_set1_epi8(limit as i8));
             let del = _mm_cmpeq_epi8(self.0, _mm_set1_epi8(0x7f));
@@ -64,7 +68,8 @@ impl Block {
     /// Bit `i` set when byte `i` is `b`.
     #[inline(always)]
     pub(super) fn eq(self, b: u8) -> u32 {
-        // SAFETY: see the module.
+        // SAFETY: SSE2 is enabled (this module's `cfg`); these intrinsics compute on registers
+        // only and read no memory.
         unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(self.0, _mm_set1_epi8(b as i8))) as u32 }
     }
 }

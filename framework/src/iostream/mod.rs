@@ -546,9 +546,12 @@ impl IOStream {
         if self.inner.registered.replace(false) {
             self.inner.io_loop.remove_handler(self.fd());
         }
-        // SAFETY: shutting down our own socket so the peer sees the close now, even if
-        // other handles keep the fd number alive a while longer.
+        // Shut the socket down so the peer sees the close now, even if other handles keep
+        // the fd number alive a while longer.
         if self.inner.kind != Kind::Pipe {
+            // SAFETY: `self.fd()` is the socket this stream owns and has not closed (it closes
+            // when the last handle drops, and `self` is one); shutdown(2) only changes the
+            // socket's state and touches no memory of ours.
             unsafe { libc::shutdown(self.fd(), libc::SHUT_RDWR) };
         }
         if let Some(w) = reader {
