@@ -505,6 +505,13 @@ impl Client {
         (0..n).map(|_| self.read_response()).collect()
     }
 
+    /// Reads exactly `n` raw bytes (after any response read before), for a protocol the
+    /// connection switched to.
+    pub fn read_bytes(&mut self, n: usize) -> Vec<u8> {
+        self.want(n, "raw bytes");
+        self.buf.drain(..n).collect()
+    }
+
     /// Reads whatever arrives until the peer closes (or resets); returns it with the buffer.
     pub fn read_to_close(&mut self) -> Vec<u8> {
         loop {

@@ -9,15 +9,32 @@
 //! carry no body and no framing headers. A response that fails after its head was sent is not
 //! completed (no terminating chunk, no padding): the connection is closed instead, so the
 //! client sees a truncated response, not a wrong one.
+//!
+//! ### The connection
+//!
+//! A responder reaches its connection only through the connection's narrow interface (its
+//! stream, its server, `finish_response`, the departure callbacks, `hand_off`); everything
+//! about the response itself — its framing, its status, its access-log entry — is the
+//! responder's. What it needs of the request (version, HEAD, keep-alive) it copies when the
+//! request is dispatched; whether the server is draining it asks when it writes the head.
+//!
+//! ### Switching protocols
+//!
+//! [`Responder::upgrade`] ends HTTP on the connection: see its docs and the `http1` module
+//! docs.
 
 use std::fmt;
+use std::mem::ManuallyDrop;
 use std::rc::Rc;
 
+use super::access_log::AccessEntry;
+use super::conn::Conn;
+use super::request::MethodKind;
 use super::wire::{
     header_ok, is_name, put_all, write_content_length, write_hex, write_status_line,
 };
-use super::{Conn, Version};
-use crate::iostream::StreamError;
+use super::{Request, Version};
+use crate::iostream::{IOStream, StreamError};
 
 /// Why a response operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -34,6 +51,9 @@ pub enum ResponseError {
     TooShort,
     /// The connection is closed; nothing more can be sent.
     Closed,
+    /// [`upgrade`](Responder::upgrade) on an HTTP/1.0 request, which cannot switch protocols
+    /// (RFC 9110 §15.2: no 1xx response to an HTTP/1.0 client).
+    NotUpgradable,
 }
 
 impl fmt::Display for ResponseError {
@@ -44,6 +64,7 @@ impl fmt::Display for ResponseError {
             ResponseError::TooLong => "response body longer than its Content-Length",
             ResponseError::TooShort => "response finished before its Content-Length was written",
             ResponseError::Closed => "connection closed",
+            ResponseError::NotUpgradable => "an HTTP/1.0 request cannot switch protocols",
         })
     }
 }
@@ -57,14 +78,27 @@ impl std::error::Error for ResponseError {}
 /// yet, and otherwise closes the connection (the response cannot be completed truthfully).
 pub struct Responder {
     conn: Rc<Conn>,
-    seq: u64,
+    /// The request's sequence number on its connection.
+    seq: u32,
+    /// The body length the head declared, if `length_declared` (two fields, not an
+    /// `Option<u64>`: the responder is moved a few times per request, and 48 bytes move
+    /// cheaper than 64).
+    declared: u64,
+    written: u64,
+    /// This request's access-log line, when logging (see `access_log`). Taken when the line
+    /// is written; dropped by hand otherwise (in `drop_unfinished`), so that a finished
+    /// response's drop stays one inlined test.
+    log: ManuallyDrop<Option<Box<AccessEntry>>>,
+    status: u16,
+    version: Version,
+    is_head: bool,
+    /// Before the head: whether the request allows keep-alive; after: whether this response
+    /// keeps the connection.
+    keep_alive: bool,
     head_written: bool,
+    length_declared: bool,
     chunked: bool,
     no_body: bool,
-    declared: Option<u64>,
-    written: u64,
-    keep_alive: bool,
-    status: u16,
     done: bool,
 }
 
@@ -80,29 +114,38 @@ impl fmt::Debug for Responder {
 }
 
 impl Responder {
-    pub(crate) fn new(conn: Rc<Conn>, seq: u64) -> Responder {
+    /// The responder to `request`, the `seq`th on `conn`.
+    #[inline(always)]
+    pub(super) fn new(conn: Rc<Conn>, request: &Request, seq: u32) -> Responder {
+        let server = conn.server();
+        let log = ManuallyDrop::new(server.access.start(server.options.access_log, request));
+        let parts = &request.parts;
         Responder {
-            conn,
             seq,
+            declared: 0,
+            written: 0,
+            log,
+            status: 0,
+            version: parts.version,
+            is_head: parts.method == MethodKind::Head,
+            keep_alive: parts.keep_alive,
             head_written: false,
+            length_declared: false,
             chunked: false,
             no_body: false,
-            declared: None,
-            written: 0,
-            keep_alive: false,
-            status: 0,
             done: false,
+            conn,
         }
     }
 
     /// The request's HTTP version.
     pub fn version(&self) -> Version {
-        self.conn.current.get().version
+        self.version
     }
 
     /// Whether the request was HEAD (body bytes will be dropped).
     pub fn is_head(&self) -> bool {
-        self.conn.current.get().is_head
+        self.is_head
     }
 
     /// Whether the head has been written.
@@ -112,7 +155,7 @@ impl Responder {
 
     /// Whether the connection is closed (the client went away).
     pub fn is_closed(&self) -> bool {
-        self.conn.stream.closed()
+        self.conn.stream().closed()
     }
 
     /// Runs `f` if the connection closes before this response finishes (Tornado's
@@ -121,7 +164,7 @@ impl Responder {
         if self.is_closed() {
             f();
         } else {
-            self.conn.close_callback.set(Some(Box::new(f)));
+            self.conn.on_departure(Box::new(f));
         }
     }
 
@@ -129,10 +172,7 @@ impl Responder {
     /// leaving: the connection closes and the close callback runs. For long polls; by default a
     /// half-closed client still gets its response.
     pub fn close_on_client_eof(&self) {
-        self.conn.close_on_eof.set(true);
-        if self.conn.stream.at_eof() {
-            self.conn.stream.close();
-        }
+        self.conn.close_on_client_eof();
     }
 
     /// Sends a complete response: status, headers, `Content-Length` and body.
@@ -228,7 +268,7 @@ impl Responder {
         // since the head found the connection open: all `finish` would check holds.
         self.done = true;
         self.log_access();
-        self.conn.response_finished(self.seq, self.keep_alive);
+        self.conn.finish_response(self.seq, self.keep_alive);
         Ok(())
     }
 
@@ -253,16 +293,19 @@ impl Responder {
         // Set first: should a caller's header iterator panic midway, the drop then closes
         // the connection instead of writing a second head after the partial one.
         self.head_written = true;
-        let cur = self.conn.current.get();
         let conn = &*self.conn;
-        let now = conn.stream.io_loop().time();
+        let server = conn.server();
+        let stream = conn.stream();
+        let now = stream.io_loop().time();
+        let (version, is_head) = (self.version, self.is_head);
         let no_body_status = status < 200 || status == 204 || status == 304;
-        let no_body = no_body_status || cur.is_head;
+        let no_body = no_body_status || is_head;
         let mut chunked = false;
-        let mut keep_alive = cur.keep_alive;
+        // (A graceful shutdown started since dispatch makes this the connection's last.)
+        let mut keep_alive = self.keep_alive && !server.draining.get();
         let mut declared = content_length;
-        let written = conn.stream.with_open_write_buffer(|w| {
-            write_status_line(w, cur.version, status, reason);
+        let written = stream.with_open_write_buffer(|w| {
+            write_status_line(w, version, status, reason);
             let mut has_date = false;
             for (name, value) in headers {
                 if validate && !header_ok(name, value) {
@@ -296,7 +339,7 @@ impl Responder {
                 put_all(w, [line]);
             }
             if !has_date {
-                conn.server.write_date_line(now, w);
+                server.write_date_line(now, w);
             }
             if no_body_status {
                 if status == 304 {
@@ -308,9 +351,9 @@ impl Responder {
                 declared = Some(0);
             } else if let Some(n) = declared {
                 write_content_length(w, n);
-            } else if cur.is_head {
+            } else if is_head {
                 // Length unknown and no body follows: no framing header needed.
-            } else if cur.version == Version::Http11 {
+            } else if version == Version::Http11 {
                 w.extend_from_slice(b"Transfer-Encoding: chunked\r\n");
                 chunked = true;
             } else {
@@ -318,7 +361,7 @@ impl Responder {
                 keep_alive = false;
             }
             if keep_alive {
-                if cur.version == Version::Http10 {
+                if version == Version::Http10 {
                     w.extend_from_slice(b"Connection: keep-alive\r\n");
                 }
                 w.extend_from_slice(b"\r\n");
@@ -343,7 +386,8 @@ impl Responder {
         self.status = status;
         self.chunked = chunked;
         self.no_body = no_body;
-        self.declared = declared;
+        self.length_declared = declared.is_some();
+        self.declared = declared.unwrap_or(0);
         self.keep_alive = keep_alive;
         if body_written {
             self.written = body.len() as u64;
@@ -369,7 +413,7 @@ impl Responder {
             return Ok(());
         }
         let total = self.written + data.len() as u64;
-        if !self.no_body && self.declared.is_some_and(|n| total > n) {
+        if !self.no_body && self.length_declared && total > self.declared {
             self.fail_midway("body longer than Content-Length");
             return Err(ResponseError::TooLong);
         }
@@ -378,7 +422,7 @@ impl Responder {
             return Ok(());
         }
         let chunked = self.chunked;
-        self.conn.stream.with_write_buffer(|w| {
+        self.conn.stream().with_write_buffer(|w| {
             if chunked {
                 write_hex(w, data.len() as u64);
                 w.extend_from_slice(b"\r\n");
@@ -394,7 +438,7 @@ impl Responder {
     /// Sends what has been written so far now (streaming).
     pub fn flush(&self) {
         if !self.is_closed() {
-            self.conn.stream.flush();
+            self.conn.stream().flush();
         }
     }
 
@@ -405,8 +449,8 @@ impl Responder {
     ///
     /// [`StreamError::Closed`] if the client went away.
     pub async fn drain(&self) -> Result<(), StreamError> {
-        self.conn.stream.flush();
-        self.conn.stream.wait_flushed().await
+        self.conn.stream().flush();
+        self.conn.stream().wait_flushed().await
     }
 
     /// Completes the response. Without a declared length, the terminating chunk is sent (or,
@@ -424,20 +468,18 @@ impl Responder {
         if !self.head_written {
             self.write_head(200, None, std::iter::empty(), Some(0))?;
         }
-        if let Some(n) = self.declared {
-            if self.written < n && !self.no_body {
-                self.fail_midway("body shorter than Content-Length");
-                return Err(ResponseError::TooShort);
-            }
+        if self.length_declared && self.written < self.declared && !self.no_body {
+            self.fail_midway("body shorter than Content-Length");
+            return Err(ResponseError::TooShort);
         }
         if self.chunked {
             self.conn
-                .stream
+                .stream()
                 .with_write_buffer(|w| w.extend_from_slice(b"0\r\n\r\n"));
         }
         self.log_access();
         // `self` owns its connection until it returns: no clone needed.
-        self.conn.response_finished(self.seq, self.keep_alive);
+        self.conn.finish_response(self.seq, self.keep_alive);
         Ok(())
     }
 
@@ -447,42 +489,103 @@ impl Responder {
         self.fail_midway("response aborted");
     }
 
+    /// Switches the connection to another protocol (WebSocket, say; RFC 9110 §7.8): writes
+    /// `101 Switching Protocols` with `headers` — the caller's `Upgrade` and `Connection:
+    /// Upgrade` among them, written as given — and a `Date`, flushes it, ends HTTP processing
+    /// on the connection and returns its stream.
+    ///
+    /// The stream is then the caller's alone: HTTP no longer parses it, times it out, runs a
+    /// close callback for it or counts it for graceful shutdown. Every byte the client sent
+    /// after this request's head (the new protocol's first frames) is still unread in its read
+    /// buffer ([`IOStream::read_buffered`]): attach a protocol with
+    /// [`IOStream::set_protocol`] and look at the buffer once before waiting for readiness,
+    /// or read with the stream's futures, which are served from the buffer first. The read
+    /// buffer keeps HTTP's bound (`max_header_size` plus 64 KiB) until
+    /// [`IOStream::set_max_buffer_size`] changes it.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use squall::http1::{Request, Responder};
+    ///
+    /// fn handle(req: Request, res: Responder) {
+    ///     if req.header("Upgrade") == Some("echo") {
+    ///         if let Ok(stream) = res.upgrade([("Upgrade", "echo"), ("Connection", "Upgrade")]) {
+    ///             squall::task::spawn(async move {
+    ///                 while let Ok(line) = stream.read_until(b"\n", 1024).await {
+    ///                     if stream.write(&line).await.is_err() {
+    ///                         break;
+    ///                     }
+    ///                 }
+    ///             });
+    ///         }
+    ///         return;
+    ///     }
+    ///     res.respond(426, &[("Upgrade", "echo")], b"");
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`ResponseError::NotUpgradable`] for an HTTP/1.0 request, which cannot switch
+    /// protocols (check [`version`](Responder::version) first to answer it yourself),
+    /// [`ResponseError::HeadAlreadyWritten`], or [`ResponseError::Closed`]. The responder is
+    /// consumed either way: unless the 101 was sent, it is dropped as usual (500 if nothing
+    /// was written, else the connection closes).
+    pub fn upgrade<'a, I>(mut self, headers: I) -> Result<IOStream, ResponseError>
+    where
+        I: IntoIterator<Item = (&'a str, &'a str)>,
+    {
+        if self.head_written {
+            return Err(ResponseError::HeadAlreadyWritten);
+        }
+        if self.version != Version::Http11 {
+            return Err(ResponseError::NotUpgradable);
+        }
+        self.head_written = true;
+        let stream = self.conn.stream();
+        let server = self.conn.server();
+        let now = stream.io_loop().time();
+        let written = stream.with_open_write_buffer(|w| {
+            write_status_line(w, Version::Http11, 101, None);
+            let mut has_date = false;
+            for (name, value) in headers {
+                if !header_ok(name, value) {
+                    refused(name);
+                    continue;
+                }
+                has_date |= name.len() == 4 && is_name(name.as_bytes(), b"date");
+                put_all(w, [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
+            }
+            if !has_date {
+                server.write_date_line(now, w);
+            }
+            w.extend_from_slice(b"\r\n");
+        });
+        self.done = true;
+        if written.is_none() {
+            return Err(ResponseError::Closed);
+        }
+        self.status = 101;
+        self.log_access();
+        self.conn.stream().flush();
+        self.conn.hand_off(self.seq).ok_or(ResponseError::Closed)
+    }
+
     fn fail_midway(&mut self, why: &str) {
         self.done = true;
         log::error!("squall: {why}; closing the connection");
         // Send what is valid so far, then close: the client sees a truncated response.
-        self.conn.stream.flush();
-        self.conn.stream.close();
+        self.conn.stream().flush();
+        self.conn.stream().close();
     }
 
+    /// Writes this response's access-log line, if one was started.
     #[inline]
-    fn log_access(&self) {
-        let conn = &self.conn;
-        let Some(start) = conn.log_start.take() else {
-            return;
-        };
-        self.log_access_line(start);
-    }
-
-    #[cold]
-    #[inline(never)]
-    fn log_access_line(&self, start: std::time::Instant) {
-        let conn = &self.conn;
-        let ms = start.elapsed().as_secs_f64() * 1000.0;
-        let level = match self.status {
-            0..=399 => log::Level::Info,
-            400..=499 => log::Level::Warn,
-            _ => log::Level::Error,
-        };
-        log::log!(
-            target: "squall::access",
-            level,
-            "{} {} ({}) {:.2}ms",
-            self.status,
-            conn.log_line.borrow(),
-            conn.remote_ip.get(),
-            ms
-        );
+    fn log_access(&mut self) {
+        if let Some(entry) = self.log.take() {
+            self.conn.server().access.finish(entry, self.status);
+        }
     }
 }
 
@@ -502,7 +605,7 @@ impl Drop for Responder {
     #[inline]
     fn drop(&mut self) {
         // Inlined so a finished response (every one but a broken handler's) costs one test.
-        if !self.done {
+        if !self.done || self.log.is_some() {
             self.drop_unfinished();
         }
     }
@@ -512,7 +615,14 @@ impl Responder {
     #[cold]
     #[inline(never)]
     fn drop_unfinished(&mut self) {
-        if self.is_closed() {
+        self.drop_unfinished_response();
+        // An entry not written (the response failed midway, or was never made) is freed.
+        // SAFETY: `log` is not used again: this is the responder's drop.
+        unsafe { ManuallyDrop::drop(&mut self.log) };
+    }
+
+    fn drop_unfinished_response(&mut self) {
+        if self.done || self.is_closed() {
             return;
         }
         if self.head_written {
@@ -525,7 +635,7 @@ impl Responder {
             self.done = true;
             self.log_access();
             let conn = self.conn.clone();
-            conn.response_finished(self.seq, self.keep_alive);
+            conn.finish_response(self.seq, self.keep_alive);
         }
     }
 }

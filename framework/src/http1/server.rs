@@ -6,9 +6,10 @@ use std::fmt;
 use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
+use super::access_log::AccessLog;
 use super::request::RequestPool;
 use super::wire::DateCache;
-use super::{BodySink, Conn, Phase, Request, Responder};
+use super::{BodySink, Conn, Request, Responder};
 
 /// How the server should receive a request's body; see [`HttpDelegate::body_mode`].
 pub enum BodyMode {
@@ -134,6 +135,8 @@ pub(crate) struct ServerCore {
     pub(crate) delegate: Box<dyn HttpDelegate>,
     pub(crate) pool: Rc<RequestPool>,
     pub(crate) date: RefCell<DateCache>,
+    /// Recycled access-log entries (see `access_log`).
+    pub(super) access: AccessLog,
     pub(super) conns: RefCell<Vec<Weak<Conn>>>,
     /// Set during graceful shutdown: finish in-flight requests, then close.
     pub(crate) draining: Cell<bool>,
@@ -148,6 +151,7 @@ impl ServerCore {
             delegate,
             pool: Rc::new(RequestPool::default()),
             date: RefCell::new(DateCache::default()),
+            access: AccessLog::default(),
             conns: RefCell::new(Vec::new()),
             draining: Cell::new(false),
             on_empty: RefCell::new(None),
@@ -165,7 +169,7 @@ impl ServerCore {
             .borrow()
             .iter()
             .filter_map(Weak::upgrade)
-            .filter(|c| c.phase.get() != Phase::Head || c.stream.read_buffered() > 0)
+            .filter(|c| !c.is_idle())
             .count()
     }
 
@@ -175,15 +179,7 @@ impl ServerCore {
         self.draining.set(true);
         let conns = self.live_conns();
         for c in conns {
-            match c.phase.get() {
-                Phase::Head if c.stream.read_buffered() == 0 => c.close_when_flushed(),
-                Phase::Dispatched => {
-                    let mut cur = c.current.get();
-                    cur.keep_alive = false;
-                    c.current.set(cur);
-                }
-                _ => {}
-            }
+            c.drain();
         }
         self.check_empty();
     }
@@ -217,7 +213,7 @@ impl ServerCore {
     pub(crate) fn close_all(&self) {
         let conns = self.live_conns();
         for c in conns {
-            c.stream.close();
+            c.close();
         }
     }
 }
