@@ -391,3 +391,42 @@ fn a_pooled_connection_closed_by_the_server_is_retried_for_idempotent_methods() 
     assert!(err.to_string().contains("before any response"), "{err}");
     assert_eq!(server.accepted(), 2);
 }
+
+#[test]
+fn a_fetch_that_fails_gives_its_pool_slot_back() {
+    // The first connection stalls; later ones answer.
+    let server = FakeServer::start(|mut c| {
+        if c.read_request().is_some() {
+            if c.index == 0 {
+                c.wait_for_client_close();
+            } else {
+                c.send(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+            }
+        }
+    });
+    let url = server.url("/");
+    let (stalled, waited, after) = run(async move {
+        let client = HttpClient::with_options(squall::httpclient::HttpClientOptions {
+            max_connections_per_host: 1,
+            ..Default::default()
+        });
+        // One fetch holds the only slot while it stalls...
+        let (c, u) = (client.clone(), url.clone());
+        let stalled = squall::task::spawn(async move {
+            let r = HttpRequest::new(u).request_timeout(Duration::from_millis(800));
+            c.fetch(r).await
+        });
+        squall::task::sleep(Duration::from_millis(100)).await;
+        // ...so another waits for it, and waiting counts against the connect timeout.
+        let r = req(url.clone()).connect_timeout(Duration::from_millis(200));
+        let waited = client.fetch(r).await;
+        let stalled = stalled.await.unwrap();
+        // The timed-out fetch's slot is free again.
+        let after = client.fetch(req(url)).await;
+        (stalled, waited, after)
+    });
+    assert_eq!(stalled.unwrap_err().kind(), ErrorKind::RequestTimeout);
+    assert_eq!(waited.unwrap_err().kind(), ErrorKind::ConnectTimeout);
+    assert_eq!(after.expect("the slot was given back").text(), "ok");
+    assert_eq!(server.accepted(), 2);
+}
