@@ -210,6 +210,16 @@ pub fn chunked(data: &[u8]) {
     assert_eq!(whole.1, bytes.1);
 }
 
+/// Runs a response through the client's head scan and body decoder, whole and in pieces
+/// (`super::response_parse::fuzz`: the first byte chooses HEAD and a small head limit).
+///
+/// # Panics
+///
+/// If an invariant is broken.
+pub fn response(data: &[u8]) {
+    super::response_parse::fuzz(data);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

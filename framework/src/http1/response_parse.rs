@@ -91,8 +91,10 @@ pub(crate) fn scan_response_head(
     head_request: bool,
 ) -> ResponseScan {
     // One pass over the new bytes: every LF must end a CRLF, and CRLF CRLF ends the head.
+    // Bytes past the limit are never looked at (a head ending there is too large anyway), so
+    // the outcome does not depend on how the bytes were split into reads.
     let mut end = None;
-    for i in searched..buf.len() {
+    for i in searched..buf.len().min(max_size) {
         if buf[i] != b'\n' {
             continue;
         }
@@ -113,9 +115,6 @@ pub(crate) fn scan_response_head(
             searched: buf.len(),
         };
     };
-    if end > max_size {
-        return ResponseScan::Error(HeadError::TooLarge);
-    }
     parse_head(&buf[..end], head_request)
 }
 
@@ -356,6 +355,110 @@ impl BodyDecoder {
     }
 }
 
+/// Fuzzing: `data` as a response, its head scanned whole and as a growing buffer (the
+/// client's rescan), its body decoded whole and in pieces; both ways must agree, and the
+/// limits and consumed counts must hold. Reached through [`super::__fuzz::response`].
+///
+/// # Panics
+///
+/// If an invariant is broken.
+pub(crate) fn fuzz(data: &[u8]) {
+    let Some((&flags, data)) = data.split_first() else {
+        return;
+    };
+    let head_request = flags & 1 != 0;
+    let max_size = if flags & 2 != 0 { 64 } else { 64 * 1024 };
+    let whole = summary(scan_response_head(data, 0, max_size, head_request));
+    // Growing by a few bytes at a time, as reads arrive, carrying `searched`.
+    let mut searched = 0;
+    let mut grown = None;
+    let mut len = 0;
+    for (i, &b) in data
+        .iter()
+        .enumerate()
+        .take(64)
+        .chain(std::iter::repeat_n((0, &7), data.len()))
+    {
+        len = (len + 1 + (b as usize + i) % 7).min(data.len());
+        match scan_response_head(&data[..len], searched, max_size, head_request) {
+            ResponseScan::Partial { searched: s } => {
+                assert!(s <= len, "searched past the buffer");
+                searched = s;
+            }
+            done => {
+                grown = Some(summary(done));
+                break;
+            }
+        }
+        if len == data.len() {
+            break;
+        }
+    }
+    if let Some(grown) = grown {
+        assert_eq!(
+            whole.0, grown.0,
+            "the outcome depends on how the head arrived"
+        );
+    } else {
+        assert_eq!(whole.0, "partial", "a complete whole was partial in pieces");
+    }
+    let Some((consumed, framing)) = whole.1 else {
+        return;
+    };
+    assert!(consumed <= data.len() && consumed <= max_size);
+    let body = &data[consumed..];
+    let decode = |cuts: &[usize]| -> (Vec<u8>, Result<bool, BodyError>) {
+        let mut out = Vec::new();
+        let mut d = match BodyDecoder::new(framing, 512, 256) {
+            Ok(d) => d,
+            Err(e) => return (out, Err(e)),
+        };
+        let mut start = 0;
+        for &cut in cuts.iter().chain(std::iter::once(&body.len())) {
+            let cut = cut.clamp(start, body.len());
+            let piece = &body[start..cut];
+            match d.feed(piece, &mut |b| out.extend_from_slice(b)) {
+                Ok(n) if d.is_done() => {
+                    assert!(n <= piece.len());
+                    return (out, Ok(true));
+                }
+                Ok(n) => assert_eq!(n, piece.len(), "stopped early without being done"),
+                Err(e) => return (out, Err(e)),
+            }
+            start = cut;
+        }
+        let end = d.end_of_input().map(|()| d.is_done());
+        (out, end)
+    };
+    let whole_body = decode(&[]);
+    assert!(whole_body.0.len() <= 512, "body limit not enforced");
+    let bytes: Vec<usize> = (1..body.len().min(600)).collect();
+    assert_eq!(
+        whole_body,
+        decode(&bytes),
+        "the body depends on how it arrived"
+    );
+}
+
+/// A comparable summary of a scan: its kind, and for a complete head what the body needs.
+fn summary(scan: ResponseScan) -> (&'static str, Option<(usize, BodyFraming)>) {
+    match scan {
+        ResponseScan::Partial { .. } => ("partial", None),
+        ResponseScan::Complete(h) => {
+            assert!((100..=599).contains(&h.status));
+            if h.framing == BodyFraming::UntilClose {
+                assert!(
+                    !h.keep_alive,
+                    "a close-delimited body cannot keep the connection"
+                );
+            }
+            ("complete", Some((h.consumed, h.framing)))
+        }
+        ResponseScan::Error(HeadError::TooLarge) => ("too large", None),
+        ResponseScan::Error(HeadError::Bad(_)) => ("bad", None),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,5 +664,51 @@ mod tests {
             decode(BodyFraming::Chunked, b"z\r\n", 7),
             Err(BodyError::Bad("bad chunked framing"))
         );
+    }
+}
+
+#[cfg(test)]
+mod fuzz_samples {
+    /// The fuzz entry point over samples and deterministic mutations of them (xorshift), so
+    /// that `cargo test` exercises its invariants without the fuzzer.
+    #[test]
+    fn fuzz_invariants_hold_on_mutated_samples() {
+        let samples: &[&[u8]] = &[
+            b"\0HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
+            b"\0HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nT: 1\r\n\r\n",
+            b"\0HTTP/1.0 200 OK\r\n\r\nuntil the close",
+            b"\x01HTTP/1.1 304 Not Modified\r\nContent-Length: 9\r\n\r\n",
+            b"\x02HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+            b"\0HTTP/1.1 200 OK\nX: y\r\n\r\n",
+            b"",
+        ];
+        let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for s in samples {
+            super::fuzz(s);
+            for _ in 0..300 {
+                let mut m = s.to_vec();
+                for _ in 0..1 + next() % 4 {
+                    let r = next() as usize;
+                    match r % 3 {
+                        0 if !m.is_empty() => {
+                            let i = r / 3 % m.len();
+                            let bytes = b"\r\n:0aF; -\x00\x7f9";
+                            m[i] = bytes[r / 7 % bytes.len()];
+                        }
+                        1 if !m.is_empty() => {
+                            m.remove(r / 3 % m.len());
+                        }
+                        _ => m.insert(r / 3 % (m.len() + 1), b"\r\n0:"[r / 5 % 4]),
+                    }
+                }
+                super::fuzz(&m);
+            }
+        }
     }
 }
