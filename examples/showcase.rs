@@ -321,11 +321,11 @@ impl Cookie {
         match op.as_str() {
             "set" => {
                 let v = cx.argument("v")?;
-                cx.set_signed_cookie("user", &v)?;
+                cx.set_signed_cookie(squall::web::cookies::Cookie::new("user", &v))?;
                 cx.write(format!("user set to {}", xhtml_escape(&v)));
                 Ok(())
             }
-            _ => match cx.signed_cookie("user", 31.0) {
+            _ => match cx.signed_cookie("user") {
                 Some(v) => {
                     cx.set_header("Content-Type", "text/plain; charset=UTF-8")?;
                     cx.write(v);

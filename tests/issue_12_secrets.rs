@@ -62,10 +62,10 @@ impl SignedUser {
     fn get(&mut self, cx: &mut Context, op: String) -> Result<()> {
         if op == "set" {
             let v = cx.argument("v")?;
-            cx.set_signed_cookie("user", &v)?;
+            cx.set_signed_cookie(squall::web::cookies::Cookie::new("user", v))?;
             return Ok(());
         }
-        match cx.signed_cookie("user", 31.0) {
+        match cx.signed_cookie("user") {
             Some(v) => {
                 cx.write(v);
                 Ok(())

@@ -1,9 +1,11 @@
 //! Signed cookies over real sockets: round trip, tampering, name swap, expiry, Tornado's
 //! published vector, key rotation across instances.
 
+use std::time::Duration;
+
 use squall::prelude::*;
 use squall::testing::{TestClient, TestServer};
-use squall::web::cookies::{create_signed_value, CookieSecrets};
+use squall::web::cookies::{create_signed_value, Cookie, CookieSecrets};
 
 #[derive(Clone, Default)]
 struct SetGet;
@@ -14,16 +16,16 @@ impl SetGet {
         match op.as_str() {
             "set" => {
                 let v = cx.argument("v")?;
-                cx.set_signed_cookie("user", v)
+                cx.set_signed_cookie(Cookie::new("user", v))
             }
-            "get" => match cx.signed_cookie("user", 31.0) {
+            "get" => match cx.signed_cookie("user") {
                 Some(v) => {
                     cx.write(v);
                     Ok(())
                 }
                 None => Err(HttpError::new(403)),
             },
-            "key" => match cx.signed_cookie("key", 1e9) {
+            "key" => match cx.signed_cookie_with_max_age("key", Duration::from_secs(1 << 40)) {
                 Some(v) => {
                     cx.write(v);
                     Ok(())

@@ -105,7 +105,7 @@ pub use squall_macros::{handler, routes};
 pub mod prelude {
     pub use crate::http1::Method;
     pub use crate::ioloop::IOLoop;
-    pub use crate::web::cookies::CookieSecrets;
+    pub use crate::web::cookies::{Cookie, CookieSecrets};
     pub use crate::web::{Application, Context, HttpError, Result, Settings, StaticFileHandler};
     pub use crate::{handler, routes};
 }

@@ -38,7 +38,7 @@ pub use context::Context;
 pub use error::{Error, ErrorKind, HttpError, Result};
 pub use handler::{IntoHandlerResult, PathArg, RequestHandler};
 pub use secrets::RECOMMENDED_SECRET_LEN;
-pub use security::XSRF_NAME;
+pub use security::{SIGNED_COOKIE_MAX_AGE, XSRF_NAME};
 pub use static_files::StaticFileHandler;
 
 #[doc(hidden)]

@@ -4,6 +4,16 @@
 //! connects them to the request and response. Signed cookies and XSRF need the application's
 //! `cookie_secret`: without it the application refuses to start with `xsrf_cookies` on, and a
 //! handler that signs a cookie gets a 500 with a clear log message.
+//!
+//! ### Defaults of the cookies the framework sets
+//!
+//! Signed cookies and the `_xsrf` cookie get `SameSite=Lax` unless the handler chose another
+//! value (a cross-site POST then carries neither), and `Secure` whenever the request came over
+//! HTTPS, directly or through a proxy trusted with `xheaders` (a cookie set over HTTPS never
+//! travels in clear text afterwards). Signed cookies are `HttpOnly` (script has no use for the
+//! signed form, and cannot steal it) and expire after 30 days unless given an expiry; they are
+//! accepted for [`SIGNED_COOKIE_MAX_AGE`] (31 days) after signing unless asked otherwise, as in
+//! Tornado.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -16,6 +26,14 @@ use super::xsrf::{form_html, tokens_match, XsrfToken};
 
 /// Name of the XSRF cookie and form field.
 pub const XSRF_NAME: &str = "_xsrf";
+
+/// How long after signing [`Context::signed_cookie`] accepts a signed cookie: 31 days,
+/// Tornado's `max_age_days` default.
+pub const SIGNED_COOKIE_MAX_AGE: Duration = Duration::from_secs(31 * 86_400);
+
+/// How long a signed cookie set without an expiry lives in the browser: 30 days, Tornado's
+/// `expires_days` default.
+const SIGNED_COOKIE_EXPIRES: Duration = Duration::from_secs(30 * 86_400);
 
 impl From<&str> for CookieSecrets {
     fn from(secret: &str) -> CookieSecrets {
@@ -82,34 +100,88 @@ impl Context {
             .ok_or_else(|| HttpError::internal("signed cookies need Settings::cookie_secret"))
     }
 
-    /// Sets a cookie signed with the application's `cookie_secret` (Tornado's version-2
-    /// format), valid 30 days, `HttpOnly`.
+    /// The framework's defaults for a cookie it signs or sets for XSRF (see the module docs):
+    /// `SameSite=Lax` unless chosen, `Secure` over HTTPS.
+    fn harden(&self, cookie: &mut Cookie) {
+        if cookie.same_site.is_none() {
+            cookie.same_site = Some(SameSite::Lax);
+        }
+        if self.protocol() == "https" {
+            cookie.secure = true;
+        }
+    }
+
+    /// Sets `cookie` with its value signed with the application's `cookie_secret` (Tornado's
+    /// `set_signed_cookie`, version-2 format): the same [`Cookie`] options as
+    /// [`set_cookie`](Context::set_cookie) (path, domain, expiry, `SameSite`), with these
+    /// defaults: `Expires` in 30 days when neither `expires` nor `max_age` is set, `SameSite=Lax`
+    /// when `same_site` is not, `Secure` over HTTPS, and always `HttpOnly`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::prelude::*;
+    /// use squall::web::cookies::{Cookie, SameSite};
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Login;
+    ///
+    /// #[handler]
+    /// impl Login {
+    ///     fn post(&mut self, cx: &mut Context) -> Result<()> {
+    ///         let name = cx.body_argument("name")?;
+    ///         // Path=/, Expires in 30 days, HttpOnly, SameSite=Lax (and Secure over HTTPS).
+    ///         cx.set_signed_cookie(Cookie::new("user", &name))?;
+    ///         // A session cookie for /admin only, sent on same-site requests only.
+    ///         cx.set_signed_cookie(
+    ///             Cookie::new("admin", &name).path("/admin").max_age(3600).same_site(SameSite::Strict),
+    ///         )
+    ///     }
+    /// }
+    /// ```
     ///
     /// # Errors
     ///
-    /// 500 if there is no `cookie_secret` or the name is not a token.
-    pub fn set_signed_cookie(&mut self, name: &str, value: impl AsRef<[u8]>) -> Result<()> {
-        let signed = create_signed_value(self.secrets()?, name, value.as_ref(), now_secs());
-        self.set_cookie(
-            Cookie::new(name, signed)
-                .expires(SystemTime::now() + Duration::from_secs(30 * 86400))
-                .http_only(true),
-        )
+    /// 500 if there is no `cookie_secret`, or the cookie cannot be sent (a name that is not a
+    /// token, a path or domain with `;` or a control character).
+    pub fn set_signed_cookie(&mut self, mut cookie: Cookie) -> Result<()> {
+        cookie.value = create_signed_value(
+            self.secrets()?,
+            &cookie.name,
+            cookie.value.as_bytes(),
+            now_secs(),
+        );
+        if cookie.expires.is_none() && cookie.max_age.is_none() {
+            cookie.expires = Some(SystemTime::now() + SIGNED_COOKIE_EXPIRES);
+        }
+        cookie.http_only = true;
+        self.harden(&mut cookie);
+        self.set_cookie(cookie)
     }
 
-    /// The value of signed cookie `name` if its signature is valid and it is at most
-    /// `max_age_days` old (Tornado's default is 31); tampered, expired, malformed or
-    /// non-UTF-8 values read as `None`.
-    pub fn signed_cookie(&self, name: &str, max_age_days: f64) -> Option<String> {
-        self.signed_cookie_bytes(name, max_age_days)
+    /// The value of signed cookie `name` if its signature is valid and it was signed at most
+    /// [`SIGNED_COOKIE_MAX_AGE`] (31 days) ago (Tornado's `get_signed_cookie`); tampered,
+    /// expired, malformed or non-UTF-8 values read as `None`.
+    pub fn signed_cookie(&self, name: &str) -> Option<String> {
+        self.signed_cookie_with_max_age(name, SIGNED_COOKIE_MAX_AGE)
+    }
+
+    /// As [`signed_cookie`](Context::signed_cookie), accepting values signed at most `max_age`
+    /// ago (Tornado's `max_age_days`).
+    pub fn signed_cookie_with_max_age(&self, name: &str, max_age: Duration) -> Option<String> {
+        self.signed_cookie_bytes(name, max_age)
             .and_then(|v| String::from_utf8(v).ok())
     }
 
-    /// As [`signed_cookie`](Context::signed_cookie), for binary values.
-    pub fn signed_cookie_bytes(&self, name: &str, max_age_days: f64) -> Option<Vec<u8>> {
+    /// The bytes of signed cookie `name` if its signature is valid and it was signed at most
+    /// `max_age` ago ([`SIGNED_COOKIE_MAX_AGE`] is the usual value): for values that are not
+    /// UTF-8, signed by Tornado or with
+    /// [`create_signed_value`](super::cookies::create_signed_value).
+    pub fn signed_cookie_bytes(&self, name: &str, max_age: Duration) -> Option<Vec<u8>> {
         let secrets = self.secrets().ok()?;
         let raw = self.cookie(name)?;
-        decode_signed_value(secrets, name, raw, max_age_days, now_secs())
+        let days = max_age.as_secs_f64() / 86_400.0;
+        decode_signed_value(secrets, name, raw, days, now_secs())
     }
 
     /// The raw XSRF token: from a valid `_xsrf` cookie, or new (and set as the cookie).
@@ -129,11 +201,9 @@ impl Context {
                 let encoded = t
                     .encode_v2()
                     .map_err(|e| HttpError::internal(format!("no randomness for XSRF: {e}")))?;
-                self.set_cookie(
-                    Cookie::new(XSRF_NAME, encoded)
-                        .path("/")
-                        .same_site(SameSite::Lax),
-                )?;
+                let mut cookie = Cookie::new(XSRF_NAME, encoded).path("/");
+                self.harden(&mut cookie);
+                self.set_cookie(cookie)?;
                 t
             }
         };

@@ -59,7 +59,11 @@ pub(super) const CHUNK: usize = 64 * 1024;
 ///  refuses, with 403 and before touching the filesystem, any path holding a NUL byte, an
 ///  absolute path, and any `..` component, even one that would stay inside the root (Tornado
 ///  resolves those; there is no legitimate use and refusing is simpler to reason about). Empty
-///  and `.` components are dropped. The root and the target are then canonicalized and the
+///  and `.` components are dropped. A component that starts with a dot (`.git`, `.env`,
+///  `.htpasswd`) is 404 unless [`serve_dotfiles(true)`](StaticFileHandler::serve_dotfiles)
+///  was asked for: such files are kept beside published ones by accident far more often than
+///  published (a `.well-known` folder is the usual exception: opt in, or give it a handler of
+///  its own rooted at that folder). The root and the target are then canonicalized and the
 ///  target must lie under the canonical root, so a symbolic link is followed only if it
 ///  resolves inside the root (403 otherwise). Only regular files are served: directories are
 ///  403 unless a default file is configured, and FIFOs or devices are 403 (checked on the
@@ -141,6 +145,7 @@ struct Config {
     root: PathBuf,
     default_filename: Option<String>,
     cache_control: Option<Cow<'static, str>>,
+    serve_dotfiles: bool,
 }
 
 impl StaticFileHandler {
@@ -163,6 +168,7 @@ impl StaticFileHandler {
                 root: root.into(),
                 default_filename: None,
                 cache_control: None,
+                serve_dotfiles: false,
             }),
         }
     }
@@ -223,6 +229,21 @@ impl StaticFileHandler {
         self
     }
 
+    /// Whether paths with a component that starts with a dot (`.env`, `.git/config`,
+    /// `.well-known/...`) are served; by default they are 404, as if absent.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::web::StaticFileHandler;
+    ///
+    /// let h = StaticFileHandler::new("public").serve_dotfiles(true);
+    /// ```
+    pub fn serve_dotfiles(mut self, serve: bool) -> StaticFileHandler {
+        Rc::make_mut(&mut self.config).serve_dotfiles = serve;
+        self
+    }
+
     /// The folder served, as given.
     ///
     /// # Examples
@@ -252,6 +273,11 @@ impl StaticFileHandler {
     async fn serve(&self, cx: &mut Context, path: &str) -> Result<()> {
         let rel = relative_path(path)
             .map_err(|why| HttpError::new(403).log(format!("static path {path:?}: {why}")))?;
+        if !self.config.serve_dotfiles && is_hidden(&rel) {
+            return Err(HttpError::new(404).log(format!(
+                "static path {path:?} names a dotfile (StaticFileHandler::serve_dotfiles)"
+            )));
+        }
         let root = canonical_root(&self.config.root)?;
         let mut target = canonical_inside(&root, &root.join(&rel))?;
         let is_dir = std::fs::metadata(&target)
@@ -474,6 +500,12 @@ pub(super) fn relative_path(path: &str) -> std::result::Result<PathBuf, &'static
         }
     }
     Ok(out)
+}
+
+/// Whether a path of plain components (from [`relative_path`]) has one starting with a dot.
+fn is_hidden(rel: &Path) -> bool {
+    rel.components()
+        .any(|c| c.as_os_str().as_encoded_bytes().first() == Some(&b'.'))
 }
 
 /// The root with every symbolic link resolved; 404 (and a log line) if it does not exist.
