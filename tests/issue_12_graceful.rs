@@ -165,5 +165,12 @@ fn application_run_fails_with_the_bind_error() {
     let port = taken.local_addr().unwrap().port();
     let app = Application::new(routes![(r"/", Hello)]);
     let e = app.run(port).expect_err("the port is in use");
-    assert!(e.to_string().to_lowercase().contains("in use"), "{e}");
+    // Display says what failed; the bind error is the source, and Debug has the whole chain.
+    let text = format!("{e:?}");
+    assert!(text.to_lowercase().contains("in use"), "{text}");
+    let cause = std::error::Error::source(&e).expect("the bind error is kept");
+    assert!(
+        cause.to_string().to_lowercase().contains("in use"),
+        "{cause}"
+    );
 }

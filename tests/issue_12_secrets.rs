@@ -13,7 +13,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use squall::prelude::*;
 use squall::testing::{TestClient, TestServer};
 use squall::web::cookies::{create_signed_value, CookieSecretsError};
-use squall::web::ErrorKind;
+use squall::web::SetupErrorKind;
 use squall_tests::{example_binary, ExampleServer};
 
 // ---- a logger that keeps what the library warns about ------------------------------------------
@@ -75,7 +75,10 @@ impl SignedUser {
     }
 }
 
-fn app(secret: CookieSecrets, xsrf: bool) -> std::result::Result<Application, squall::web::Error> {
+fn app(
+    secret: CookieSecrets,
+    xsrf: bool,
+) -> std::result::Result<Application, squall::web::SetupError> {
     Application::with_settings(
         routes![(r"/c/(set|get)", SignedUser)],
         Settings {
@@ -90,7 +93,7 @@ fn app(secret: CookieSecrets, xsrf: bool) -> std::result::Result<Application, sq
 fn an_empty_cookie_secret_is_a_startup_error_naming_the_setting() {
     for xsrf in [false, true] {
         let e = app("".into(), xsrf).expect_err("an empty secret must not start");
-        assert_eq!(e.kind(), ErrorKind::Config);
+        assert_eq!(e.kind(), SetupErrorKind::Config);
         let text = e.to_string();
         assert!(
             text.contains("Settings::cookie_secret") && text.contains("empty"),

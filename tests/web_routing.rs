@@ -140,6 +140,12 @@ impl Fails {
                 Ok(())
             }
             "header" => cx.set_header("X-Bad", "a\r\nInjected: yes"),
+            "chain" => {
+                // A cause with a cause of its own: both stay in the chain, not flattened.
+                let inner = std::io::Error::other("disk full");
+                let outer = std::io::Error::new(std::io::ErrorKind::StorageFull, inner);
+                Err(HttpError::new(507).log("saving").with_source(outer))
+            }
             _ => Ok(()),
         }
     }
@@ -328,6 +334,24 @@ fn debug_mode_shows_error_detail() {
     let r = c.get("/fail/error");
     assert_eq!(r.status(), 503);
     assert!(r.text().contains("backend down"), "{}", r.text());
+    // The log message, then each cause of the source chain.
+    let r = c.get("/fail/chain");
+    assert_eq!(r.status(), 507);
+    assert!(
+        r.text().contains("<pre>saving: disk full</pre>"),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn error_causes_reach_the_client_only_in_debug_mode() {
+    let server = TestServer::start(app);
+    let mut c = TestClient::new(&server);
+    let r = c.get("/fail/chain");
+    assert_eq!(r.status(), 507);
+    assert!(!r.text().contains("disk full"), "{}", r.text());
+    assert!(!r.text().contains("saving"), "{}", r.text());
 }
 
 #[test]

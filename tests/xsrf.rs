@@ -260,6 +260,6 @@ fn xsrf_without_cookie_secret_is_a_startup_error() {
         },
     )
     .unwrap_err();
-    assert_eq!(e.kind(), squall::web::ErrorKind::Config);
+    assert_eq!(e.kind(), squall::web::SetupErrorKind::Config);
     assert!(e.to_string().contains("cookie_secret"));
 }

@@ -18,7 +18,7 @@ use std::rc::Rc;
 use super::compression::{CompressionOptions, EncoderPool};
 use super::context::{Context, ContextParts, PathArgs};
 use super::cookies::CookieSecrets;
-use super::error::{Error, ErrorKind, HttpError};
+use super::error::{HttpError, SetupError, SetupErrorKind};
 use super::handler::{allow_header, serve, RequestHandler};
 use super::router::Router;
 use super::static_files::StaticFileHandler;
@@ -373,22 +373,24 @@ impl AppInner {
         &self,
         name: &str,
         args: &[&dyn fmt::Display],
-    ) -> Result<String, Error> {
+    ) -> Result<String, SetupError> {
         let route = self
             .router
             .routes
             .iter()
             .find(|r| r.name == Some(name))
-            .ok_or_else(|| Error::new(ErrorKind::Route, format!("no route named {name:?}")))?;
+            .ok_or_else(|| {
+                SetupError::new(SetupErrorKind::Route, format!("no route named {name:?}"))
+            })?;
         let pieces = route.reverse.ok_or_else(|| {
-            Error::new(
-                ErrorKind::Route,
+            SetupError::new(
+                SetupErrorKind::Route,
                 format!("route {name:?} is not reversible"),
             )
         })?;
         if args.len() != route.groups {
-            return Err(Error::new(
-                ErrorKind::Route,
+            return Err(SetupError::new(
+                SetupErrorKind::Route,
                 format!(
                     "route {name:?} takes {} arguments, got {}",
                     route.groups,
@@ -440,10 +442,10 @@ fn unrouted(cx: &mut Context) {
 }
 
 /// The route `Settings::static_path` adds: `<prefix>(.*)` served by a [`StaticFileHandler`].
-fn static_route(prefix: &str, root: &std::path::Path) -> Result<Route, Error> {
+fn static_route(prefix: &str, root: &std::path::Path) -> Result<Route, SetupError> {
     if !prefix.starts_with('/') {
-        return Err(Error::new(
-            ErrorKind::Config,
+        return Err(SetupError::new(
+            SetupErrorKind::Config,
             format!("static_url_prefix {prefix:?} must start with '/'"),
         ));
     }
@@ -516,28 +518,28 @@ impl Application {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Config`] for unsafe or inconsistent settings (an empty `cookie_secret`,
+    /// [`SetupErrorKind::Config`] for unsafe or inconsistent settings (an empty `cookie_secret`,
     /// `xsrf_cookies` without `cookie_secret`, a `static_url_prefix` not starting with `/`),
-    /// [`ErrorKind::Route`] for a route that does not compile. A `cookie_secret` shorter than
+    /// [`SetupErrorKind::Route`] for a route that does not compile. A `cookie_secret` shorter than
     /// [`RECOMMENDED_SECRET_LEN`](super::RECOMMENDED_SECRET_LEN) bytes is accepted with a
     /// warning in the log.
-    /// [`ErrorKind::Config`] for inconsistent settings (`xsrf_cookies` without
+    /// [`SetupErrorKind::Config`] for inconsistent settings (`xsrf_cookies` without
     /// `cookie_secret`, a `static_url_prefix` not starting with `/`, a compression level
-    /// above 9), [`ErrorKind::Route`] for
+    /// above 9), [`SetupErrorKind::Route`] for
     /// a route that does not compile.
-    pub fn with_settings(routes: Routes, settings: Settings) -> Result<Application, Error> {
+    pub fn with_settings(routes: Routes, settings: Settings) -> Result<Application, SetupError> {
         if let Some(secrets) = &settings.cookie_secret {
             super::secrets::check_cookie_secret(secrets)?;
         }
         if settings.xsrf_cookies && settings.cookie_secret.is_none() {
-            return Err(Error::new(
-                ErrorKind::Config,
+            return Err(SetupError::new(
+                SetupErrorKind::Config,
                 "xsrf_cookies requires a cookie_secret (Settings::cookie_secret)",
             ));
         }
         if settings.compression.level > 9 {
-            return Err(Error::new(
-                ErrorKind::Config,
+            return Err(SetupError::new(
+                SetupErrorKind::Config,
                 format!(
                     "compression level {} is out of range (0 to 9)",
                     settings.compression.level
@@ -566,10 +568,10 @@ impl Application {
     /// # Errors
     ///
     /// As [`with_settings`](Application::with_settings).
-    pub fn settings(self, settings: Settings) -> Result<Application, Error> {
+    pub fn settings(self, settings: Settings) -> Result<Application, SetupError> {
         let inner = Rc::try_unwrap(self.inner).map_err(|_| {
-            Error::new(
-                ErrorKind::Config,
+            SetupError::new(
+                SetupErrorKind::Config,
                 "settings() on an application already in use",
             )
         })?;
@@ -588,8 +590,12 @@ impl Application {
     ///
     /// # Errors
     ///
-    /// [`ErrorKind::Route`] if there is no such route or the argument count is wrong.
-    pub fn reverse_url(&self, name: &str, args: &[&dyn fmt::Display]) -> Result<String, Error> {
+    /// [`SetupErrorKind::Route`] if there is no such route or the argument count is wrong.
+    pub fn reverse_url(
+        &self,
+        name: &str,
+        args: &[&dyn fmt::Display],
+    ) -> Result<String, SetupError> {
         self.inner.reverse_url(name, args)
     }
 
@@ -609,7 +615,7 @@ impl Application {
     /// # Errors
     ///
     /// The bind error.
-    pub fn listen(self, port: u16) -> Result<HttpServer, Error> {
+    pub fn listen(self, port: u16) -> Result<HttpServer, SetupError> {
         self.listen_on(port, "127.0.0.1")
     }
 
@@ -618,9 +624,15 @@ impl Application {
     /// # Errors
     ///
     /// The bind error.
-    pub fn listen_on(self, port: u16, address: &str) -> Result<HttpServer, Error> {
+    pub fn listen_on(self, port: u16, address: &str) -> Result<HttpServer, SetupError> {
         let server = self.into_server();
-        server.listen(port, address)?;
+        server.listen(port, address).map_err(|e| {
+            SetupError::new(
+                SetupErrorKind::Io,
+                format!("cannot listen on {address}:{port}"),
+            )
+            .with_source(e)
+        })?;
         Ok(server)
     }
 
@@ -664,7 +676,7 @@ impl Application {
     /// # Panics
     ///
     /// If the current thread's loop is already running (call it instead of `IOLoop::start`).
-    pub fn run(self, port: u16) -> Result<(), Error> {
+    pub fn run(self, port: u16) -> Result<(), SetupError> {
         self.run_on(port, "127.0.0.1")
     }
 
@@ -677,9 +689,14 @@ impl Application {
     /// # Panics
     ///
     /// As [`run`](Application::run).
-    pub fn run_on(self, port: u16, address: &str) -> Result<(), Error> {
-        self.into_server().run(port, address)?;
-        Ok(())
+    pub fn run_on(self, port: u16, address: &str) -> Result<(), SetupError> {
+        self.into_server().run(port, address).map_err(|e| {
+            SetupError::new(
+                SetupErrorKind::Io,
+                format!("cannot serve on {address}:{port}"),
+            )
+            .with_source(e)
+        })
     }
 }
 

@@ -263,7 +263,7 @@ impl Context {
     #[cfg(feature = "json")]
     pub fn json_body<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T> {
         serde_json::from_slice(self.request.body())
-            .map_err(|e| HttpError::new(400).log(format!("invalid JSON body: {e}")))
+            .map_err(|e| HttpError::new(400).log("invalid JSON body").with_source(e))
     }
 
     /// Runs `f` on the executor thread pool; await the result on the loop.
@@ -283,7 +283,7 @@ impl Context {
     pub fn reverse_url(&self, name: &str, args: &[&dyn fmt::Display]) -> Result<String> {
         self.app
             .reverse_url(name, args)
-            .map_err(|e| HttpError::internal(e.to_string()))
+            .map_err(|e| HttpError::new(500).with_source(e))
     }
 
     // ----- the response -----------------------------------------------------------------------
@@ -308,7 +308,9 @@ impl Context {
     fn checked_header(name: &str, value: &str) -> Result<()> {
         validate_header_name(name)
             .and_then(|()| validate_header_value(value))
-            .map_err(|e| HttpError::internal(format!("refused response header {name:?}: {e}")))
+            .map_err(|e| {
+                HttpError::internal(format!("refused response header {name:?}")).with_source(e)
+            })
     }
 
     /// Sets a response header, replacing earlier values.

@@ -1,7 +1,19 @@
-//! Errors: [`HttpError`] for handlers (Tornado's `HTTPError`) and [`Error`] for setup.
+//! Errors: [`HttpError`] for handlers (Tornado's `HTTPError`; [`Result`] is
+//! `Result<T, HttpError>`) and [`SetupError`] for building and starting an application.
+//!
+//! ### Causes
+//!
+//! Both keep the error that caused them as their [`source`](std::error::Error::source), not
+//! as text: a report can walk the chain, and code can downcast a cause. As the Rust error
+//! guidelines ask, `Display` shows one level (the chain is `source()`'s), so nothing is
+//! printed twice by reporters that walk it. `Debug` of a [`SetupError`] is the whole chain as
+//! one sentence (`I/O error: cannot listen on 127.0.0.1:8888: Address already in use (os
+//! error 98)`), because that is what `main` prints when it returns the error.
 
 use std::borrow::Cow;
+use std::error::Error as StdError;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::http1::reason_phrase;
 
@@ -11,7 +23,7 @@ use crate::http1::reason_phrase;
 /// [`write_error`](crate::web::RequestHandler::write_error)); the `log_message` goes to the log
 /// only, never to the client unless the application runs with `debug`. `?` converts common
 /// errors: I/O, executor and JSON-encoding failures become 500, parse errors of client input
-/// become 400.
+/// become 400, each keeping the original error as its [`source`](StdError::source).
 ///
 /// # Examples
 ///
@@ -21,11 +33,13 @@ use crate::http1::reason_phrase;
 /// assert_eq!(e.status(), 404);
 /// assert_eq!(e.reason(), "Not Found");
 /// ```
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub struct HttpError {
     status: u16,
     log_message: Option<Cow<'static, str>>,
     reason: Option<Cow<'static, str>>,
+    // Shared, so that the error stays `Clone` (a handler may keep one it also returns).
+    source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
 }
 
 /// The result type of handler methods.
@@ -42,7 +56,25 @@ impl HttpError {
             },
             log_message: None,
             reason: None,
+            source: None,
         }
+    }
+
+    /// Keeps `cause` as this error's [`source`](StdError::source): it is logged with the
+    /// error (and shown with it in `debug` mode), never sent to the client otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::error::Error as _;
+    /// use squall::web::HttpError;
+    /// let disk = std::io::Error::other("disk full");
+    /// let e = HttpError::new(503).log("saving the upload").with_source(disk);
+    /// assert_eq!(e.source().unwrap().to_string(), "disk full");
+    /// ```
+    pub fn with_source(mut self, cause: impl StdError + Send + Sync + 'static) -> HttpError {
+        self.source = Some(Arc::new(cause));
+        self
     }
 
     /// Adds a message for the log (not shown to clients unless `debug` is on).
@@ -83,13 +115,29 @@ impl HttpError {
     pub(crate) fn custom_reason(&self) -> Option<&str> {
         self.reason.as_deref()
     }
+
+    /// What the log (and a `debug` error page) says about the error: the log message, then
+    /// each cause, joined by `": "`; `None` when there is neither.
+    pub(crate) fn detail(&self) -> Option<String> {
+        let mut out = self.log_message.as_deref().map(str::to_owned);
+        let mut cause = self.source();
+        while let Some(c) = cause {
+            let text = c.to_string();
+            out = Some(match out {
+                Some(o) => format!("{o}: {text}"),
+                None => text,
+            });
+            cause = c.source();
+        }
+        out
+    }
 }
 
 impl fmt::Debug for HttpError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "HttpError({} {}", self.status, self.reason())?;
-        if let Some(m) = &self.log_message {
-            write!(f, ": {m}")?;
+        if let Some(d) = self.detail() {
+            write!(f, ": {d}")?;
         }
         f.write_str(")")
     }
@@ -105,7 +153,13 @@ impl fmt::Display for HttpError {
     }
 }
 
-impl std::error::Error for HttpError {}
+impl StdError for HttpError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
 
 impl From<u16> for HttpError {
     fn from(status: u16) -> HttpError {
@@ -118,7 +172,7 @@ impl From<u16> for HttpError {
 impl From<crate::httpclient::Error> for HttpError {
     fn from(e: crate::httpclient::Error) -> HttpError {
         let status = if e.is_timeout() { 504 } else { 502 };
-        HttpError::new(status).log(e.to_string())
+        HttpError::new(status).with_source(e)
     }
 }
 
@@ -126,7 +180,7 @@ macro_rules! from_error {
     ($status:expr, $($t:ty),*) => {$(
         impl From<$t> for HttpError {
             fn from(e: $t) -> HttpError {
-                HttpError::new($status).log(e.to_string())
+                HttpError::new($status).with_source(e)
             }
         }
     )*};
@@ -153,17 +207,44 @@ from_error!(
 #[cfg(feature = "json")]
 from_error!(500, serde_json::Error);
 
-/// Why an application could not be set up or served.
-#[derive(Debug)]
-pub struct Error {
-    kind: ErrorKind,
-    message: String,
+/// Why an application could not be set up or started: inconsistent settings, a route that
+/// does not compile, a socket that cannot be bound. The pair of [`HttpError`], which is what a
+/// handler's [`Result`] fails with.
+///
+/// `Display` says what failed; the cause (an [`io::Error`](std::io::Error) from `bind`, a
+/// `regex` error, ...) is its [`source`](StdError::source). `Debug` is the whole chain as one
+/// sentence, so that `main` prints a readable line when it returns the error, also through
+/// `?` into `std::io::Result` (which wraps it: `Error: Custom { kind: InvalidInput, error:
+/// <the sentence> }`; a `main` returning `Result<(), Box<dyn std::error::Error>>` prints just
+/// `Error: <the sentence>`).
+///
+/// # Examples
+///
+/// ```
+/// use squall::prelude::*;
+/// use squall::web::SetupErrorKind;
+///
+/// let e = Application::with_settings(
+///     routes![],
+///     Settings { xsrf_cookies: true, ..Settings::default() },
+/// )
+/// .unwrap_err();
+/// assert_eq!(e.kind(), SetupErrorKind::Config);
+/// assert_eq!(
+///     format!("{e:?}"),
+///     "invalid configuration: xsrf_cookies requires a cookie_secret (Settings::cookie_secret)"
+/// );
+/// ```
+pub struct SetupError {
+    kind: SetupErrorKind,
+    message: Cow<'static, str>,
+    source: Option<Box<dyn StdError + Send + Sync + 'static>>,
 }
 
-/// The kind of an [`Error`].
+/// The kind of a [`SetupError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
-pub enum ErrorKind {
+pub enum SetupErrorKind {
     /// The settings are inconsistent (e.g. `xsrf_cookies` without `cookie_secret`).
     Config,
     /// A route could not be built or reversed.
@@ -172,38 +253,93 @@ pub enum ErrorKind {
     Io,
 }
 
-impl Error {
-    pub(crate) fn new(kind: ErrorKind, message: impl Into<String>) -> Error {
-        Error {
+impl SetupErrorKind {
+    /// How a report of this kind begins.
+    fn describe(self) -> &'static str {
+        match self {
+            SetupErrorKind::Config => "invalid configuration",
+            SetupErrorKind::Route => "invalid route",
+            SetupErrorKind::Io => "I/O error",
+        }
+    }
+}
+
+impl SetupError {
+    pub(crate) fn new(kind: SetupErrorKind, message: impl Into<Cow<'static, str>>) -> SetupError {
+        SetupError {
             kind,
             message: message.into(),
+            source: None,
         }
     }
 
+    /// Keeps `cause` as the error's source.
+    pub(crate) fn with_source(
+        mut self,
+        cause: impl StdError + Send + Sync + 'static,
+    ) -> SetupError {
+        self.source = Some(Box::new(cause));
+        self
+    }
+
     /// What went wrong, broadly.
-    pub fn kind(&self) -> ErrorKind {
+    pub fn kind(&self) -> SetupErrorKind {
         self.kind
     }
 }
 
-impl fmt::Display for Error {
+impl fmt::Display for SetupError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
+        f.write_str(self.kind.describe())?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        Ok(())
     }
 }
 
-impl std::error::Error for Error {}
-
-impl From<std::io::Error> for Error {
-    fn from(e: std::io::Error) -> Error {
-        Error::new(ErrorKind::Io, e.to_string())
+impl fmt::Debug for SetupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)?;
+        let mut cause = self.source();
+        while let Some(c) = cause {
+            write!(f, ": {c}")?;
+            cause = c.source();
+        }
+        Ok(())
     }
 }
 
-impl From<Error> for std::io::Error {
-    fn from(e: Error) -> std::io::Error {
+impl StdError for SetupError {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn StdError + 'static))
+    }
+}
+
+/// An I/O failure with no more context (binding, signal handlers): [`SetupErrorKind::Io`],
+/// the error kept as the source.
+impl From<std::io::Error> for SetupError {
+    fn from(e: std::io::Error) -> SetupError {
+        SetupError::new(SetupErrorKind::Io, "").with_source(e)
+    }
+}
+
+/// For `?` in a `main` returning `std::io::Result`: the setup error becomes the io::Error's
+/// payload (so its `Debug` sentence is what `main` prints), with kind `InvalidInput` for
+/// configuration and routes, or the underlying I/O error's kind.
+impl From<SetupError> for std::io::Error {
+    fn from(e: SetupError) -> std::io::Error {
         let kind = match e.kind {
-            ErrorKind::Io => std::io::ErrorKind::Other,
+            SetupErrorKind::Io => match e
+                .source
+                .as_deref()
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+            {
+                Some(io) => io.kind(),
+                None => std::io::ErrorKind::Other,
+            },
             _ => std::io::ErrorKind::InvalidInput,
         };
         std::io::Error::new(kind, e)
@@ -220,7 +356,10 @@ mod tests {
         assert_eq!(e.status(), 400);
         let e: HttpError = std::io::Error::other("disk").into();
         assert_eq!(e.status(), 500);
-        assert_eq!(e.log_message(), Some("disk"));
+        // The cause is kept as the source, not flattened into the log message.
+        assert_eq!(e.log_message(), None);
+        assert_eq!(e.source().map(|s| s.to_string()).as_deref(), Some("disk"));
+        assert_eq!(e.detail().as_deref(), Some("disk"));
         assert_eq!(HttpError::new(42).status(), 500);
         assert_eq!(HttpError::new(418).with_reason("Teapot").reason(), "Teapot");
     }

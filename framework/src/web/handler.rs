@@ -142,8 +142,8 @@ pub(crate) fn default_error_page(cx: &mut Context, status: u16, error: &HttpErro
         "<html><title>{status}: {reason}</title><body>{status}: {reason}"
     ));
     if cx.settings().debug {
-        if let Some(m) = error.log_message() {
-            cx.write(format!("<pre>{}</pre>", crate::escape::xhtml_escape(m)));
+        if let Some(m) = error.detail() {
+            cx.write(format!("<pre>{}</pre>", crate::escape::xhtml_escape(&m)));
         }
     }
     cx.write("</body></html>");
@@ -310,7 +310,7 @@ fn fail<H: RequestHandler>(h: &mut H, cx: &mut Context, e: HttpError) {
         cx.request().uri(),
         cx.request().remote_ip()
     );
-    match (status, e.log_message()) {
+    match (status, e.detail()) {
         (500.., Some(m)) => log::error!("squall: {status} {summary}: {m}"),
         (500.., None) => log::error!("squall: {status} {summary}"),
         (_, Some(m)) => log::warn!("squall: {status} {summary}: {m}"),

@@ -35,7 +35,7 @@ pub use application::{
 };
 pub use compression::CompressionOptions;
 pub use context::Context;
-pub use error::{Error, ErrorKind, HttpError, Result};
+pub use error::{HttpError, Result, SetupError, SetupErrorKind};
 pub use handler::{IntoHandlerResult, PathArg, RequestHandler};
 pub use secrets::RECOMMENDED_SECRET_LEN;
 pub use security::{SIGNED_COOKIE_MAX_AGE, XSRF_NAME};

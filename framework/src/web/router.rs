@@ -14,7 +14,7 @@ use regex::Regex;
 
 use super::application::Route;
 use super::context::{PathArgs, MAX_PATH_ARGS};
-use super::error::{Error, ErrorKind};
+use super::error::{SetupError, SetupErrorKind};
 
 /// Regex routes tried one by one up to this many; beyond, a `RegexSet` answers first.
 const LINEAR_REGEX_LIMIT: usize = 4;
@@ -35,7 +35,7 @@ pub(super) struct Router {
 }
 
 impl Router {
-    pub(super) fn new(routes: Vec<Route>) -> Result<Router, Error> {
+    pub(super) fn new(routes: Vec<Route>) -> Result<Router, SetupError> {
         let mut regexes = Vec::with_capacity(routes.len());
         let mut regex_idx = Vec::new();
         let mut anchored = Vec::new();
@@ -45,11 +45,13 @@ impl Router {
                 continue;
             }
             let src = format!("^(?:{})$", r.pattern);
-            let re = Regex::new(&src)
-                .map_err(|e| Error::new(ErrorKind::Route, format!("route {:?}: {e}", r.pattern)))?;
+            let re = Regex::new(&src).map_err(|e| {
+                SetupError::new(SetupErrorKind::Route, format!("route {:?}", r.pattern))
+                    .with_source(e)
+            })?;
             if re.captures_len() - 1 > MAX_PATH_ARGS {
-                return Err(Error::new(
-                    ErrorKind::Route,
+                return Err(SetupError::new(
+                    SetupErrorKind::Route,
                     format!("route {:?} has more than {MAX_PATH_ARGS} groups", r.pattern),
                 ));
             }
@@ -58,8 +60,9 @@ impl Router {
             anchored.push(src);
         }
         let set = if regex_idx.len() > LINEAR_REGEX_LIMIT {
-            let many = regex_automata::meta::Regex::new_many(&anchored)
-                .map_err(|e| Error::new(ErrorKind::Route, e.to_string()))?;
+            let many = regex_automata::meta::Regex::new_many(&anchored).map_err(|e| {
+                SetupError::new(SetupErrorKind::Route, "the routes' combined regex").with_source(e)
+            })?;
             Some(many)
         } else {
             None

@@ -11,7 +11,7 @@
 //!   a set but empty one is an error.
 
 use super::cookies::{CookieSecrets, CookieSecretsError};
-use super::error::{Error, ErrorKind};
+use super::error::{SetupError, SetupErrorKind};
 
 /// The shortest `cookie_secret` accepted without a warning, in bytes (as long as the
 /// HMAC-SHA256 output; Django and Rails generate 50 and 64 random characters).
@@ -89,18 +89,18 @@ impl CookieSecrets {
     }
 }
 
-impl From<CookieSecretsError> for Error {
-    fn from(e: CookieSecretsError) -> Error {
-        Error::new(ErrorKind::Config, format!("Settings::cookie_secret: {e}"))
+impl From<CookieSecretsError> for SetupError {
+    fn from(e: CookieSecretsError) -> SetupError {
+        SetupError::new(SetupErrorKind::Config, "Settings::cookie_secret").with_source(e)
     }
 }
 
 /// The start-up check of `Settings::cookie_secret`: an error for an empty key, a warning in
 /// the log for one shorter than [`RECOMMENDED_SECRET_LEN`].
-pub(crate) fn check_cookie_secret(secrets: &CookieSecrets) -> Result<(), Error> {
+pub(crate) fn check_cookie_secret(secrets: &CookieSecrets) -> Result<(), SetupError> {
     match secrets.shortest_key_len() {
-        0 => Err(Error::new(
-            ErrorKind::Config,
+        0 => Err(SetupError::new(
+            SetupErrorKind::Config,
             "Settings::cookie_secret is empty: anyone could forge signed cookies and XSRF \
              tokens; set it to a long random secret (at least 32 bytes), e.g. with \
              CookieSecrets::from_env",
@@ -123,7 +123,7 @@ mod tests {
     #[test]
     fn empty_is_refused_short_is_accepted() {
         let e = check_cookie_secret(&CookieSecrets::single("")).unwrap_err();
-        assert_eq!(e.kind(), ErrorKind::Config);
+        assert_eq!(e.kind(), SetupErrorKind::Config);
         assert!(
             e.to_string().contains("Settings::cookie_secret is empty"),
             "{e}"
@@ -143,8 +143,15 @@ mod tests {
 
     #[test]
     fn secrets_error_names_the_setting() {
-        let e: Error = CookieSecretsError::EmptyVariable("APP_SECRET".into()).into();
-        let text = e.to_string();
+        let e: SetupError = CookieSecretsError::EmptyVariable("APP_SECRET".into()).into();
+        // The setting in the message, the variable in the kept cause; Debug has both.
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: Settings::cookie_secret"
+        );
+        let cause = std::error::Error::source(&e).expect("the secrets error is the source");
+        assert!(cause.to_string().contains("APP_SECRET"), "{cause}");
+        let text = format!("{e:?}");
         assert!(
             text.contains("cookie_secret") && text.contains("APP_SECRET"),
             "{text}"

@@ -281,7 +281,11 @@ impl StaticFileHandler {
         let root = canonical_root(&self.config.root)?;
         let mut target = canonical_inside(&root, &root.join(&rel))?;
         let is_dir = std::fs::metadata(&target)
-            .map_err(|e| HttpError::new(404).log(format!("{}: {e}", target.display())))?
+            .map_err(|e| {
+                HttpError::new(404)
+                    .log(target.display().to_string())
+                    .with_source(e)
+            })?
             .is_dir();
         if is_dir {
             let Some(index) = &self.config.default_filename else {
@@ -384,7 +388,8 @@ async fn stream_file(
     start: u64,
     len: u64,
 ) -> Result<()> {
-    let fail = |e: io::Error| HttpError::internal(format!("reading {}: {e}", target.display()));
+    let fail =
+        |e: io::Error| HttpError::internal(format!("reading {}", target.display())).with_source(e);
     if start > 0 {
         file.seek(SeekFrom::Start(start)).map_err(fail)?;
     }
@@ -510,8 +515,11 @@ fn is_hidden(rel: &Path) -> bool {
 
 /// The root with every symbolic link resolved; 404 (and a log line) if it does not exist.
 pub(super) fn canonical_root(root: &Path) -> Result<PathBuf> {
-    std::fs::canonicalize(root)
-        .map_err(|e| HttpError::new(404).log(format!("static root {}: {e}", root.display())))
+    std::fs::canonicalize(root).map_err(|e| {
+        HttpError::new(404)
+            .log(format!("static root {}", root.display()))
+            .with_source(e)
+    })
 }
 
 /// `candidate` with every symbolic link resolved, if that lies under `root` (canonical).
@@ -529,7 +537,9 @@ pub(super) fn canonical_inside(root: &Path, candidate: &Path) -> Result<PathBuf>
             } else {
                 404
             };
-            Err(HttpError::new(status).log(format!("{}: {e}", candidate.display())))
+            Err(HttpError::new(status)
+                .log(candidate.display().to_string())
+                .with_source(e))
         }
     }
 }
@@ -547,11 +557,13 @@ pub(super) fn open_regular(path: &Path) -> Result<(File, Metadata)> {
             } else {
                 404
             };
-            HttpError::new(status).log(format!("{}: {e}", path.display()))
+            HttpError::new(status)
+                .log(path.display().to_string())
+                .with_source(e)
         })?;
     let meta = file
         .metadata()
-        .map_err(|e| HttpError::internal(format!("{}: {e}", path.display())))?;
+        .map_err(|e| HttpError::internal(path.display().to_string()).with_source(e))?;
     if !meta.is_file() {
         return Err(HttpError::new(403).log(format!("{} is not a regular file", path.display())));
     }
