@@ -37,6 +37,8 @@
 //! | `GET /cpu` | a ~50 ms computation on the executor thread pool, then `done` |
 //! | `GET /cookie/set?v=X`, `GET /cookie/get` | signed cookie `user` (403 if missing or forged) |
 //! | `GET /lorem` | 64 KiB of text: gzip-encoded when the request accepts it, each representation with its own ETag |
+//! | `GET /ws/echo` | WebSocket: every message echoed (permessage-deflate offered, 1 MiB max) |
+//! | `GET /ws/chat` | WebSocket: every text message to every member of the room |
 //!
 //! Responses are compressed (`compress_response`): text, JSON, JavaScript, XML and SVG bodies of
 //! 1 KiB or more, and streamed ones, go out gzip- or deflate-encoded to clients that accept it.
@@ -354,8 +356,64 @@ impl Lorem {
     }
 }
 
+/// `GET /ws/echo`: every message back as it came (text as text, binary as binary).
+#[derive(Clone, Default)]
+struct WsEcho;
+
+#[websocket_handler]
+impl WsEcho {
+    fn on_message(
+        &mut self,
+        ws: &WebSocket,
+        message: squall::websocket::Message<'_>,
+    ) -> Result<()> {
+        ws.write_message(message)?;
+        Ok(())
+    }
+}
+
 /// Size of `/lorem`'s body.
 const LOREM_LEN: usize = 64 * 1024;
+
+/// `GET /ws/chat`: every text message goes to every member of the room, the sender included.
+/// A member that vanished or stopped reading is dropped from the room when a write to it
+/// fails (the connection closes itself when its unsent output passes the limit), so it
+/// never holds up the others.
+#[derive(Clone, Default)]
+struct WsChat {
+    room: std::rc::Rc<std::cell::RefCell<Vec<WebSocket>>>,
+}
+
+#[websocket_handler]
+impl WsChat {
+    fn open(&mut self, _cx: &mut Context, ws: &WebSocket) -> Result<()> {
+        self.room.borrow_mut().push(ws.clone());
+        Ok(())
+    }
+
+    fn on_message(
+        &mut self,
+        _ws: &WebSocket,
+        message: squall::websocket::Message<'_>,
+    ) -> Result<()> {
+        if let Some(text) = message.as_text() {
+            // (A snapshot: a write may close a member, whose on_close edits the room later.)
+            let members = self.room.borrow().clone();
+            let mut gone = Vec::new();
+            for m in &members {
+                if m.write_message(text).is_err() {
+                    gone.push(m.clone());
+                }
+            }
+            self.room.borrow_mut().retain(|m| !gone.contains(m));
+        }
+        Ok(())
+    }
+
+    fn on_close(&mut self, ws: &WebSocket, _code: Option<u16>, _reason: &str) {
+        self.room.borrow_mut().retain(|m| m != ws);
+    }
+}
 
 /// The routing table and settings (static files under `/static/` from `static_path`).
 fn make_app(static_path: PathBuf, secret: CookieSecrets) -> std::io::Result<Application> {
@@ -364,6 +422,8 @@ fn make_app(static_path: PathBuf, secret: CookieSecrets) -> std::io::Result<Appl
         cookie_secret: Some(secret),
         static_path: Some(static_path),
         compress_response: true,
+        websocket_max_message_size: Some(1 << 20),
+        websocket_compression: Some(squall::websocket::CompressionOptions::default()),
         ..Settings::default()
     };
     let lorem = Lorem {
@@ -388,6 +448,8 @@ fn make_app(static_path: PathBuf, secret: CookieSecrets) -> std::io::Result<Appl
             (r"/cpu", Cpu),
             (r"/cookie/(set|get)", Cookie),
             (r"/lorem", lorem),
+            (r"/ws/echo", WsEcho),
+            (r"/ws/chat", WsChat::default()),
         ],
         settings,
     )?;

@@ -21,6 +21,7 @@ pub mod app_process;
 mod example_server;
 pub mod fake_server;
 pub mod nginx_runner;
+pub mod ws;
 
 pub use example_server::{
     example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,

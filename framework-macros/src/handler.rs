@@ -121,19 +121,19 @@ fn unreachable_error() -> syn::Error {
 
 /// The block as written (minus our helper attributes) and the errors: the rest of the user's
 /// code still type-checks, so only the real mistakes are reported.
-fn emit_with_errors(item: &ItemImpl, e: syn::Error) -> TokenStream {
+pub(crate) fn emit_with_errors(item: &ItemImpl, e: syn::Error) -> TokenStream {
     let err = e.to_compile_error();
     quote!(#item #err)
 }
 
-fn combine(errors: Vec<syn::Error>) -> Option<syn::Error> {
+pub(crate) fn combine(errors: Vec<syn::Error>) -> Option<syn::Error> {
     errors.into_iter().reduce(|mut a, b| {
         a.combine(b);
         a
     })
 }
 
-fn is_option(ty: &Type) -> Option<Type> {
+pub(crate) fn is_option(ty: &Type) -> Option<Type> {
     let Type::Path(p) = ty else { return None };
     let seg = p.path.segments.last()?;
     if seg.ident != "Option" {
@@ -149,7 +149,7 @@ fn is_option(ty: &Type) -> Option<Type> {
 }
 
 /// Checks that `f` takes `&mut self`; returns whether it has a receiver at all.
-fn check_receiver(f: &ImplItemFn, errors: &mut Vec<syn::Error>) -> bool {
+pub(crate) fn check_receiver(f: &ImplItemFn, errors: &mut Vec<syn::Error>) -> bool {
     match f.sig.inputs.first() {
         Some(FnArg::Receiver(r)) if r.reference.is_some() && r.mutability.is_some() => true,
         Some(FnArg::Receiver(r)) => {

@@ -1,4 +1,4 @@
-//! Procedural macros of Squall: `#[handler]` and `routes!`. Use them through `squall`, which
+//! Procedural macros of Squall: `#[handler]`, `#[websocket_handler]` and `routes!`. Use them through `squall`, which
 //! re-exports both; the generated code names `::squall::__private`.
 //!
 //! Each macro splits parsing and validation (a model of the input, every problem a
@@ -8,6 +8,7 @@
 
 mod handler;
 mod routes;
+mod websocket;
 
 use proc_macro::TokenStream;
 
@@ -19,6 +20,15 @@ use proc_macro::TokenStream;
 #[proc_macro_attribute]
 pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(attr.into(), item.into()).into()
+}
+
+/// Turns an `impl` block's `open`/`on_message`/`on_ping`/`on_pong`/`on_close`/`check_origin`/
+/// `select_subprotocol`/`get_compression_options` into a WebSocket handler, routed by
+/// `routes!` like any handler (`open`'s path arguments are the route's groups). See
+/// `squall::websocket::WebSocketHandler`.
+#[proc_macro_attribute]
+pub fn websocket_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
+    websocket::expand(attr.into(), item.into()).into()
 }
 
 /// Builds an application's routing table: `routes![(r"/", Main), (r"/user/(\d+)", User,

@@ -98,8 +98,9 @@ pub mod task;
 pub mod tcpserver;
 pub mod testing;
 pub mod web;
+pub mod websocket;
 
-pub use squall_macros::{handler, routes};
+pub use squall_macros::{handler, routes, websocket_handler};
 
 /// Everything a typical application needs: `use squall::prelude::*;`.
 pub mod prelude {
@@ -107,7 +108,8 @@ pub mod prelude {
     pub use crate::ioloop::IOLoop;
     pub use crate::web::cookies::{Cookie, CookieSecrets};
     pub use crate::web::{Application, Context, HttpError, Result, Settings, StaticFileHandler};
-    pub use crate::{handler, routes};
+    pub use crate::websocket::{Message, WebSocket};
+    pub use crate::{handler, routes, websocket_handler};
 }
 
 /// What the macros' generated code names. Not public API.
@@ -117,6 +119,9 @@ pub mod __private {
     pub use crate::web::{
         path_arg, path_arg_opt, Context, HttpError, IntoHandlerResult, RequestHandler, Route,
         RouteArity, RouteSpec, Routes,
+    };
+    pub use crate::websocket::{
+        __serve as websocket_serve, CompressionOptions, Message, WebSocket, WebSocketHandler,
     };
     pub use std::future::Future;
     pub use std::result::Result;

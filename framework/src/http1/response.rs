@@ -572,6 +572,12 @@ impl Responder {
         self.conn.hand_off(self.seq).ok_or(ResponseError::Closed)
     }
 
+    /// The connection's stream (a protocol upgrade builds its connection on it before the
+    /// `101` is written).
+    pub(crate) fn stream(&self) -> &IOStream {
+        self.conn.stream()
+    }
+
     fn fail_midway(&mut self, why: &str) {
         self.done = true;
         log::error!("squall: {why}; closing the connection");

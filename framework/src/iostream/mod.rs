@@ -421,6 +421,30 @@ impl IOStream {
         r
     }
 
+    /// Lends the read buffer's bytes to `f` mutably (for protocols that rewrite input in
+    /// place, as WebSocket unmasking does), with the stream's state *not* borrowed: `f` may
+    /// call any other method of the stream (write, flush, close). `f` returns how many bytes
+    /// it consumed. While lent, the stream shows an empty read buffer; nothing reads into it
+    /// meanwhile (reads happen on loop events), but should anything arrive, it is kept after
+    /// the lent bytes.
+    pub fn with_read_buffer_mut<R>(&self, f: impl FnOnce(&mut [u8]) -> (usize, R)) -> R {
+        let mut lent = std::mem::take(&mut self.inner.state.borrow_mut().read);
+        let start = lent.start;
+        let (n, r) = f(&mut lent.data[start..]);
+        {
+            let mut st = self.inner.state.borrow_mut();
+            if st.read.len() > 0 {
+                lent.data.extend_from_slice(st.read.bytes());
+            }
+            let arrived = std::mem::replace(&mut st.read, lent);
+            self.inner.io_loop.give_buffer(arrived.data);
+        }
+        if n > 0 {
+            self.consume(n);
+        }
+        r
+    }
+
     /// Drops `n` bytes from the front of the read buffer.
     #[inline]
     pub fn consume(&self, n: usize) {

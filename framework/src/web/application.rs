@@ -14,6 +14,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::path::PathBuf;
 use std::rc::Rc;
+use std::time::Duration;
 
 use super::compression::{CompressionOptions, EncoderPool};
 use super::context::{Context, ContextParts, PathArgs};
@@ -71,6 +72,22 @@ pub struct Settings {
     /// How [`compress_response`](Settings::compress_response) compresses: level, minimum
     /// length, streams at once.
     pub compression: CompressionOptions,
+    /// Largest WebSocket message accepted, after reassembly and decompression (Tornado's
+    /// `websocket_max_message_size`); `None` is 10 MiB. A larger one closes the connection
+    /// with 1009.
+    pub websocket_max_message_size: Option<usize>,
+    /// Send a Ping this often on every WebSocket connection (Tornado's
+    /// `websocket_ping_interval`); `None` sends none.
+    pub websocket_ping_interval: Option<Duration>,
+    /// Close a WebSocket connection whose Ping is not answered within this time (Tornado's
+    /// `websocket_ping_timeout`); `None` is the ping interval.
+    pub websocket_ping_timeout: Option<Duration>,
+    /// permessage-deflate for WebSocket handlers that do not override
+    /// `get_compression_options`: `None` (the default) is off.
+    pub websocket_compression: Option<crate::websocket::CompressionOptions>,
+    /// Unsent output a WebSocket connection may hold before it is closed as not reading;
+    /// `None` is twice the maximum message size, at least 1 MiB.
+    pub websocket_max_write_buffer: Option<usize>,
 }
 
 impl Default for Settings {
@@ -85,6 +102,11 @@ impl Default for Settings {
             max_arguments: 10_000,
             compress_response: false,
             compression: CompressionOptions::default(),
+            websocket_max_message_size: None,
+            websocket_ping_interval: None,
+            websocket_ping_timeout: None,
+            websocket_compression: None,
+            websocket_max_write_buffer: None,
         }
     }
 }
@@ -101,6 +123,17 @@ impl fmt::Debug for Settings {
             .field("max_arguments", &self.max_arguments)
             .field("compress_response", &self.compress_response)
             .field("compression", &self.compression)
+            .field(
+                "websocket_max_message_size",
+                &self.websocket_max_message_size,
+            )
+            .field("websocket_ping_interval", &self.websocket_ping_interval)
+            .field("websocket_ping_timeout", &self.websocket_ping_timeout)
+            .field("websocket_compression", &self.websocket_compression)
+            .field(
+                "websocket_max_write_buffer",
+                &self.websocket_max_write_buffer,
+            )
             .finish()
     }
 }

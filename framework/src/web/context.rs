@@ -737,6 +737,28 @@ impl Context {
     pub(crate) fn body_mut(&mut self) -> &mut Vec<u8> {
         &mut self.parts.body
     }
+
+    /// The connection's stream (a WebSocket upgrade builds its connection on it).
+    pub(crate) fn stream(&self) -> Option<crate::iostream::IOStream> {
+        self.responder.as_ref().map(|r| r.stream().clone())
+    }
+
+    /// Answers `101 Switching Protocols` with `headers` and hands the stream over (see
+    /// [`Responder::upgrade`]); the context is finished.
+    pub(crate) fn upgrade(
+        &mut self,
+        headers: &[(&str, &str)],
+    ) -> Result<crate::iostream::IOStream> {
+        if self.finished || self.head_sent {
+            return Err(HttpError::internal("upgrade after the response started"));
+        }
+        self.finished = true;
+        let res = self
+            .responder
+            .take()
+            .ok_or_else(|| HttpError::internal("no connection"))?;
+        Ok(res.upgrade(headers.iter().copied())?)
+    }
 }
 
 /// The `Content-Type` a response gets when the handler set none (Tornado's default), as the

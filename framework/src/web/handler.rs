@@ -70,6 +70,13 @@ pub trait RequestHandler: Sized + 'static {
     /// Whether the handler defines `on_connection_close` (then the client's EOF during an
     /// async method counts as its departure).
     const WANTS_CONNECTION_CLOSE: bool = false;
+    #[doc(hidden)]
+    /// Whether this is a WebSocket handler (`#[websocket_handler]`): GET upgrades.
+    const WEBSOCKET: bool = false;
+
+    #[doc(hidden)]
+    /// Serves a WebSocket handshake (`#[websocket_handler]` types only).
+    fn __websocket(self, _cx: &mut Context) {}
 
     #[doc(hidden)]
     /// Whether serving `method` needs a task (an async method or an async `prepare`).
@@ -238,6 +245,10 @@ pub(crate) fn serve<H: RequestHandler>(mut h: H, slot: &mut Option<Context>, all
     let Some(cx) = slot.as_mut() else {
         return;
     };
+    if H::WEBSOCKET {
+        h.__websocket(cx);
+        return;
+    }
     let method = cx.request().method_kind();
     let Some(effective) = resolve_method(H::METHODS, method) else {
         if method == MethodKind::Options {
