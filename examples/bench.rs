@@ -1,6 +1,7 @@
 //! The benchmark server: TechEmpower's `GET /plaintext` and `GET /json`, either on the raw
-//! HTTP delegate or through the full Application (routing, handler, context); and `GET /gzip`,
-//! 16 KiB of text for measuring response compression (Application only).
+//! HTTP delegate or through the full Application (routing, handler, context); `GET /gzip`,
+//! 16 KiB of text for measuring response compression (Application only); and a WebSocket echo
+//! at `/ws` (Application only; permessage-deflate when the client offers it) for `bench/ws.sh`.
 //!
 //! ```sh
 //! cargo run --release --example bench -- --port 8080          # through the Application
@@ -110,9 +111,28 @@ impl Gzip {
     }
 }
 
+/// `GET /ws`: every WebSocket message back as it came.
+#[derive(Clone, Default)]
+struct WsEcho;
+
+#[websocket_handler]
+impl WsEcho {
+    fn on_message(
+        &mut self,
+        ws: &WebSocket,
+        message: squall::websocket::Message<'_>,
+    ) -> Result<()> {
+        ws.write_message(message)?;
+        Ok(())
+    }
+}
+
 /// The application; `gzip_level` turns `compress_response` on at that level.
 fn app(gzip_level: Option<u32>) -> Application {
-    let mut settings = Settings::default();
+    let mut settings = Settings {
+        websocket_compression: Some(squall::websocket::CompressionOptions::default()),
+        ..Settings::default()
+    };
     if let Some(level) = gzip_level {
         settings.compress_response = true;
         settings.compression.level = level;
@@ -121,7 +141,8 @@ fn app(gzip_level: Option<u32>) -> Application {
         routes![
             (r"/plaintext", Plaintext),
             (r"/json", Json),
-            (r"/gzip", Gzip)
+            (r"/gzip", Gzip),
+            (r"/ws", WsEcho)
         ],
         settings,
     )

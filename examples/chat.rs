@@ -1,4 +1,5 @@
-//! Tornado's chat demo: a chat room in one page, updated by long polling.
+//! Tornado's chat demo: a chat room in one page, updated in real time over a WebSocket, with
+//! long polling as the fallback.
 //!
 //! ```sh
 //! cargo run --example chat                    # then open http://127.0.0.1:8888/ in two tabs
@@ -14,7 +15,14 @@
 //!   cached messages without a cursor); when there are none it waits, without holding a thread,
 //!   on a [`Condition`] until a post notifies it. A client that goes away stops its wait: the
 //!   framework drops the handler's future and calls `on_connection_close`.
-//! - `GET /a/message/status` reports the cache size and the number of waiting polls.
+//! - `GET /a/message/status` reports the cache size, the number of waiting polls and of
+//!   connected WebSockets.
+//! - `GET /chatsocket` is the real-time path (Tornado's websocket chat demo): every message,
+//!   posted over a WebSocket or with the form, goes at once to every connected socket as JSON
+//!   `{"id": N, "body": "..."}`; a text message received on a socket is posted to the room.
+//!   The page uses it when it can and falls back to long polling (and posting with `fetch`)
+//!   when the socket fails. Cross-site pages cannot connect: `check_origin` keeps Tornado's
+//!   same-origin rule, which is what stands in for the XSRF token on this path.
 //!
 //! Only the latest 200 messages are kept (in memory, in this process). `SIGTERM` or `SIGINT`
 //! stops the server gracefully: waiting polls are answered (with no messages), requests in
@@ -30,6 +38,7 @@ use serde::Serialize;
 use squall::escape::xhtml_escape;
 use squall::locks::Condition;
 use squall::prelude::*;
+use squall::websocket::Message as WsMessage;
 
 /// How many messages the room remembers.
 const CACHE_SIZE: usize = 200;
@@ -50,6 +59,8 @@ struct Room {
     cond: Condition,
     /// Set when the server shuts down: polls answer at once instead of waiting.
     closing: Cell<bool>,
+    /// The connected WebSockets (handles to each; they live on this loop too).
+    sockets: RefCell<Vec<WebSocket>>,
 }
 
 impl Room {
@@ -77,10 +88,17 @@ impl Room {
             }
         }
         log::info!(
-            "message {id} posted; waking {} poll(s)",
-            self.cond.waiters()
+            "message {id} posted; waking {} poll(s), sending to {} socket(s)",
+            self.cond.waiters(),
+            self.sockets.borrow().len()
         );
         self.cond.notify_all();
+        // A socket whose client stopped reading is closed by the framework once its unsent
+        // output passes the limit; its write then fails and it leaves the room here.
+        let json = serde_json::to_string(&message).unwrap_or_default();
+        self.sockets
+            .borrow_mut()
+            .retain(|ws| ws.write_message(json.as_str()).is_ok());
         message
     }
 
@@ -90,11 +108,16 @@ impl Room {
     fn close(&self) {
         self.closing.set(true);
         self.cond.notify_all();
+        // WebSockets are told the server is going away (1001); their pages reconnect.
+        for ws in self.sockets.borrow().iter() {
+            ws.close(Some(1001), "server shutting down");
+        }
     }
 }
 
-/// The page. Messages are HTML-escaped; the script long-polls `/a/message/updates` and posts
-/// with `fetch`, falling back to a plain form post (and a redirect back) without script.
+/// The page. Messages are HTML-escaped; the script receives and sends over a WebSocket to
+/// `/chatsocket`, falls back to long polling `/a/message/updates` and posting with `fetch` when
+/// the socket cannot open, and to a plain form post (and a redirect back) without script.
 const PAGE_HEAD: &str = r#"<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>Squall chat</title>
 <style>
@@ -111,16 +134,37 @@ const PAGE_SCRIPT: &str = r#"<script>
 const inbox = document.getElementById("inbox");
 const form = document.getElementById("messageform");
 let cursor = Number(inbox.dataset.cursor);
+let socket = null;
+let polling = false;
 
 function show(message) {
+  if (message.id <= cursor) return; // already shown (a poll and the socket may overlap)
   const div = document.createElement("div");
   div.textContent = message.body;
   inbox.appendChild(div);
-  cursor = Math.max(cursor, message.id);
+  cursor = message.id;
+}
+
+// Real time: a WebSocket to /chatsocket. If it cannot open, or closes, fall back to polling.
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss://" : "ws://";
+  let opened = false;
+  socket = new WebSocket(scheme + location.host + "/chatsocket?cursor=" + cursor);
+  socket.onopen = () => { opened = true; };
+  socket.onmessage = (event) => show(JSON.parse(event.data));
+  socket.onclose = () => {
+    socket = null;
+    if (opened) {
+      setTimeout(connect, 2000); // it worked before: try again
+    } else if (!polling) {
+      poll(); // no WebSocket here (a proxy, an old browser): long polling
+    }
+  };
 }
 
 async function poll() {
-  for (;;) {
+  polling = true;
+  while (socket === null) {
     try {
       const res = await fetch("/a/message/updates?cursor=" + cursor);
       if (!res.ok) throw new Error("HTTP " + res.status);
@@ -131,22 +175,28 @@ async function poll() {
       await new Promise((resolve) => setTimeout(resolve, 2000));
     }
   }
+  polling = false;
 }
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
-  const fields = new URLSearchParams(new FormData(form));
-  fields.delete("next"); // answer with JSON, not a redirect
-  const res = await fetch("/a/message/new", {
-    method: "POST",
-    body: fields,
-    headers: { "X-XSRFToken": fields.get("_xsrf") },
-  });
-  if (res.ok) form.elements.body.value = "";
+  const body = form.elements.body.value;
+  if (socket !== null && socket.readyState === WebSocket.OPEN) {
+    socket.send(body);
+  } else {
+    const fields = new URLSearchParams(new FormData(form));
+    fields.delete("next"); // answer with JSON, not a redirect
+    await fetch("/a/message/new", {
+      method: "POST",
+      body: fields,
+      headers: { "X-XSRFToken": fields.get("_xsrf") },
+    });
+  }
+  form.elements.body.value = "";
   form.elements.body.focus();
 });
 
-poll();
+if ("WebSocket" in window) connect(); else poll();
 </script>
 "#;
 
@@ -244,6 +294,43 @@ impl MessageUpdates {
     }
 }
 
+/// `GET /chatsocket?cursor=ID`: the real-time path. On open, the messages newer than the
+/// cursor are sent (none are missed between the page and the socket); then every message of
+/// the room arrives as it is posted. Text received is posted to the room.
+#[derive(Clone)]
+struct ChatSocket {
+    room: Rc<Room>,
+}
+
+#[websocket_handler]
+impl ChatSocket {
+    fn open(&mut self, cx: &mut Context, ws: &WebSocket) -> Result<()> {
+        let cursor = match cx.argument_opt("cursor")? {
+            Some(c) if !c.is_empty() => Some(c.parse::<u64>()?),
+            _ => None,
+        };
+        for m in self.room.since(cursor) {
+            ws.write_message(serde_json::to_string(&m)?.as_str())?;
+        }
+        self.room.sockets.borrow_mut().push(ws.clone());
+        Ok(())
+    }
+
+    fn on_message(&mut self, _ws: &WebSocket, message: WsMessage<'_>) -> Result<()> {
+        match message.as_text() {
+            Some(body) if !body.is_empty() => {
+                self.room.add(body.to_owned());
+                Ok(())
+            }
+            _ => Err(HttpError::new(400).log("empty or binary chat message")),
+        }
+    }
+
+    fn on_close(&mut self, ws: &WebSocket, _code: Option<u16>, _reason: &str) {
+        self.room.sockets.borrow_mut().retain(|s| s != ws);
+    }
+}
+
 /// `GET /a/message/status`: how many messages are cached, the newest id, and how many polls
 /// are waiting.
 #[derive(Clone)]
@@ -258,6 +345,7 @@ impl Status {
             "messages": self.room.cache.borrow().len(),
             "last_id": self.room.last_id.get(),
             "waiters": self.room.cond.waiters(),
+            "sockets": self.room.sockets.borrow().len(),
         }))
     }
 }
@@ -268,7 +356,8 @@ fn make_app(room: Rc<Room>, secret: CookieSecrets) -> std::io::Result<Applicatio
             (r"/", MainHandler { room: room.clone() }),
             (r"/a/message/new", NewMessage { room: room.clone() }),
             (r"/a/message/updates", MessageUpdates { room: room.clone() }),
-            (r"/a/message/status", Status { room }),
+            (r"/a/message/status", Status { room: room.clone() }),
+            (r"/chatsocket", ChatSocket { room }),
         ],
         Settings {
             xsrf_cookies: true,

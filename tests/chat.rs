@@ -213,11 +213,91 @@ fn the_cache_keeps_the_latest_200() {
     }
     assert_eq!(
         status(addr),
-        json!({"messages": 200, "last_id": 205, "waiters": 0})
+        json!({"messages": 200, "last_id": 205, "waiters": 0, "sockets": 0})
     );
     let all = c.get("/a/message/updates").json();
     let messages = all["messages"].as_array().unwrap();
     assert_eq!(messages.len(), 200);
     assert_eq!(messages[0], json!({"id": 6, "body": "m6"}));
     assert_eq!(messages[199], json!({"id": 205, "body": "m205"}));
+}
+
+// ---- the real-time path (WebSocket) ----------------------------------------------------------
+
+#[test]
+fn websocket_members_get_every_message_at_once_and_polls_still_work() {
+    use squall_tests::ws::WsClient;
+    let server = ExampleServer::start("chat");
+    let addr = server.addr();
+    let origin = format!("http://{addr}");
+    let (mut a, _) = WsClient::connect_with(addr, "/chatsocket", &[("Origin", &origin)]);
+    let (mut b, _) = WsClient::connect_with(addr, "/chatsocket", &[("Origin", &origin)]);
+    assert_eq!(status(addr)["sockets"], json!(2));
+    // A poll waits meanwhile: the fallback path sees socket messages too.
+    let poll = thread::spawn(move || {
+        TestClient::connect_to(addr)
+            .get("/a/message/updates?cursor=0")
+            .json()
+    });
+    wait_for_waiters(addr, 1);
+    // Posted over a socket: every socket (the sender's too) and the poll get it.
+    a.send_text("over <the> socket");
+    let expect = json!({"id": 1, "body": "over <the> socket"});
+    for c in [&mut a, &mut b] {
+        let v: Value = serde_json::from_str(&c.read_text()).unwrap();
+        assert_eq!(v, expect);
+    }
+    assert_eq!(poll.join().unwrap(), json!({"messages": [expect]}));
+    // Posted with the form: the sockets get it too.
+    let (mut c, token) = poster(addr);
+    let r = c
+        .request("POST", "/a/message/new")
+        .form(&[("body", "by form"), ("_xsrf", &token)])
+        .send();
+    assert_eq!(r.status(), 200);
+    for c in [&mut a, &mut b] {
+        let v: Value = serde_json::from_str(&c.read_text()).unwrap();
+        assert_eq!(v, json!({"id": 2, "body": "by form"}));
+    }
+    // A socket opened with a cursor first gets what it missed.
+    let (mut late, _) =
+        WsClient::connect_with(addr, "/chatsocket?cursor=1", &[("Origin", &origin)]);
+    let v: Value = serde_json::from_str(&late.read_text()).unwrap();
+    assert_eq!(v, json!({"id": 2, "body": "by form"}));
+    // A closed socket leaves the room.
+    late.close_cleanly();
+    let t0 = Instant::now();
+    while status(addr)["sockets"] != json!(2) {
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "the closed socket stayed in the room"
+        );
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_cross_site_page_cannot_open_the_chat_socket() {
+    use squall_tests::ws::{request, WsClient};
+    let server = ExampleServer::start("chat");
+    let addr = server.addr();
+    let mut c = WsClient::tcp(addr);
+    let h = c.handshake(&request(
+        "/chatsocket",
+        &addr.to_string(),
+        &[("Origin", "http://evil.example")],
+    ));
+    assert_eq!(h.status, 403);
+}
+
+#[test]
+fn the_page_uses_the_websocket_and_keeps_the_poll_fallback() {
+    let server = ExampleServer::start("chat");
+    let page = TestClient::connect_to(server.addr()).get("/").text();
+    assert!(page.contains("new WebSocket("), "no WebSocket in the page");
+    assert!(page.contains("/chatsocket"));
+    assert!(
+        page.contains("/a/message/updates"),
+        "the long-poll fallback is gone"
+    );
 }

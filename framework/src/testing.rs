@@ -37,6 +37,10 @@ use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+mod websocket;
+
+pub use websocket::TestWebSocket;
+
 use crate::http1::HttpServerOptions;
 use crate::ioloop::{IOLoop, IOLoopHandle};
 use crate::web::Application;

@@ -169,7 +169,6 @@ pub(crate) fn negotiate<'a>(offers: impl Iterator<Item = &'a str>) -> Option<(Ag
 
 /// Parses a server's response to the client's offer (client side). `None` if the response is
 /// not one the client's offer allows.
-#[allow(dead_code)] // (the client's, next)
 pub(crate) fn parse_response(value: &str) -> Option<Agreed> {
     let mut parts = value.split(';');
     let name = parts.next()?.trim();

@@ -33,7 +33,6 @@ pub(crate) fn valid_key(key: &str) -> bool {
 }
 
 /// A fresh random key for a client handshake.
-#[allow(dead_code)] // (the client's, next)
 pub(crate) fn new_key() -> String {
     let mut k = [0u8; 16];
     if getrandom::getrandom(&mut k).is_err() {

@@ -37,6 +37,7 @@
 //!   bound); a connection whose unsent output passes `websocket_max_write_buffer` is closed.
 //!   An idle connection holds no buffer.
 
+mod client;
 mod connection;
 mod deflate;
 mod frame;
@@ -46,6 +47,10 @@ mod message;
 mod protocol;
 mod utf8;
 
+pub use client::{
+    websocket_connect, websocket_connect_with, ConnectError, WebSocketClientConnection,
+    WebSocketConnectOptions,
+};
 pub use connection::WebSocket;
 pub use deflate::CompressionOptions;
 pub use handler::{WebSocketHandler, DEFAULT_MAX_MESSAGE_SIZE};
@@ -54,3 +59,9 @@ pub use message::{Message, OwnedMessage, WebSocketClosed};
 
 #[doc(hidden)]
 pub use handler::__serve;
+
+/// Fuzzing entry points for `framework/fuzz`: **not part of the API** (hidden, no stability
+/// promise).
+#[doc(hidden)]
+#[path = "fuzz.rs"]
+pub mod __fuzz;
