@@ -142,7 +142,7 @@ res=$OUT_DIR/ws-results-$STAMP.md
   echo "WebSocket echo, $CONNS connections, ${DURATION}s per run, $(date -u +%F), $(git -C "$ROOT" rev-parse --short HEAD)"
   echo
   printf '| server |'; for sc in $SCENARIOS; do printf ' %s msg/CPU-s (msg/s) |' "$sc"; done; echo ' idle B/conn |'
-  printf '|---|'; for sc in $SCENARIOS; do printf -- '---:|'; done; echo -- '---:|'
+  printf '|---|'; for sc in $SCENARIOS; do printf -- '---:|'; done; printf -- '---:|\n'
   for name in "${READY[@]}"; do
     printf '| %s |' "$name"
     for sc in $SCENARIOS; do

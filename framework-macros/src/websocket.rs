@@ -248,6 +248,7 @@ fn generate(model: Model) -> TokenStream {
                     #p::IntoHandlerResult::into_result(Self::on_message(self, ws, message).await)
                 );
                 quote_spanned!(span=>
+                    #[allow(clippy::manual_async_fn)]
                     fn __on_message_async<'__squall>(
                         &'__squall mut self,
                         ws: &'__squall #p::WebSocket,

@@ -86,8 +86,10 @@ pub(crate) struct Shared {
     /// Our write side is shut (phase `Done`, output flushed).
     shut: Cell<bool>,
     ping: PingPolicy,
+    /// When the last Ping was sent.
     ping_sent: Cell<Option<Instant>>,
-    last_pong: Cell<Option<Instant>>,
+    /// When the oldest unanswered Ping was sent (a Pong clears it).
+    ping_outstanding: Cell<Option<Instant>>,
     ping_timer: Cell<Option<Timeout>>,
     close_timer: Cell<Option<Timeout>>,
     subprotocol: Option<String>,
@@ -160,7 +162,7 @@ impl WebSocket {
                 shut: Cell::new(false),
                 ping,
                 ping_sent: Cell::new(None),
-                last_pong: Cell::new(None),
+                ping_outstanding: Cell::new(None),
                 ping_timer: Cell::new(None),
                 close_timer: Cell::new(None),
                 subprotocol,
@@ -503,7 +505,7 @@ impl<K: Hooks> Conn<K> {
                 true
             }
             Event::Pong(p) => {
-                s.last_pong.set(Some(s.stream.io_loop().time()));
+                s.ping_outstanding.set(None);
                 self.hooks.on_pong(&self.ws, p);
                 true
             }
@@ -553,7 +555,7 @@ impl<K: Hooks> Conn<K> {
         *s.close_reason.borrow_mut() = reason;
     }
 
-    /// Schedules the next ping (if pings are configured).
+    /// Schedules the next ping or timeout check (if pings are configured).
     fn arm_ping(&self) {
         let s = &self.ws.shared;
         let Some(interval) = s.ping.interval else {
@@ -562,10 +564,8 @@ impl<K: Hooks> Conn<K> {
         let timeout = s.ping.timeout.unwrap_or(interval);
         let now = s.stream.io_loop().time();
         let mut next = s.ping_sent.get().map_or(now + interval, |t| t + interval);
-        if self.awaiting_pong() {
-            if let Some(sent) = s.ping_sent.get() {
-                next = next.min(sent + timeout);
-            }
+        if let Some(t) = s.ping_outstanding.get() {
+            next = next.min(t + timeout);
         }
         let weak = self.this.clone();
         let t = s.stream.io_loop().call_at(next.max(now), move || {
@@ -579,15 +579,8 @@ impl<K: Hooks> Conn<K> {
         }
     }
 
-    fn awaiting_pong(&self) -> bool {
-        let s = &self.ws.shared;
-        match (s.ping_sent.get(), s.last_pong.get()) {
-            (Some(sent), Some(pong)) => pong < sent,
-            (Some(_), None) => true,
-            _ => false,
-        }
-    }
-
+    /// Sends a Ping every interval; closes the connection when the oldest unanswered one is
+    /// older than the timeout.
     fn ping_tick(&self) {
         let s = &self.ws.shared;
         if s.phase.get() != Phase::Open || s.stream.closed() {
@@ -598,16 +591,16 @@ impl<K: Hooks> Conn<K> {
         };
         let timeout = s.ping.timeout.unwrap_or(interval);
         let now = s.stream.io_loop().time();
-        if let Some(sent) = s.ping_sent.get() {
-            if self.awaiting_pong() && now >= sent + timeout {
-                log::info!("squall: WebSocket ping not answered within {timeout:?}; closing");
-                s.stream.close();
-                return;
-            }
+        if s.ping_outstanding.get().is_some_and(|t| now >= t + timeout) {
+            log::info!("squall: WebSocket ping not answered within {timeout:?}; closing");
+            s.stream.close();
+            return;
         }
         if s.ping_sent.get().is_none_or(|t| now >= t + interval) {
-            // Set before sending: a pong may arrive within this turn's later events.
             s.ping_sent.set(Some(now));
+            if s.ping_outstanding.get().is_none() {
+                s.ping_outstanding.set(Some(now));
+            }
             let _ = self.ws.ping(b"");
         }
         self.arm_ping();
