@@ -1,4 +1,4 @@
-//! Compile-time behaviour of `#[handler]` and `routes!`: what must compile, and the exact
+//! Compile-time behaviour of `#[handler]`, `#[websocket_handler]` and `routes!`: what must compile, and the exact
 //! errors (with spans) for each kind of mistake.
 
 #[test]
