@@ -62,7 +62,7 @@ struct Hooks {
 #[handler]
 impl Hooks {
     fn prepare(&mut self, cx: &mut Context) -> Result<()> {
-        if cx.query() == "stop" {
+        if cx.query_string() == "stop" {
             cx.set_status(403);
             cx.write("stopped in prepare");
             cx.finish()?;

@@ -27,6 +27,7 @@ const HTTP_METHODS: [(&str, &str); 7] = [
 struct Options {
     stream_request_body: bool,
     xsrf_exempt: bool,
+    authenticated: bool,
 }
 
 impl Parse for Options {
@@ -37,11 +38,12 @@ impl Parse for Options {
             match id.to_string().as_str() {
                 "stream_request_body" => opts.stream_request_body = true,
                 "xsrf_exempt" => opts.xsrf_exempt = true,
+                "authenticated" => opts.authenticated = true,
                 other => {
                     return Err(syn::Error::new(
                         id.span(),
                         format!(
-                            "unknown #[handler] option `{other}`: expected `stream_request_body` or `xsrf_exempt`"
+                            "unknown #[handler] option `{other}`: expected `stream_request_body`, `xsrf_exempt` or `authenticated`"
                         ),
                     ))
                 }
@@ -66,6 +68,7 @@ struct HttpMethod {
     variant: Ident,
     is_async: bool,
     xsrf_exempt: bool,
+    authenticated: bool,
     params: Vec<PathParam>,
 }
 
@@ -187,15 +190,25 @@ fn parse(item: &mut ItemImpl) -> syn::Result<(Vec<HttpMethod>, Vec<Hook>)> {
     for it in item.items.iter_mut() {
         let ImplItem::Fn(f) = it else { continue };
         let name = f.sig.ident.to_string();
-        // `#[xsrf_exempt]` is ours: record it and remove it from the emitted method.
+        // `#[xsrf_exempt]` and `#[authenticated]` are ours: record them and remove them from
+        // the emitted method.
         let before = f.attrs.len();
         f.attrs.retain(|a| !a.path().is_ident("xsrf_exempt"));
         let exempt = f.attrs.len() != before;
+        let before = f.attrs.len();
+        f.attrs.retain(|a| !a.path().is_ident("authenticated"));
+        let authenticated = f.attrs.len() != before;
         let Some((_, variant)) = HTTP_METHODS.iter().find(|(m, _)| *m == name) else {
             if exempt {
                 errors.push(syn::Error::new(
                     f.sig.ident.span(),
                     "#[xsrf_exempt] applies only to HTTP methods (get, post, ...)",
+                ));
+            }
+            if authenticated {
+                errors.push(syn::Error::new(
+                    f.sig.ident.span(),
+                    "#[authenticated] applies only to HTTP methods (get, post, ...)",
                 ));
             }
             match name.as_str() {
@@ -270,6 +283,7 @@ fn parse(item: &mut ItemImpl) -> syn::Result<(Vec<HttpMethod>, Vec<Hook>)> {
             variant: Ident::new(variant, Span::call_site()),
             is_async: f.sig.asyncness.is_some(),
             xsrf_exempt: exempt,
+            authenticated,
             params,
         });
     }
@@ -363,6 +377,13 @@ fn generate(model: Model) -> TokenStream {
         .collect();
     let async_match = matches_any(&async_variants);
     let exempt_match = matches_any(&exempt_variants);
+    let all_authenticated = opts.authenticated;
+    let authenticated_variants: Vec<&Ident> = methods
+        .iter()
+        .filter(|m| m.authenticated)
+        .map(|m| &m.variant)
+        .collect();
+    let authenticated_match = matches_any(&authenticated_variants);
 
     let arg_bindings = |m: &HttpMethod| -> (Vec<Ident>, Vec<TokenStream>) {
         let names: Vec<Ident> = (0..m.params.len())
@@ -424,6 +445,7 @@ fn generate(model: Model) -> TokenStream {
                 }
             ),
             ("prepare", true) => quote_spanned!(span=>
+                #[allow(clippy::manual_async_fn)]
                 fn prepare_async<'__squall>(
                     &'__squall mut self,
                     cx: &'__squall mut #p::Context,
@@ -476,6 +498,10 @@ fn generate(model: Model) -> TokenStream {
 
             fn __xsrf_exempt(method: #p::MethodKind) -> bool {
                 #all_exempt || #exempt_match
+            }
+
+            fn __authenticated(method: #p::MethodKind) -> bool {
+                #all_authenticated || #authenticated_match
             }
 
             #[allow(unreachable_code, unused_variables)]

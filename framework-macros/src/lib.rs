@@ -16,7 +16,9 @@ use proc_macro::TokenStream;
 /// a Squall request handler. See `squall::web::RequestHandler`.
 ///
 /// Options: `#[handler(xsrf_exempt)]` (no XSRF check for this handler; per method, put
-/// `#[xsrf_exempt]` on the method), `#[handler(stream_request_body)]` (body to `data_received`).
+/// `#[xsrf_exempt]` on the method), `#[handler(authenticated)]` (every method needs a current
+/// user; per method, put `#[authenticated]` on it), `#[handler(stream_request_body)]` (body to
+/// `data_received`).
 #[proc_macro_attribute]
 pub fn handler(attr: TokenStream, item: TokenStream) -> TokenStream {
     handler::expand(attr.into(), item.into()).into()
@@ -33,6 +35,11 @@ pub fn websocket_handler(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Builds an application's routing table: `routes![(r"/", Main), (r"/user/(\d+)", User,
 /// name = "user")]`. Patterns are checked at compile time.
+///
+/// The item form, `routes! { pub mod urls { (r"/", Main), (r"/user/(\d+)", User, name =
+/// "user") } }`, declares a module with the table (`urls::routes()`) and a constant per named
+/// route (`urls::user`), so that `cx.reverse_url(urls::user, ..)` with a misspelt name does
+/// not compile.
 #[proc_macro]
 pub fn routes(input: TokenStream) -> TokenStream {
     routes::expand(input.into()).into()

@@ -75,7 +75,60 @@ struct Checked {
     reverse: Option<Vec<String>>,
 }
 
+/// The item form: `routes! { pub mod urls { (..), (..) } }`.
+struct ModInput {
+    attrs: Vec<syn::Attribute>,
+    vis: syn::Visibility,
+    ident: Ident,
+    routes: RoutesInput,
+}
+
+impl Parse for ModInput {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(syn::Attribute::parse_outer)?;
+        let vis: syn::Visibility = input.parse()?;
+        input.parse::<Token![mod]>()?;
+        let ident: Ident = input.parse()?;
+        let content;
+        syn::braced!(content in input);
+        let routes: RoutesInput = content.parse()?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the `mod` block"));
+        }
+        Ok(ModInput {
+            attrs,
+            vis,
+            ident,
+            routes,
+        })
+    }
+}
+
+/// Whether the input is the item form (`[#[attr]] [pub] mod name { .. }`).
+fn is_mod_form(input: &TokenStream) -> bool {
+    let probe = |stream: ParseStream<'_>| -> syn::Result<bool> {
+        stream.call(syn::Attribute::parse_outer)?;
+        stream.parse::<syn::Visibility>()?;
+        Ok(stream.peek(Token![mod]))
+    };
+    syn::parse::Parser::parse2(
+        |s: ParseStream<'_>| {
+            let r = probe(s);
+            s.parse::<TokenStream>()?;
+            r
+        },
+        input.clone(),
+    )
+    .unwrap_or(false)
+}
+
 pub(crate) fn expand(input: TokenStream) -> TokenStream {
+    if is_mod_form(&input) {
+        return match syn::parse2::<ModInput>(input) {
+            Ok(m) => expand_mod(m),
+            Err(e) => e.to_compile_error(),
+        };
+    }
     let routes = match syn::parse2::<RoutesInput>(input) {
         Ok(r) => r,
         Err(e) => return e.to_compile_error(),
@@ -159,6 +212,74 @@ fn parse(routes: RoutesInput) -> syn::Result<Vec<Checked>> {
     }) {
         Some(e) => Err(e),
         None => Ok(out),
+    }
+}
+
+/// The item form: a module holding the table (`routes()`) and one constant per named route,
+/// so that `reverse_url(urls::user, ..)` with a misspelt name is a compile error at the
+/// misspelling.
+fn expand_mod(m: ModInput) -> TokenStream {
+    let ModInput {
+        attrs,
+        vis,
+        ident,
+        routes,
+    } = m;
+    let p = quote!(::squall::__private);
+    let checked = match parse(routes) {
+        Ok(c) => c,
+        Err(e) => {
+            let err = e.to_compile_error();
+            return quote!(#(#attrs)* #vis mod #ident { #err });
+        }
+    };
+    let mut errors: Vec<syn::Error> = Vec::new();
+    let mut consts = Vec::new();
+    for c in &checked {
+        let Some(name) = &c.input.name else { continue };
+        let text = name.value();
+        let id = match syn::parse_str::<Ident>(&text) {
+            Ok(_) if text != "routes" => Ident::new(&text, name.span()),
+            _ => {
+                errors.push(syn::Error::new(
+                    name.span(),
+                    format!(
+                        "route name {text:?}: in a `mod` table each name becomes a constant, so it must be an identifier other than `routes`"
+                    ),
+                ));
+                continue;
+            }
+        };
+        let groups = c.groups;
+        let pattern = &c.input.pattern;
+        let doc = format!("The route named `{text}`: `{}`.", pattern.value());
+        consts.push(quote! {
+            #[doc = #doc]
+            pub const #id: #p::RouteName = #p::RouteName::new(#name, #groups);
+        });
+    }
+    if let Some(e) = errors.into_iter().reduce(|mut a, b| {
+        a.combine(b);
+        a
+    }) {
+        let err = e.to_compile_error();
+        return quote!(#(#attrs)* #vis mod #ident { #err });
+    }
+    let table = generate(checked);
+    quote! {
+        #(#attrs)*
+        #[allow(non_upper_case_globals)]
+        #vis mod #ident {
+            #[allow(unused_imports)]
+            use super::*;
+
+            /// The routing table, for `Application::new` / `with_settings`.
+            pub fn routes() -> #p::Routes {
+                #table
+            }
+
+            #(#consts)*
+        }
     }
 }
 

@@ -94,6 +94,7 @@ pub mod locks;
 pub mod log;
 pub mod netutil;
 pub mod process;
+pub mod state;
 pub mod task;
 pub mod tcpserver;
 pub mod testing;
@@ -106,6 +107,7 @@ pub use squall_macros::{handler, routes, websocket_handler};
 pub mod prelude {
     pub use crate::http1::Method;
     pub use crate::ioloop::IOLoop;
+    pub use crate::state::Shared;
     pub use crate::web::cookies::{Cookie, CookieSecrets};
     pub use crate::web::{Application, Context, HttpError, Result, Settings, StaticFileHandler};
     pub use crate::websocket::{Message, WebSocket};
@@ -118,7 +120,7 @@ pub mod __private {
     pub use crate::http1::{MethodKind, Request};
     pub use crate::web::{
         path_arg, path_arg_opt, Context, HttpError, IntoHandlerResult, RequestHandler, Route,
-        RouteArity, RouteSpec, Routes,
+        RouteArity, RouteName, RouteSpec, Routes,
     };
     pub use crate::websocket::{
         __serve as websocket_serve, CompressionOptions, Message, WebSocket, WebSocketHandler,

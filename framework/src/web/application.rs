@@ -21,6 +21,7 @@ use super::context::{Context, ContextParts, PathArgs};
 use super::cookies::CookieSecrets;
 use super::error::{HttpError, SetupError, SetupErrorKind};
 use super::handler::{allow_header, serve, RequestHandler};
+use super::hooks::Hooks;
 use super::router::Router;
 use super::static_files::StaticFileHandler;
 use super::static_url::VersionCache;
@@ -88,6 +89,20 @@ pub struct Settings {
     /// Unsent output a WebSocket connection may hold before it is closed as not reading;
     /// `None` is twice the maximum message size, at least 1 MiB.
     pub websocket_max_write_buffer: Option<usize>,
+    /// Where `#[authenticated]` methods send anonymous GET and HEAD requests, with
+    /// `next=<the URL asked for>` added to its query (Tornado's `login_url`). Required when
+    /// such a method exists.
+    pub login_url: Option<String>,
+    /// Application-wide hooks: the current user, code before and after every handler, the
+    /// error page (see [`Hooks`]).
+    pub hooks: Hooks,
+    /// The folder of the templates [`Context::render`] renders (all compiled at startup; see
+    /// [`templates`](super::templates)).
+    #[cfg(feature = "templates")]
+    pub template_path: Option<PathBuf>,
+    /// Values every template sees, by name (a site name, a version...).
+    #[cfg(feature = "templates")]
+    pub template_globals: Vec<(String, super::templates::TemplateValue)>,
 }
 
 impl Default for Settings {
@@ -107,14 +122,20 @@ impl Default for Settings {
             websocket_ping_timeout: None,
             websocket_compression: None,
             websocket_max_write_buffer: None,
+            login_url: None,
+            hooks: Hooks::default(),
+            #[cfg(feature = "templates")]
+            template_path: None,
+            #[cfg(feature = "templates")]
+            template_globals: Vec::new(),
         }
     }
 }
 
 impl fmt::Debug for Settings {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("debug", &self.debug)
+        let mut s = f.debug_struct("Settings");
+        s.field("debug", &self.debug)
             .field("xsrf_cookies", &self.xsrf_cookies)
             .field("cookie_secret", &self.cookie_secret)
             .field("static_path", &self.static_path)
@@ -134,7 +155,12 @@ impl fmt::Debug for Settings {
                 "websocket_max_write_buffer",
                 &self.websocket_max_write_buffer,
             )
-            .finish()
+            .field("login_url", &self.login_url)
+            .field("hooks", &self.hooks);
+        #[cfg(feature = "templates")]
+        s.field("template_path", &self.template_path)
+            .field("template_globals", &self.template_globals);
+        s.finish()
     }
 }
 
@@ -153,6 +179,11 @@ pub(crate) trait RouteTarget {
     fn serve(&self, cx: &mut Option<Context>);
     /// Whether the handler streams request bodies (`stream_request_body`).
     fn streams_body(&self) -> bool {
+        false
+    }
+    /// Whether an anonymous GET or HEAD is redirected to the login URL (an `#[authenticated]`
+    /// `get` or `head`).
+    fn redirects_to_login(&self) -> bool {
         false
     }
     /// Builds a body sink for a streamed request.
@@ -227,6 +258,11 @@ impl<H: RequestHandler, M: Make<H>> RouteTarget for Factory<H, M> {
 
     fn streams_body(&self) -> bool {
         H::STREAM_REQUEST_BODY
+    }
+
+    fn redirects_to_login(&self) -> bool {
+        H::__authenticated(crate::http1::MethodKind::Get)
+            || H::__authenticated(crate::http1::MethodKind::Head)
     }
 
     fn body_sink(&self, app: &Rc<AppInner>, request: &Request, args: PathArgs) -> BodyMode {
@@ -373,7 +409,10 @@ pub(crate) struct AppInner {
     #[allow(clippy::vec_box)]
     parts: RefCell<Vec<Box<ContextParts>>>,
     /// The hashes behind `static_url`'s versioned URLs.
-    pub(crate) static_versions: VersionCache,
+    pub(crate) static_versions: std::sync::Arc<VersionCache>,
+    /// The compiled templates, if `template_path` is set.
+    #[cfg(feature = "templates")]
+    pub(crate) templates: Option<Rc<super::templates::Templates>>,
     /// The compressors of `compress_response`.
     pub(crate) encoders: Rc<EncoderPool>,
 }
@@ -552,7 +591,8 @@ impl Application {
     /// # Errors
     ///
     /// [`SetupErrorKind::Config`] for unsafe or inconsistent settings (an empty `cookie_secret`,
-    /// `xsrf_cookies` without `cookie_secret`, a `static_url_prefix` not starting with `/`),
+    /// `xsrf_cookies` without `cookie_secret`, a `static_url_prefix` not starting with `/`, an
+    /// `#[authenticated]` GET without `login_url`, a template that does not compile),
     /// [`SetupErrorKind::Route`] for a route that does not compile. A `cookie_secret` shorter than
     /// [`RECOMMENDED_SECRET_LEN`](super::RECOMMENDED_SECRET_LEN) bytes is accepted with a
     /// warning in the log.
@@ -580,17 +620,57 @@ impl Application {
             ));
         }
         let mut routes = routes.0;
+        if settings.login_url.is_none() {
+            if let Some(r) = routes.iter().find(|r| r.target.redirects_to_login()) {
+                return Err(SetupError::new(
+                    SetupErrorKind::Config,
+                    format!(
+                        "route {:?} has an #[authenticated] GET: it needs Settings::login_url",
+                        r.pattern
+                    ),
+                ));
+            }
+        }
         if let Some(root) = &settings.static_path {
             routes.push(static_route(settings.static_url_prefix(), root)?);
         }
         let router = Router::new(routes)?;
+        let static_versions: std::sync::Arc<VersionCache> = Default::default();
+        #[cfg(feature = "templates")]
+        let templates = match &settings.template_path {
+            Some(root) => {
+                let routes = router
+                    .routes
+                    .iter()
+                    .filter_map(|r| {
+                        Some(super::templates::ReverseEntry {
+                            name: r.name?,
+                            pieces: r.reverse?,
+                        })
+                    })
+                    .collect();
+                let setup = super::templates::TemplateSetup {
+                    root: root.clone(),
+                    debug: settings.debug,
+                    globals: settings.template_globals.clone(),
+                    static_path: settings.static_path.clone(),
+                    static_prefix: settings.static_url_prefix().to_owned(),
+                    versions: static_versions.clone(),
+                    routes: std::sync::Arc::new(routes),
+                };
+                Some(Rc::new(super::templates::Templates::load(setup)?))
+            }
+            None => None,
+        };
         Ok(Application {
             inner: Rc::new(AppInner {
                 settings,
                 router,
                 spare: Cell::new(None),
                 parts: RefCell::new(Vec::new()),
-                static_versions: VersionCache::default(),
+                static_versions,
+                #[cfg(feature = "templates")]
+                templates,
                 encoders: Rc::default(),
             }),
         })
@@ -619,17 +699,19 @@ impl Application {
         &self.inner.settings
     }
 
-    /// The URL of the route named `name` with `args` (percent-encoded) in its groups.
+    /// The URL of the route named `name` with `args` (percent-encoded) in its groups. The
+    /// name is a string, or a [`RouteName`](super::RouteName) constant (checked at compile
+    /// time) from the item form of `routes!`.
     ///
     /// # Errors
     ///
     /// [`SetupErrorKind::Route`] if there is no such route or the argument count is wrong.
     pub fn reverse_url(
         &self,
-        name: &str,
+        name: impl AsRef<str>,
         args: &[&dyn fmt::Display],
     ) -> Result<String, SetupError> {
-        self.inner.reverse_url(name, args)
+        self.inner.reverse_url(name.as_ref(), args)
     }
 
     /// An [`HttpServer`] for this application with default options, not yet listening.
@@ -754,13 +836,19 @@ impl HttpDelegate for Application {
             }
             None => None,
         };
+        // The application's `before` hook may answer the request itself.
+        let go = match cx.as_mut() {
+            Some(c) if self.inner.settings.hooks.any() => super::hooks::run_before(c),
+            _ => true,
+        };
         match target {
-            Some(t) => t.serve(&mut cx),
-            None => {
+            Some(t) if go => t.serve(&mut cx),
+            None if go => {
                 if let Some(cx) = cx.as_mut() {
                     unrouted(cx);
                 }
             }
+            _ => {}
         }
         // An async handler took the context into its task; a sync one is done with it: its
         // reusable parts go back to the pool, moved out where the context lies (passing the

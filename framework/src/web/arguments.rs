@@ -63,13 +63,6 @@ pub(crate) struct ArgsCache {
     body: OnceCell<std::result::Result<BodyArgs, ArgsError>>,
 }
 
-impl ArgsCache {
-    /// Whether anything was parsed (then a reused context must forget it).
-    pub(crate) fn is_filled(&self) -> bool {
-        self.query.get().is_some() || self.body.get().is_some()
-    }
-}
-
 /// Where the arguments of an index live, to read their names and values by handle.
 #[derive(Clone, Copy)]
 enum Source<'a> {
@@ -189,7 +182,13 @@ impl Context {
         self.parts
             .args_cache
             .query
-            .get_or_init(|| index_encoded(self.query().as_bytes(), self.settings().max_arguments))
+            .get_or_init(|| {
+                self.parts.touched.set(true);
+                index_encoded(
+                    self.query_string().as_bytes(),
+                    self.settings().max_arguments,
+                )
+            })
             .as_ref()
             .map_err(|e| self.args_error("query string", e))
     }
@@ -199,6 +198,7 @@ impl Context {
             .args_cache
             .body
             .get_or_init(|| {
+                self.parts.touched.set(true);
                 // An empty body has no arguments, whatever its Content-Type says. This is also
                 // every streamed request (`stream_request_body`): its body went to
                 // `data_received`, and "parsing" the empty remainder as multipart would fail,
@@ -217,7 +217,7 @@ impl Context {
     fn query_source(&self) -> Result<(&ArgIndex, Source<'_>)> {
         Ok((
             self.query_index()?,
-            Source::Encoded(self.query().as_bytes()),
+            Source::Encoded(self.query_string().as_bytes()),
         ))
     }
 
@@ -229,6 +229,21 @@ impl Context {
             BodyArgs::Multipart { form, fields, .. } => {
                 Some((fields, Source::Fields(&form.fields)))
             }
+        })
+    }
+
+    /// Every (name, value) of the query string, raw, grouped by name: for typed input.
+    pub(crate) fn query_pairs(&self) -> Result<Vec<(Cow<'_, str>, Cow<'_, str>)>> {
+        let (index, src) = self.query_source()?;
+        Ok(pairs_of(index, src))
+    }
+
+    /// Every (name, value) of the body's fields (urlencoded or multipart; files are not
+    /// fields), raw, grouped by name: for typed input.
+    pub(crate) fn body_pairs(&self) -> Result<Vec<(Cow<'_, str>, Cow<'_, str>)>> {
+        Ok(match self.body_source()? {
+            Some((index, src)) => pairs_of(index, src),
+            None => Vec::new(),
         })
     }
 
@@ -384,6 +399,19 @@ impl Context {
             _ => &[],
         })
     }
+}
+
+/// Every argument of one source as (name, value), grouped by name.
+fn pairs_of<'a>(index: &ArgIndex, src: Source<'a>) -> Vec<(Cow<'a, str>, Cow<'a, str>)> {
+    let mut out = Vec::new();
+    for group in index.groups() {
+        let Some(&first) = group.first() else {
+            continue;
+        };
+        let name = src.name(first);
+        out.extend(group.iter().map(|&h| (name.clone(), src.value(h))));
+    }
+    out
 }
 
 /// The values of `name` in one source, whitespace-stripped.

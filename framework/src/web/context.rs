@@ -60,6 +60,11 @@ pub(crate) struct ContextParts {
     /// The compressor of a compressed response, while it has one. Kept here, not in the
     /// `Context`, so that giving a context back drops nothing when there is none.
     pub(crate) lease: Option<Lease>,
+    /// What the application's hooks keep per request: the current user, once asked for.
+    pub(crate) hook_state: super::hooks::HookState,
+    /// Set when any of `args_cache`, `xsrf_cache` or `hook_state` is filled: then `reset`
+    /// must forget them.
+    pub(crate) touched: std::cell::Cell<bool>,
 }
 
 impl ContextParts {
@@ -71,13 +76,23 @@ impl ContextParts {
         self.headers.clear();
         self.body.clear();
         self.args.len = 0;
-        if self.args_cache.is_filled() {
-            self.args_cache = Default::default();
+        // The lazily filled state, touched by few requests: one test for all of it.
+        if self.touched.get() {
+            self.forget_lazy();
         }
-        self.xsrf_cache = None;
         if self.lease.is_some() {
             self.lease = None;
         }
+    }
+
+    /// Forgets the arguments, XSRF token and hook state a request filled in.
+    #[cold]
+    #[inline(never)]
+    fn forget_lazy(&mut self) {
+        self.args_cache = Default::default();
+        self.xsrf_cache = None;
+        self.hook_state = Default::default();
+        self.touched.set(false);
     }
 }
 
@@ -203,8 +218,9 @@ impl Context {
         self.request.path()
     }
 
-    /// The query string, without `?`.
-    pub fn query(&self) -> &str {
+    /// The query string, without `?` (Tornado's `request.query`; for its arguments see
+    /// [`argument`](Context::argument), or [`query`](Context::query) for a typed struct).
+    pub fn query_string(&self) -> &str {
         self.request.query()
     }
 
@@ -255,17 +271,6 @@ impl Context {
         self.parts.args.len
     }
 
-    /// Decodes the body as JSON into `T`.
-    ///
-    /// # Errors
-    ///
-    /// 400 if the body is not valid JSON for `T`.
-    #[cfg(feature = "json")]
-    pub fn json_body<'a, T: serde::Deserialize<'a>>(&'a self) -> Result<T> {
-        serde_json::from_slice(self.request.body())
-            .map_err(|e| HttpError::new(400).log("invalid JSON body").with_source(e))
-    }
-
     /// Runs `f` on the executor thread pool; await the result on the loop.
     pub fn run_in_executor<F, T>(&self, f: F) -> crate::executor::ExecutorFuture<T>
     where
@@ -276,13 +281,15 @@ impl Context {
     }
 
     /// The URL of the route named `name` with `args` filled in (Tornado's `reverse_url`).
+    /// `name` is a string (checked when called) or a [`RouteName`](super::RouteName) constant
+    /// from the item form of `routes!` (checked when compiled).
     ///
     /// # Errors
     ///
     /// 500 if there is no such route or the argument count differs.
-    pub fn reverse_url(&self, name: &str, args: &[&dyn fmt::Display]) -> Result<String> {
+    pub fn reverse_url(&self, name: impl AsRef<str>, args: &[&dyn fmt::Display]) -> Result<String> {
         self.app
-            .reverse_url(name, args)
+            .reverse_url(name.as_ref(), args)
             .map_err(|e| HttpError::new(500).with_source(e))
     }
 
@@ -498,9 +505,9 @@ impl Context {
         self.finish()
     }
 
-    /// Answers `error` now: clears what was written and sends the default error page.
-    /// Handlers usually just return `Err(HttpError::new(..))`, which goes through their
-    /// `write_error`.
+    /// Answers `error` now: clears what was written and sends the application's error page
+    /// ([`Hooks::write_error`](super::Hooks::write_error), or the default one). Handlers usually
+    /// just return `Err(HttpError::new(..))`, which goes through their `write_error`.
     pub fn send_error(&mut self, error: HttpError) {
         if self.finished {
             return;
@@ -514,7 +521,7 @@ impl Context {
             Some(r) => self.set_status_with_reason(error.status(), r.to_owned()),
             None => self.set_status(error.status()),
         }
-        super::handler::default_error_page(self, error.status(), &error);
+        super::hooks::write_app_error(self, error.status(), &error);
         let _ = self.finish();
     }
 
@@ -543,6 +550,9 @@ impl Context {
     pub fn flush(&mut self) -> Result<()> {
         if self.finished {
             return Err(HttpError::internal("flush() after finish()"));
+        }
+        if !self.head_sent && self.app.settings.hooks.any() {
+            super::hooks::run_after(self);
         }
         let status = sanitize_status(self.status);
         if !self.head_sent {
@@ -612,7 +622,21 @@ impl Context {
     /// # Errors
     ///
     /// 500 if already finished or the connection failed.
+    #[inline]
     pub fn finish(&mut self) -> Result<()> {
+        // The application's `after` hook, before the head goes; kept out of `send_rest` so
+        // that an application without hooks runs the same code as before hooks existed.
+        if self.app.settings.hooks.any() && !self.head_sent && !self.finished {
+            super::hooks::run_after(self);
+            if self.finished {
+                return Ok(());
+            }
+        }
+        self.send_rest()
+    }
+
+    /// [`finish`](Context::finish) after the hooks: completes the response.
+    fn send_rest(&mut self) -> Result<()> {
         if self.finished {
             return Err(HttpError::internal("finish() called twice"));
         }

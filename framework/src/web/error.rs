@@ -40,6 +40,7 @@ pub struct HttpError {
     reason: Option<Cow<'static, str>>,
     // Shared, so that the error stays `Clone` (a handler may keep one it also returns).
     source: Option<Arc<dyn StdError + Send + Sync + 'static>>,
+    message: Option<Cow<'static, str>>,
 }
 
 /// The result type of handler methods.
@@ -57,6 +58,7 @@ impl HttpError {
             log_message: None,
             reason: None,
             source: None,
+            message: None,
         }
     }
 
@@ -87,6 +89,29 @@ impl HttpError {
     pub fn with_reason(mut self, reason: impl Into<Cow<'static, str>>) -> HttpError {
         self.reason = Some(reason.into());
         self
+    }
+
+    /// Adds a message for the client, shown on the error page (escaped) and as the
+    /// `"message"` of JSON errors ([`Context::write_json_error`](super::Context::write_json_error)):
+    /// say what was wrong with the request ("field `count`: invalid digit"), never internal
+    /// detail (that goes to [`log`](HttpError::log)).
+    pub fn with_message(mut self, message: impl Into<Cow<'static, str>>) -> HttpError {
+        self.message = Some(message.into());
+        self
+    }
+
+    /// The client message, if any (see [`with_message`](HttpError::with_message)).
+    pub fn message(&self) -> Option<&str> {
+        self.message.as_deref()
+    }
+
+    /// A 400 whose client message and log message are both `message`: for input the client
+    /// can correct.
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> HttpError {
+        let message = message.into();
+        HttpError::new(400)
+            .log(message.clone())
+            .with_message(message)
     }
 
     /// A 500 with a log message: the usual way to report an internal failure.

@@ -89,6 +89,12 @@ pub trait RequestHandler: Sized + 'static {
     }
 
     #[doc(hidden)]
+    /// Whether `method` is `#[authenticated]`: it needs a current user.
+    fn __authenticated(_method: MethodKind) -> bool {
+        false
+    }
+
+    #[doc(hidden)]
     /// Calls the sync method for `cx`'s dispatch method.
     fn __call_sync(&mut self, cx: &mut Context) -> Result<()>;
 
@@ -129,14 +135,15 @@ pub trait RequestHandler: Sized + 'static {
     /// method's future has been dropped.
     fn on_connection_close(&mut self) {}
 
-    /// Writes the body of an error response (the status is already set). The default is a
-    /// short HTML page; with `debug` it includes the error's log message.
+    /// Writes the body of an error response (the status is already set). The default is the
+    /// application's [`Hooks::write_error`](super::Hooks::write_error) if set, else a short
+    /// HTML page (with `debug`, including the error's log message).
     ///
     /// # Errors
     ///
     /// An error here is logged and the default page is used instead.
     fn write_error(&mut self, cx: &mut Context, status: u16, error: &HttpError) -> Result<()> {
-        default_error_page(cx, status, error);
+        super::hooks::write_app_error(cx, status, error);
         Ok(())
     }
 }
@@ -148,6 +155,9 @@ pub(crate) fn default_error_page(cx: &mut Context, status: u16, error: &HttpErro
     cx.write(format!(
         "<html><title>{status}: {reason}</title><body>{status}: {reason}"
     ));
+    if let Some(m) = error.message() {
+        cx.write(format!("<p>{}</p>", crate::escape::xhtml_escape(m)));
+    }
     if cx.settings().debug {
         if let Some(m) = error.detail() {
             cx.write(format!("<pre>{}</pre>", crate::escape::xhtml_escape(&m)));
@@ -256,7 +266,7 @@ pub(crate) fn serve<H: RequestHandler>(mut h: H, slot: &mut Option<Context>, all
         } else {
             let e = HttpError::new(405);
             cx.set_status(405);
-            default_error_page(cx, 405, &e);
+            super::hooks::write_app_error(cx, 405, &e);
         }
         let _ = cx.set_header("Allow", allow.to_owned());
         let _ = cx.finish();
@@ -271,7 +281,7 @@ pub(crate) fn serve<H: RequestHandler>(mut h: H, slot: &mut Option<Context>, all
         let r = catch_unwind(AssertUnwindSafe(|| -> Result<()> {
             before::<H>(cx)?;
             h.prepare(cx)?;
-            if cx.is_finished() {
+            if cx.is_finished() || (H::__authenticated(effective) && !require_user(cx)?) {
                 return Ok(());
             }
             h.__call_sync(cx)
@@ -287,6 +297,37 @@ fn before<H: RequestHandler>(cx: &mut Context) -> Result<()> {
         cx.check_xsrf_cookie()?;
     }
     Ok(())
+}
+
+/// The check of an `#[authenticated]` method (Tornado's `@authenticated`): `true` if the
+/// request has a current user. Otherwise a GET or HEAD is redirected to
+/// `Settings::login_url` with `next=<this URL>` (and `false` returned: the request is done),
+/// and any other method is a 403.
+#[cold]
+#[inline(never)]
+fn require_user(cx: &mut Context) -> Result<bool> {
+    if cx.is_authenticated() {
+        return Ok(true);
+    }
+    let login = cx.settings().login_url.clone();
+    match (cx.method(), login) {
+        (crate::http1::Method::Get | crate::http1::Method::Head, Some(login)) => {
+            // An absolute login URL (another host) gets the full URL to come back to.
+            let next = if login.contains("://") {
+                cx.full_url()
+            } else {
+                cx.uri().to_owned()
+            };
+            let sep = if login.contains('?') { '&' } else { '?' };
+            let url = format!(
+                "{login}{sep}next={}",
+                crate::escape::url_escape(&next, true)
+            );
+            cx.redirect(&url)?;
+            Ok(false)
+        }
+        _ => Err(HttpError::new(403).log("authentication required")),
+    }
 }
 
 fn complete<H: RequestHandler>(h: &mut H, cx: &mut Context, r: std::thread::Result<Result<()>>) {
@@ -315,18 +356,7 @@ fn complete<H: RequestHandler>(h: &mut H, cx: &mut Context, r: std::thread::Resu
 /// Answers an error: through `write_error` if nothing was sent yet, else by closing.
 fn fail<H: RequestHandler>(h: &mut H, cx: &mut Context, e: HttpError) {
     let status = e.status();
-    let summary = format!(
-        "{} {} ({})",
-        cx.request().method_str(),
-        cx.request().uri(),
-        cx.request().remote_ip()
-    );
-    match (status, e.detail()) {
-        (500.., Some(m)) => log::error!("squall: {status} {summary}: {m}"),
-        (500.., None) => log::error!("squall: {status} {summary}"),
-        (_, Some(m)) => log::warn!("squall: {status} {summary}: {m}"),
-        (_, None) => {}
-    }
+    log_error(cx, &e);
     if cx.is_finished() {
         return;
     }
@@ -348,6 +378,28 @@ fn fail<H: RequestHandler>(h: &mut H, cx: &mut Context, e: HttpError) {
     }
     if !cx.is_finished() {
         let _ = cx.finish();
+    }
+}
+
+/// Logs an error answered for `cx`'s request: 5xx as errors, others with a log message as
+/// warnings.
+pub(crate) fn log_error(cx: &Context, e: &HttpError) {
+    let status = e.status();
+    let detail = e.detail();
+    if status < 500 && detail.is_none() {
+        return;
+    }
+    let summary = format!(
+        "{} {} ({})",
+        cx.request().method_str(),
+        cx.request().uri(),
+        cx.request().remote_ip()
+    );
+    match (status, detail) {
+        (500.., Some(m)) => log::error!("squall: {status} {summary}: {m}"),
+        (500.., None) => log::error!("squall: {status} {summary}"),
+        (_, Some(m)) => log::warn!("squall: {status} {summary}: {m}"),
+        (_, None) => {}
     }
 }
 
@@ -381,7 +433,9 @@ fn spawn_lifecycle<H: RequestHandler>(h: H, mut cx: Context) {
             let work = CatchUnwind::new(async {
                 before::<H>(&mut cx)?;
                 h.prepare_async(&mut cx).await?;
-                if cx.is_finished() {
+                if cx.is_finished()
+                    || (H::__authenticated(cx.__dispatch_kind()) && !require_user(&mut cx)?)
+                {
                     return Ok(());
                 }
                 h.__call_async(&mut cx).await

@@ -21,6 +21,8 @@ pub mod cookies;
 mod error;
 pub mod etag;
 mod handler;
+mod hooks;
+mod route_name;
 mod router;
 mod secrets;
 mod security;
@@ -28,6 +30,9 @@ mod signed;
 mod static_files;
 mod static_url;
 mod streaming;
+#[cfg(feature = "templates")]
+pub mod templates;
+mod typed;
 pub mod xsrf;
 
 pub use application::{
@@ -37,6 +42,8 @@ pub use compression::CompressionOptions;
 pub use context::Context;
 pub use error::{HttpError, Result, SetupError, SetupErrorKind};
 pub use handler::{IntoHandlerResult, PathArg, RequestHandler};
+pub use hooks::Hooks;
+pub use route_name::RouteName;
 pub use secrets::RECOMMENDED_SECRET_LEN;
 pub use security::{SIGNED_COOKIE_MAX_AGE, XSRF_NAME};
 pub use static_files::StaticFileHandler;

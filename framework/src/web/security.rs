@@ -47,7 +47,7 @@ impl From<String> for CookieSecrets {
     }
 }
 
-fn now_secs() -> u64 {
+pub(crate) fn now_secs() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
@@ -208,7 +208,37 @@ impl Context {
             }
         };
         self.parts.xsrf_cache = Some(token.clone());
+        self.parts.touched.set(true);
         Ok(token)
+    }
+
+    /// The request's XSRF token if it has one already: made earlier in this request, or from
+    /// a valid `_xsrf` cookie. Sets nothing.
+    pub(crate) fn known_xsrf_token(&self) -> Option<XsrfToken> {
+        if let Some(t) = &self.parts.xsrf_cache {
+            return Some(t.clone());
+        }
+        self.cookie(XSRF_NAME)
+            .and_then(|c| XsrfToken::decode(c, now_secs()))
+    }
+
+    /// Makes `token` (made without a cookie, by a template) the request's XSRF token, setting
+    /// the `_xsrf` cookie, unless the request has one already.
+    pub(crate) fn adopt_xsrf_token(&mut self, token: XsrfToken) -> Result<()> {
+        if self.known_xsrf_token().is_some() {
+            return Ok(());
+        }
+        let encoded = token
+            .encode_v2()
+            .map_err(|e| HttpError::internal(format!("no randomness for XSRF: {e}")))?;
+        self.set_cookie(
+            Cookie::new(XSRF_NAME, encoded)
+                .path("/")
+                .same_site(SameSite::Lax),
+        )?;
+        self.parts.xsrf_cache = Some(token);
+        self.parts.touched.set(true);
+        Ok(())
     }
 
     /// The XSRF token to put in a form or header, setting the `_xsrf` cookie on first use.

@@ -483,9 +483,9 @@ fn redirect_to_directory(cx: &mut Context) -> Result<()> {
         );
     }
     let mut url = format!("{}/", cx.path());
-    if !cx.query().is_empty() {
+    if !cx.query_string().is_empty() {
         url.push('?');
-        url.push_str(cx.query());
+        url.push_str(cx.query_string());
     }
     cx.redirect_permanent(&url)
 }

@@ -5,14 +5,13 @@
 //! [`StaticFileHandler`](super::StaticFileHandler#versioned-urls); this file holds the cache of
 //! hashes and the code that fills it.
 
-use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::rc::Rc;
+use std::sync::{Arc, Mutex};
 
 use super::context::Context;
 use super::error::{HttpError, Result};
@@ -64,30 +63,32 @@ fn requested_version(cx: &Context) -> Option<String> {
 }
 
 /// The hashes behind versioned URLs, per canonical path, with the stamp of the file version
-/// they were computed from. Kept in the application.
+/// they were computed from. Kept in the application and shared with its templates (whose
+/// functions must be `Send + Sync`, hence the mutex; it is never contended: one loop uses it).
 #[derive(Default)]
 pub(crate) struct VersionCache {
-    entries: RefCell<HashMap<PathBuf, (FileStamp, Rc<str>)>>,
+    entries: Mutex<HashMap<PathBuf, (FileStamp, Arc<str>)>>,
 }
 
 impl fmt::Debug for VersionCache {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("VersionCache")
-            .field("entries", &self.entries.borrow().len())
-            .finish()
+        let n = self.entries.lock().map_or(0, |e| e.len());
+        f.debug_struct("VersionCache").field("entries", &n).finish()
     }
 }
 
 impl VersionCache {
-    fn get(&self, path: &Path, stamp: FileStamp) -> Option<Rc<str>> {
-        match self.entries.borrow().get(path) {
+    fn get(&self, path: &Path, stamp: FileStamp) -> Option<Arc<str>> {
+        match self.entries.lock().ok()?.get(path) {
             Some((s, v)) if *s == stamp => Some(v.clone()),
             _ => None,
         }
     }
 
-    fn insert(&self, path: PathBuf, stamp: FileStamp, version: Rc<str>) {
-        self.entries.borrow_mut().insert(path, (stamp, version));
+    fn insert(&self, path: PathBuf, stamp: FileStamp, version: Arc<str>) {
+        if let Ok(mut e) = self.entries.lock() {
+            e.insert(path, (stamp, version));
+        }
     }
 }
 
@@ -98,12 +99,12 @@ async fn cached_version(
     path: &Path,
     file: &File,
     stamp: FileStamp,
-) -> Result<Rc<str>> {
+) -> Result<Arc<str>> {
     if let Some(v) = cx.app.static_versions.get(path, stamp) {
         return Ok(v);
     }
     let file = file.try_clone()?;
-    let version: Rc<str> = cx.run_in_executor(move || hash_file(&file)).await??.into();
+    let version: Arc<str> = cx.run_in_executor(move || hash_file(&file)).await??.into();
     cx.app
         .static_versions
         .insert(path.to_owned(), stamp, version.clone());
@@ -170,41 +171,56 @@ impl Context {
             .static_path
             .as_deref()
             .ok_or_else(|| HttpError::internal("static_url() needs Settings::static_path"))?;
-        let rel = relative_path(path)
-            .map_err(|why| HttpError::internal(format!("static_url({path:?}): {why}")))?;
-        let mut url = String::from(settings.static_url_prefix());
-        for (i, part) in rel.iter().enumerate() {
-            if i > 0 {
-                url.push('/');
-            }
-            let part = part.to_string_lossy();
-            url.extend(percent_encoding::utf8_percent_encode(&part, SEGMENT));
-        }
-        match self.file_version(root, &rel) {
-            Ok(v) => {
-                url.push_str("?v=");
-                url.push_str(&v);
-            }
-            Err(e) => log::error!("squall: static_url({path:?}): no version: {e}"),
-        }
-        Ok(url)
+        versioned_url(
+            root,
+            settings.static_url_prefix(),
+            path,
+            &self.app.static_versions,
+        )
     }
+}
 
-    /// The version of `root/rel` for `static_url`, computed here on the loop if not cached
-    /// (as Tornado does: static assets are small, and each is hashed once per version).
-    fn file_version(&self, root: &Path, rel: &Path) -> Result<Rc<str>> {
-        let root = canonical_root(root)?;
-        let target = canonical_inside(&root, &root.join(rel))?;
-        let (file, meta) = open_regular(&target)?;
-        let stamp = FileStamp::of(&meta);
-        let cache = &self.app.static_versions;
-        if let Some(v) = cache.get(&target, stamp) {
-            return Ok(v);
+/// The versioned URL of static file `path` below `root` (what [`Context::static_url`] and the
+/// templates' `static_url` return).
+pub(crate) fn versioned_url(
+    root: &Path,
+    prefix: &str,
+    path: &str,
+    cache: &VersionCache,
+) -> Result<String> {
+    let rel = relative_path(path)
+        .map_err(|why| HttpError::internal(format!("static_url({path:?}): {why}")))?;
+    let mut url = String::from(prefix);
+    for (i, part) in rel.iter().enumerate() {
+        if i > 0 {
+            url.push('/');
         }
-        let version: Rc<str> = hash_file(&file)?.into();
-        cache.insert(target, stamp, version.clone());
-        Ok(version)
+        let part = part.to_string_lossy();
+        url.extend(percent_encoding::utf8_percent_encode(&part, SEGMENT));
     }
+    match file_version(root, &rel, cache) {
+        Ok(v) => {
+            url.push_str("?v=");
+            url.push_str(&v);
+        }
+        Err(e) => log::error!("squall: static_url({path:?}): no version: {e}"),
+    }
+    Ok(url)
+}
+
+/// The version of `root/rel` for `static_url`, computed here on the loop if not cached
+/// (as Tornado does: static assets are small, and each is hashed once per version).
+fn file_version(root: &Path, rel: &Path, cache: &VersionCache) -> Result<Arc<str>> {
+    let root = canonical_root(root)?;
+    let target = canonical_inside(&root, &root.join(rel))?;
+    let (file, meta) = open_regular(&target)?;
+    let stamp = FileStamp::of(&meta);
+    if let Some(v) = cache.get(&target, stamp) {
+        return Ok(v);
+    }
+    let version: Arc<str> = hash_file(&file)?.into();
+    cache.insert(target, stamp, version.clone());
+    Ok(version)
 }
 
 #[cfg(test)]
