@@ -32,16 +32,25 @@
 //! | `GET /static/...` | files from the static folder |
 //! | `GET /stream` | five chunks, each flushed on its own |
 //! | `GET /redirect` | 302 to `/` |
-//! | `GET /error` | a handler that panics: 500, and the server carries on |
+//! | `GET /error`, `GET /api/error` | a handler that panics: 500, and the server carries on |
 //! | `GET /slow` | 200 ms on the loop's timer, then `done` |
 //! | `GET /cpu` | a ~50 ms computation on the executor thread pool, then `done` |
 //! | `GET /cookie/set?v=X`, `GET /cookie/get` | signed cookie `user` (403 if missing or forged) |
 //! | `GET /lorem` | 64 KiB of text: gzip-encoded when the request accepts it, each representation with its own ETag |
 //! | `GET /ws/echo` | WebSocket: every message echoed (permessage-deflate offered, 1 MiB max) |
 //! | `GET /ws/chat` | WebSocket: every text message to every member of the room |
+//! | `GET /page?name=X` | a page rendered from `templates/showcase/page.html` |
+//! | `GET/POST /login` | a sign-in form; the POST sets signed cookie `user` and goes to `next` |
+//! | `GET/POST /private` | `#[authenticated]`: anonymous GET goes to `/login?next=..`, POST is 403 |
+//! | `GET/POST /api/typed` | `{"name", "count"}` from the query or a JSON body, typed; 400 names the field |
 //!
 //! Responses are compressed (`compress_response`): text, JSON, JavaScript, XML and SVG bodies of
 //! 1 KiB or more, and streamed ones, go out gzip- or deflate-encoded to clients that accept it.
+//!
+//! The current user is the signed cookie `user` (`Hooks::current_user`); every error under
+//! `/api/` (400, 403, 404, 405, 500) is JSON, `{"status": N, "message": "..."}`, and an HTML page
+//! elsewhere (`Hooks::write_error`). Pages are templates from `examples/templates/showcase/`
+//! (or `--templates DIR`).
 
 mod common;
 
@@ -52,6 +61,8 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 use squall::escape::xhtml_escape;
 use squall::http1::HttpServerOptions;
 use squall::prelude::*;
+use squall::web::templates::context;
+use squall::web::Hooks;
 
 /// `GET /`: Tornado's hello world. Only `get` is defined, so `DELETE /` is a 405 whose `Allow`
 /// header lists `GET, HEAD, OPTIONS`.
@@ -113,7 +124,8 @@ struct Reverse;
 #[handler]
 impl Reverse {
     fn get(&mut self, cx: &mut Context) -> Result<()> {
-        let url = cx.reverse_url("user", &[&42])?;
+        // A name from the `urls` table: a misspelling would not compile.
+        let url = cx.reverse_url(urls::user, &[&42])?;
         cx.write(url);
         Ok(())
     }
@@ -187,14 +199,7 @@ struct Form;
 #[handler]
 impl Form {
     fn get(&mut self, cx: &mut Context) -> Result<()> {
-        let xsrf = cx.xsrf_form_html()?;
-        cx.write(format!(
-            "<!DOCTYPE html>\n<html><head><title>Squall form</title></head><body>\n\
-             <form action=\"/form\" method=\"post\">\n{xsrf}\n\
-             <label>Name <input type=\"text\" name=\"name\"></label>\n\
-             <input type=\"submit\" value=\"Greet\">\n</form>\n</body></html>\n"
-        ));
-        Ok(())
+        cx.render("form.html", context! {})
     }
     fn post(&mut self, cx: &mut Context) -> Result<()> {
         let name = cx.argument("name")?;
@@ -342,16 +347,89 @@ impl Cookie {
 /// `GET /lorem`: 64 KiB of deterministic text/plain. With `compress_response` on, a client
 /// accepting gzip gets it gzip-encoded with `Vary: Accept-Encoding`; each representation has
 /// its own automatic ETag, and `If-None-Match` with it gives 304.
-#[derive(Clone)]
-struct Lorem {
-    text: std::rc::Rc<Vec<u8>>,
-}
+#[derive(Clone, Default)]
+struct Lorem;
 
 #[handler]
 impl Lorem {
     fn get(&mut self, cx: &mut Context) -> Result<()> {
         cx.set_header("Content-Type", "text/plain; charset=UTF-8")?;
-        cx.write(self.text.as_slice());
+        // Made once per process, on first use.
+        static TEXT: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+        cx.write(TEXT.get_or_init(|| common::lorem(LOREM_LEN)).as_slice());
+        Ok(())
+    }
+}
+
+/// `GET /page?name=X`: a page rendered from a template, which escapes `X`, carries a form
+/// with its XSRF token and links a versioned static URL.
+#[derive(Clone, Default)]
+struct Page;
+
+#[handler]
+impl Page {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        let name = cx
+            .argument_opt("name")?
+            .unwrap_or_else(|| "world".to_owned());
+        cx.render("page.html", context! { name })
+    }
+}
+
+/// Whether `next` is a path on this site (`/x`, never `//host` or `http://host`): the only
+/// places a login may send the browser back to, so that it cannot be an open redirect.
+fn is_local(next: &str) -> bool {
+    next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\")
+}
+
+/// `GET /login` renders the sign-in form; `POST /login` (XSRF-checked) signs the name into the
+/// cookie `user` and sends the browser to `next` if it is local, else to `/`.
+#[derive(Clone, Default)]
+struct Login;
+
+#[handler]
+impl Login {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        let next = cx.argument_opt("next")?.filter(|n| is_local(n));
+        cx.render(
+            "login.html",
+            context! { next => next.unwrap_or_else(|| "/".to_owned()) },
+        )
+    }
+    fn post(&mut self, cx: &mut Context) -> Result<()> {
+        let name = cx.argument("name")?;
+        if name.is_empty() {
+            return Err(HttpError::bad_request("the name is empty"));
+        }
+        cx.set_signed_cookie(squall::web::cookies::Cookie::new("user", &name))?;
+        let next = cx.argument_opt("next")?.filter(|n| is_local(n));
+        cx.redirect(next.as_deref().unwrap_or("/"))
+    }
+}
+
+/// `/private`: only for signed-in users. An anonymous GET is redirected to the login page
+/// (`/login?next=%2Fprivate`); an anonymous POST is a 403 (the POST is XSRF-exempt so that the
+/// 403 comes from the authentication).
+#[derive(Clone, Default)]
+struct Private;
+
+#[handler]
+impl Private {
+    #[authenticated]
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        self.greet(cx)
+    }
+    #[authenticated]
+    #[xsrf_exempt]
+    fn post(&mut self, cx: &mut Context) -> Result<()> {
+        self.greet(cx)
+    }
+}
+
+impl Private {
+    fn greet(&mut self, cx: &mut Context) -> Result<()> {
+        let user = cx.current_user::<String>().cloned().unwrap_or_default();
+        cx.write(format!("Hello, {}", xhtml_escape(&user)));
         Ok(())
     }
 }
@@ -415,8 +493,102 @@ impl WsChat {
     }
 }
 
-/// The routing table and settings (static files under `/static/` from `static_path`).
-fn make_app(static_path: PathBuf, secret: CookieSecrets) -> std::io::Result<Application> {
+/// What `/api/typed` takes.
+#[derive(serde::Deserialize)]
+struct TypedIn {
+    name: String,
+    count: u64,
+}
+
+/// What `/api/typed` answers.
+#[derive(serde::Serialize)]
+struct TypedOut {
+    name: String,
+    count: u64,
+    double: u128,
+}
+
+/// `/api/typed`: a typed API. POST reads a JSON body, GET the query string, both into the same
+/// struct; a malformed body, a missing or mistyped field is a 400 whose JSON message names it.
+#[derive(Clone, Default)]
+struct Typed;
+
+#[handler]
+impl Typed {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        let input: TypedIn = cx.query()?;
+        Self::answer(cx, input)
+    }
+    #[xsrf_exempt]
+    fn post(&mut self, cx: &mut Context) -> Result<()> {
+        let input: TypedIn = cx.json_body()?;
+        Self::answer(cx, input)
+    }
+}
+
+impl Typed {
+    fn answer(cx: &mut Context, input: TypedIn) -> Result<()> {
+        cx.write_json(&TypedOut {
+            double: u128::from(input.count) * 2,
+            name: input.name,
+            count: input.count,
+        })
+    }
+}
+
+// The routing table, as a module: `urls::routes()` is the table and `urls::user` the name of
+// the user route, checked at compile time wherever it is used.
+routes! {
+    mod urls {
+        (r"/", MainHandler),
+        (r"/plaintext", Plaintext),
+        (r"/json", Json),
+        (r"/user/(\d+)", User, name = "user"),
+        (r"/reverse", Reverse),
+        (r"/echo", Echo),
+        (r"/args", Args),
+        (r"/form", Form),
+        (r"/api/items", Items),
+        (r"/api/typed", Typed),
+        (r"/etag", Etag),
+        (r"/stream", Stream),
+        (r"/redirect", Redirect),
+        (r"/error", Fail),
+        (r"/api/error", Fail),
+        (r"/slow", Slow),
+        (r"/cpu", Cpu),
+        (r"/cookie/(set|get)", Cookie),
+        (r"/page", Page),
+        (r"/login", Login),
+        (r"/private", Private),
+        (r"/lorem", Lorem),
+        (r"/ws/echo", WsEcho),
+        // A value: its clones (one per connection) share one room.
+        (r"/ws/chat", WsChat::default()),
+    }
+}
+
+/// The application-wide hooks: the user is the signed cookie `user`; errors under `/api/`
+/// are JSON.
+fn hooks() -> Hooks {
+    Hooks::new()
+        .current_user(|cx| cx.signed_cookie("user"))
+        .write_error(|cx, status, error| {
+            if cx.path().starts_with("/api/") {
+                cx.write_json_error(status, error)
+            } else {
+                cx.write_html_error(status, error)
+            }
+        })
+}
+
+/// The application: the routing table and settings (static files under `/static/` from
+/// `static_path`, templates from `template_path`).
+fn make_app(
+    static_path: PathBuf,
+    template_path: PathBuf,
+    secret: CookieSecrets,
+) -> std::io::Result<Application> {
     let settings = Settings {
         xsrf_cookies: true,
         cookie_secret: Some(secret),
@@ -424,36 +596,12 @@ fn make_app(static_path: PathBuf, secret: CookieSecrets) -> std::io::Result<Appl
         compress_response: true,
         websocket_max_message_size: Some(1 << 20),
         websocket_compression: Some(squall::websocket::CompressionOptions::default()),
+        template_path: Some(template_path),
+        login_url: Some("/login".to_owned()),
+        hooks: hooks(),
         ..Settings::default()
     };
-    let lorem = Lorem {
-        text: std::rc::Rc::new(common::lorem(LOREM_LEN)),
-    };
-    let app = Application::with_settings(
-        routes![
-            (r"/", MainHandler),
-            (r"/plaintext", Plaintext),
-            (r"/json", Json),
-            (r"/user/(\d+)", User, name = "user"),
-            (r"/reverse", Reverse),
-            (r"/echo", Echo),
-            (r"/args", Args),
-            (r"/form", Form),
-            (r"/api/items", Items),
-            (r"/etag", Etag),
-            (r"/stream", Stream),
-            (r"/redirect", Redirect),
-            (r"/error", Fail),
-            (r"/slow", Slow),
-            (r"/cpu", Cpu),
-            (r"/cookie/(set|get)", Cookie),
-            (r"/lorem", lorem),
-            (r"/ws/echo", WsEcho),
-            (r"/ws/chat", WsChat::default()),
-        ],
-        settings,
-    )?;
-    Ok(app)
+    Ok(Application::with_settings(urls::routes(), settings)?)
 }
 
 /// The development default of `SHOWCASE_SECRET`: public, so only for a laptop.
@@ -507,6 +655,9 @@ fn main() -> std::io::Result<()> {
         )
     })?;
     let secret = showcase_secret();
+    let template_path: PathBuf = args
+        .get("--templates")
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/showcase"));
 
     let options = HttpServerOptions {
         max_body_size: 1 << 20,
@@ -515,7 +666,7 @@ fn main() -> std::io::Result<()> {
         header_timeout: Some(Duration::from_secs(5)),
         ..HttpServerOptions::default()
     };
-    let server = make_app(static_path.clone(), secret)?.into_server_with(options);
+    let server = make_app(static_path.clone(), template_path, secret)?.into_server_with(options);
     log::info!("showcase: static files from {}", static_path.display());
     // Until SIGTERM or SIGINT, then stop accepting, finish the requests in flight, exit 0.
     server.run(args.port, &args.address)
