@@ -8,7 +8,8 @@
 //! curl -F file=@big.iso -F note=hi "http://127.0.0.1:8888/upload?_xsrf=..."   # see below
 //! ```
 //!
-//! - `GET /` renders a form (`enctype="multipart/form-data"`) posting to `/upload`.
+//! - `GET /` renders a form (`enctype="multipart/form-data"`, from `templates/upload/index.html`)
+//!   posting to `/upload`.
 //! - `POST /upload` streams the body: `body_started` sees the head first and refuses, before
 //!   any byte of the body is read, a request without a valid XSRF token (403), with a
 //!   `Content-Length` over the limit (413) or that is not `multipart/form-data` (415); then
@@ -44,6 +45,7 @@ use squall::http1::Request;
 use squall::httputil::{multipart_boundary, parse_header_params};
 use squall::prelude::*;
 use squall::web::cookies::parse_cookies;
+use squall::web::templates::context;
 use squall::web::xsrf::{tokens_match, XsrfToken};
 
 /// Largest part header block, and largest plain (non-file) field value.
@@ -420,20 +422,8 @@ struct FormPage {
 #[handler]
 impl FormPage {
     fn get(&mut self, cx: &mut Context) -> Result<()> {
-        let token = cx.xsrf_token()?;
-        let action = format!("/upload?_xsrf={}", squall::escape::url_escape(&token, true));
-        cx.write(format!(
-            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Upload</title></head>\n\
-             <body><h1>Upload a file</h1>\n\
-             <p>Up to {} bytes, streamed to disk.</p>\n\
-             <form action=\"{}\" method=\"post\" enctype=\"multipart/form-data\">\n\
-             <p><input type=\"file\" name=\"file\" multiple></p>\n\
-             <p><label>Note <input type=\"text\" name=\"note\"></label></p>\n\
-             <p><input type=\"submit\" value=\"Upload\"></p>\n</form>\n</body></html>\n",
-            self.config.max_size,
-            squall::escape::xhtml_escape(&action),
-        ));
-        Ok(())
+        // templates/upload/index.html: the form posts to /upload?_xsrf=<token>.
+        cx.render("index.html", context! { max_size => self.config.max_size })
     }
 }
 
@@ -636,6 +626,9 @@ fn main() -> std::io::Result<()> {
         Settings {
             xsrf_cookies: true,
             cookie_secret: Some(secret),
+            template_path: Some(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/upload"),
+            ),
             ..Settings::default()
         },
     )?;

@@ -72,6 +72,11 @@ fn folders() -> (ScratchDir, ScratchDir) {
         ),
     );
     write(t.path(), "plain.txt", "raw {{ who }}\n");
+    write(
+        t.path(),
+        "filters.html",
+        "<a href=\"/s?q={{ who|url_escape }}\">{{ url_escape(who) }}</a>\n<script>var w = {{ json_encode(who)|safe }};</script>\n",
+    );
     write(t.path(), "sub/inc.html", "[{% include \"part.html\" %}]\n");
     write(t.path(), "part.html", "part {{ who }}");
     write(
@@ -168,6 +173,11 @@ fn text_templates_are_not_escaped_and_includes_resolve() {
     assert_eq!(r.header("Content-Type"), Some("text/plain; charset=UTF-8"));
     // A page that renders no form sets no cookie.
     assert!(c.cookie("_xsrf").is_none());
+    let r = c.get("/page/filters.html?who=a%20%26%20%3C/script%3E");
+    assert_eq!(
+        r.text(),
+        "<a href=\"/s?q=a+%26+%3C%2Fscript%3E\">a+%26+%3C%2Fscript%3E</a>\n<script>var w = \"a & <\\/script>\";</script>\n"
+    );
     let r = c.get("/page/sub/inc.html?who=%26");
     assert_eq!((r.status(), r.text()), (200, "[part &amp;]\n".to_owned()));
 }

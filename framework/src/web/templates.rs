@@ -23,8 +23,9 @@
 //! Beside the context given to `render`: `current_user` (the request's user or `none`),
 //! `request` (`method`, `uri`, `path`, `query`, `host`, `protocol`, `remote_ip`, and
 //! `arguments`: every query and form argument as a list of values), the functions
-//! `xsrf_form_html()`, `xsrf_token()`, `static_url(path)` and `reverse_url(name, args...)`, and
-//! the application's [`template_globals`](super::Settings::template_globals). Values the
+//! `xsrf_form_html()`, `xsrf_token()`, `static_url(path)` and `reverse_url(name, args...)`,
+//! Tornado's `url_escape` and `json_encode` (as functions and filters: `{{ x|url_escape }}`),
+//! and the application's [`template_globals`](super::Settings::template_globals). Values the
 //! render context names take precedence.
 //!
 //! ### Errors
@@ -237,6 +238,21 @@ fn build(setup: &TemplateSetup) -> std::result::Result<(Environment<'static>, Ve
     }
     for (name, value) in &setup.globals {
         env.add_global(name.clone(), value.clone());
+    }
+    // Tornado's template namespace: url_escape (query-style: spaces as `+`) and json_encode
+    // (`</` written `<\/`, so that the JSON can sit in a <script>), as functions and filters.
+    let url = |s: &str| crate::escape::url_escape(s, true);
+    env.add_function("url_escape", url);
+    env.add_filter("url_escape", url);
+    #[cfg(feature = "json")]
+    {
+        let json = |v: Value| -> std::result::Result<String, minijinja::Error> {
+            serde_json::to_string(&v)
+                .map(|j| j.replace("</", "<\\/"))
+                .map_err(|e| template_error(format!("json_encode: {e}")))
+        };
+        env.add_function("json_encode", json);
+        env.add_filter("json_encode", json);
     }
     let statics = setup.clone();
     env.add_function(
