@@ -11,6 +11,7 @@
 //! cargo run --release --example bench -- --threads 2           # two loops on two threads
 //! cargo run --release --example bench -- --gzip                # compress_response on
 //! cargo run --release --example bench -- --gzip --gzip-level 6 # at another level (default 2)
+//! cargo run --release --example bench -- --cert c.pem --key k.pem  # HTTPS
 //! ```
 //!
 //! `/gzip` serves `common::lorem(16384)` as text/html (the default type) without an ETag, like
@@ -168,6 +169,7 @@ fn main() -> std::io::Result<()> {
     }
     let options = HttpServerOptions {
         access_log: false,
+        tls: args.tls(),
         ..HttpServerOptions::default()
     };
     let bound = HttpServer::bind(args.port, &args.address)?.options(options);

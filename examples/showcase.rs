@@ -5,6 +5,7 @@
 //! cargo run --example showcase                      # http://127.0.0.1:8888/
 //! cargo run --example showcase -- --port 9000 --address 0.0.0.0
 //! cargo run --example showcase -- --static /srv/files
+//! cargo run --example showcase -- --cert cert.pem --key key.pem  # https://127.0.0.1:8888/
 //! SHOWCASE_SECRET=a-long-random-secret cargo run --release --example showcase
 //! ```
 //!
@@ -664,6 +665,8 @@ fn main() -> std::io::Result<()> {
         max_header_size: 64 * 1024,
         idle_timeout: Some(Duration::from_secs(5)),
         header_timeout: Some(Duration::from_secs(5)),
+        // `--cert FILE --key FILE`: HTTPS (secure cookies then carry `Secure`).
+        tls: args.tls(),
         ..HttpServerOptions::default()
     };
     let server = make_app(static_path.clone(), template_path, secret)?.into_server_with(options);

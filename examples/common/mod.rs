@@ -1,5 +1,6 @@
 //! Command-line options shared by the example servers: `--port N` (default 8888, Tornado's
-//! habit) and `--address A` (default 127.0.0.1), plus example-specific flags.
+//! habit), `--address A` (default 127.0.0.1), `--cert FILE --key FILE` (serve HTTPS with that
+//! PEM certificate chain and key), plus example-specific flags.
 
 #![allow(dead_code)]
 
@@ -51,6 +52,21 @@ impl Args {
             v.parse()
                 .unwrap_or_else(|_| die(&format!("{name}: bad value {v:?}"))),
         )
+    }
+
+    /// The TLS settings from `--cert FILE --key FILE` (both, or neither: plain HTTP); exits
+    /// with a message when only one is given or the files are not a usable certificate and key.
+    pub fn tls(&self) -> Option<squall::tls::ServerTlsConfig> {
+        let cert: Option<String> = self.get("--cert");
+        let key: Option<String> = self.get("--key");
+        match (cert, key) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(
+                squall::tls::ServerTlsConfig::from_pem_files(&cert, &key)
+                    .unwrap_or_else(|e| die(&format!("--cert/--key: {e}"))),
+            ),
+            _ => die("--cert and --key go together"),
+        }
     }
 
     /// Whether `--name` was given.

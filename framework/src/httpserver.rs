@@ -153,7 +153,18 @@ impl HttpServer {
     ) -> HttpServer {
         let core = ServerCore::new(delegate, options);
         let c2 = core.clone();
-        let tcp = TcpServer::on(io_loop, move |stream, addr| Conn::start(&c2, stream, addr));
+        let tcp = TcpServer::on(io_loop, move |stream, addr| {
+            #[cfg(feature = "tls")]
+            if let Some(tls) = &c2.options.tls {
+                // The handshake runs inside the stream as the client's bytes arrive.
+                if let Err(e) = stream.start_tls_server(tls) {
+                    log::warn!("squall: cannot start TLS with {addr}: {e}");
+                    stream.close();
+                    return;
+                }
+            }
+            Conn::start(&c2, stream, addr)
+        });
         HttpServer {
             inner: Rc::new(Inner {
                 tcp,
@@ -418,8 +429,16 @@ impl HttpServer {
     pub fn run(&self, port: u16, address: &str) -> io::Result<()> {
         self.shutdown_on_signals()?;
         self.listen(port, address)?;
+        #[cfg(feature = "tls")]
+        let scheme = if self.options().tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        #[cfg(not(feature = "tls"))]
+        let scheme = "http";
         for addr in self.local_addrs() {
-            log::info!("squall: serving on http://{addr}/ until SIGTERM or SIGINT");
+            log::info!("squall: serving on {scheme}://{addr}/ until SIGTERM or SIGINT");
         }
         self.serve_until_shutdown()
     }

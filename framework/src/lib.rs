@@ -98,6 +98,8 @@ pub mod state;
 pub mod task;
 pub mod tcpserver;
 pub mod testing;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod web;
 pub mod websocket;
 

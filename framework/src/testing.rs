@@ -51,6 +51,7 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// An application served on 127.0.0.1 by a background thread; stopped when dropped.
 pub struct TestServer {
     addr: SocketAddr,
+    scheme: &'static str,
     handle: IOLoopHandle,
     thread: Option<JoinHandle<()>>,
 }
@@ -86,6 +87,14 @@ impl TestServer {
     where
         F: FnOnce() -> Application + Send + 'static,
     {
+        #[cfg(feature = "tls")]
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        #[cfg(not(feature = "tls"))]
+        let scheme = "http";
         let (tx, rx) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("squall-test-server".into())
@@ -113,6 +122,7 @@ impl TestServer {
             .expect("test server: cannot bind 127.0.0.1:0");
         TestServer {
             addr,
+            scheme,
             handle,
             thread: Some(thread),
         }
@@ -123,9 +133,9 @@ impl TestServer {
         self.addr
     }
 
-    /// `http://127.0.0.1:PORT` + `path`.
+    /// `http://127.0.0.1:PORT` + `path` (`https://` when the options serve TLS).
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{}", self.addr, path)
+        format!("{}://{}{}", self.scheme, self.addr, path)
     }
 }
 

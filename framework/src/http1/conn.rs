@@ -205,7 +205,14 @@ impl Conn {
         }
         stream.set_protocol(Some(conn.clone()));
         let now = stream.io_loop().time();
-        conn.set_deadline(opts.idle_timeout.map(|t| now + t));
+        // A TLS handshake counts against the header timeout: a client that opens TLS and
+        // stalls is closed then, not after the idle timeout.
+        let first = if stream.is_tls() {
+            opts.header_timeout.or(opts.idle_timeout)
+        } else {
+            opts.idle_timeout
+        };
+        conn.set_deadline(first.map(|t| now + t));
         // Bytes may already be buffered (none for a fresh accept, but be general).
         if stream.read_buffered() > 0 {
             conn.process();

@@ -82,7 +82,7 @@ fn check_head(raw: &[u8], head: &parse::Head, parts: &Parts) {
         ..Parts::default()
     });
     let mut request = Request::from_parts(copy, None);
-    request.set_head(head);
+    request.set_head(head, false);
     let m = request.method_str();
     assert!(!m.is_empty(), "method not valid UTF-8");
     assert_eq!(Method::parse(m), Some(request.method()));

@@ -389,8 +389,8 @@ impl Request {
         }
     }
 
-    /// Takes the request line's facts from a parsed head.
-    pub(crate) fn set_head(&mut self, head: &super::parse::Head) {
+    /// Takes the request line's facts from a parsed head, and whether it came over TLS.
+    pub(crate) fn set_head(&mut self, head: &super::parse::Head, https: bool) {
         let p = &mut **self.parts;
         p.method = head.method;
         p.method_span = head.method_span;
@@ -399,8 +399,8 @@ impl Request {
         p.authority = head.authority;
         p.version = head.version;
         p.keep_alive = head.keep_alive;
-        // (A pooled box may carry `https` from an earlier request; never a sink.)
-        p.https = false;
+        // (Set for every request: a pooled box may carry an earlier one's.)
+        p.https = https;
     }
 }
 

@@ -109,6 +109,12 @@ pub struct HttpServerOptions {
     /// kernel reset the connection, which can destroy the response before the client reads
     /// it. Default 2 s; `None` closes at once.
     pub linger_timeout: Option<Duration>,
+    /// Serve HTTPS with these certificates (feature `tls`; Tornado's `ssl_options`): every
+    /// connection is a TLS session (TLS 1.3 or 1.2, ALPN `http/1.1`) under HTTP/1.1, its
+    /// handshake bounded by `header_timeout`, and requests say
+    /// [`protocol`](crate::http1::Request::protocol) `"https"`. `None`: plain HTTP.
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::ServerTlsConfig>,
 }
 
 impl Default for HttpServerOptions {
@@ -125,6 +131,8 @@ impl Default for HttpServerOptions {
             access_log: true,
             shutdown_grace: Duration::from_secs(30),
             linger_timeout: Some(Duration::from_secs(2)),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }

@@ -39,6 +39,13 @@
 //! the poller *before* it is closed, pending reads that the buffer cannot satisfy fail with
 //! [`StreamError::Closed`], pending writes fail, and the close callback runs exactly once.
 //! Buffers go back to the loop's pool, so a closed or idle stream holds no buffer memory.
+//!
+//! ### TLS
+//!
+//! With the `tls` feature, `start_tls_server` / `start_tls_client` put a rustls session
+//! between the socket and the buffers (`tls.rs`): the read buffer then holds decrypted
+//! plaintext and the write buffer is encrypted on its way out, so every reader and protocol
+//! above runs unchanged. A plain stream pays one flag test per read and per flush.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -54,6 +61,8 @@ use crate::ioloop::{Events, IOLoop};
 mod buffer;
 mod read;
 mod readiness;
+#[cfg(feature = "tls")]
+mod tls;
 
 use buffer::Buffer;
 
@@ -154,6 +163,31 @@ struct State {
     close_callback: Option<Box<dyn FnOnce()>>,
     protocol: Option<Rc<dyn StreamProtocol>>,
     max_buffer_size: usize,
+    /// The TLS session between the socket and the buffers, once started.
+    #[cfg(feature = "tls")]
+    tls: Option<Box<tls::TlsLayer>>,
+}
+
+impl State {
+    /// Whether output waits to be sent (in the write buffer, or encrypted in the TLS session).
+    #[inline]
+    fn output_pending(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &self.tls {
+            return self.write.len() > 0 || t.output_pending();
+        }
+        self.write.len() > 0
+    }
+
+    /// Whether to ask for WRITE readiness.
+    #[inline]
+    fn wants_write(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if let Some(t) = &self.tls {
+            return t.wants_write(self.write.len() > 0);
+        }
+        self.write.len() > 0
+    }
 }
 
 struct Inner {
@@ -161,6 +195,9 @@ struct Inner {
     fd: OwnedFd,
     kind: Kind,
     registered: Cell<bool>,
+    /// A TLS session has been started (see `tls.rs`): the one test the plain path pays.
+    #[cfg(feature = "tls")]
+    tls_on: Cell<bool>,
     state: RefCell<State>,
 }
 
@@ -281,6 +318,8 @@ impl IOStream {
             fd,
             kind,
             registered: Cell::new(false),
+            #[cfg(feature = "tls")]
+            tls_on: Cell::new(false),
             state: RefCell::new(State {
                 read: Buffer::default(),
                 write: Buffer::default(),
@@ -298,6 +337,8 @@ impl IOStream {
                 close_callback: None,
                 protocol: None,
                 max_buffer_size: DEFAULT_MAX_BUFFER_SIZE,
+                #[cfg(feature = "tls")]
+                tls: None,
             }),
         });
         let weak = Rc::downgrade(&inner);
@@ -377,9 +418,19 @@ impl IOStream {
         self.inner.state.borrow().reading
     }
 
-    /// Whether output is waiting in the write buffer.
+    /// Whether the stream speaks TLS (after `start_tls_server` or `start_tls_client`; always
+    /// `false` without the `tls` feature).
+    #[inline]
+    pub fn is_tls(&self) -> bool {
+        #[cfg(feature = "tls")]
+        return self.inner.tls_on.get();
+        #[cfg(not(feature = "tls"))]
+        false
+    }
+
+    /// Whether output is waiting in the write buffer (or, over TLS, in the TLS session).
     pub fn writing(&self) -> bool {
-        self.inner.state.borrow().write.len() > 0
+        self.inner.state.borrow().output_pending()
     }
 
     /// Runs `f` once, when the stream closes (at once if it already has).
@@ -477,6 +528,11 @@ impl IOStream {
         };
         if resume {
             self.update_interest();
+            // Plaintext already decrypted is announced by no readiness event.
+            #[cfg(feature = "tls")]
+            if self.is_tls() && self.tls_plaintext_held() {
+                self.schedule_read();
+            }
         }
     }
 
@@ -518,7 +574,9 @@ impl IOStream {
         drained
     }
 
-    /// Bytes waiting in the write buffer.
+    /// Bytes waiting in the write buffer. Over TLS, that is plaintext the TLS session has not
+    /// taken yet: it takes at most 64 KiB of records, so a peer that does not read still shows
+    /// here; [`writing`](IOStream::writing) also counts what the session holds.
     pub fn write_buffered(&self) -> usize {
         self.inner.state.borrow().write.len()
     }
@@ -530,6 +588,10 @@ impl IOStream {
     ///
     /// The `shutdown` error.
     pub fn shutdown_write(&self) -> io::Result<()> {
+        #[cfg(feature = "tls")]
+        if self.is_tls() {
+            self.tls_close_notify();
+        }
         // SAFETY: shutdown on our own fd.
         let rc = unsafe { libc::shutdown(self.fd(), libc::SHUT_WR) };
         if rc < 0 && self.inner.kind != Kind::Pipe {
@@ -547,6 +609,10 @@ impl IOStream {
     // ----- internals -------------------------------------------------------------------------
 
     pub(super) fn close_with(&self, error: Option<io::Error>) {
+        #[cfg(feature = "tls")]
+        if error.is_none() && self.is_tls() && !self.closed() {
+            self.tls_close_notify();
+        }
         let (reader, writers, cb, protocol) = {
             let mut st = self.inner.state.borrow_mut();
             if st.closed {
@@ -617,7 +683,7 @@ impl IOStream {
             if !st.eof && st.read.len() < st.max_buffer_size {
                 ev |= Events::READ;
             }
-            if st.write.len() > 0 {
+            if st.wants_write() {
                 ev |= Events::WRITE;
             }
             ev

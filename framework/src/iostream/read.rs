@@ -285,7 +285,7 @@ pub(super) enum Found {
     NotYet,
 }
 
-pub(super) struct ReadingGuard<'a>(&'a IOStream);
+pub(super) struct ReadingGuard<'a>(pub(super) &'a IOStream);
 
 impl Drop for ReadingGuard<'_> {
     fn drop(&mut self) {

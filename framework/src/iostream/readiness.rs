@@ -42,6 +42,10 @@ impl IOStream {
 
     /// Reads from the fd into the read buffer, up to the budget. Returns whether bytes arrived.
     pub(super) fn fill(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.inner.tls_on.get() {
+            return self.fill_tls();
+        }
         let fd = self.fd();
         let level = self.inner.io_loop.trigger() == Trigger::Level;
         let mut total = 0usize;
@@ -129,33 +133,44 @@ impl IOStream {
 
     pub(super) fn after_fill(&self, total: usize) {
         let requeue = {
-            let mut st = self.inner.state.borrow_mut();
+            let st = self.inner.state.borrow();
             let hit_budget = total >= READ_BUDGET && !st.drained && !st.eof;
-            if hit_budget && self.inner.io_loop.trigger() == Trigger::Edge && !st.requeued {
-                st.requeued = true;
-                true
-            } else {
-                false
-            }
+            hit_budget && self.inner.io_loop.trigger() == Trigger::Edge && !st.requeued
         };
         if requeue {
             // Edge mode: no new edge will come for the bytes we left; read them next turn.
-            let weak: Weak<Inner> = Rc::downgrade(&self.inner);
-            self.inner.io_loop.add_callback(move || {
-                if let Some(inner) = weak.upgrade() {
-                    let s = IOStream { inner };
-                    s.inner.state.borrow_mut().requeued = false;
-                    if !s.closed() {
-                        s.read_event();
-                    }
-                }
-            });
+            self.schedule_read();
         }
         self.update_interest();
     }
 
+    /// Reads on the next loop turn, whether or not the fd reports readiness.
+    pub(super) fn schedule_read(&self) {
+        {
+            let mut st = self.inner.state.borrow_mut();
+            if st.requeued {
+                return;
+            }
+            st.requeued = true;
+        }
+        let weak: Weak<Inner> = Rc::downgrade(&self.inner);
+        self.inner.io_loop.add_callback(move || {
+            if let Some(inner) = weak.upgrade() {
+                let s = IOStream { inner };
+                s.inner.state.borrow_mut().requeued = false;
+                if !s.closed() {
+                    s.read_event();
+                }
+            }
+        });
+    }
+
     /// Writes the write buffer to the fd until empty or EAGAIN. Returns whether it drained.
     pub(super) fn write_to_fd(&self) -> bool {
+        #[cfg(feature = "tls")]
+        if self.inner.tls_on.get() {
+            return self.write_tls_to_fd();
+        }
         let fd = self.fd();
         let kind = self.inner.kind;
         let mut err = None;

@@ -68,7 +68,7 @@ impl Conn {
         parts.remote_ip = self.peer_ip;
         parts.start = now;
         let mut request = Request::from_parts(parts, Some(self.server.pool.clone()));
-        request.set_head(&head);
+        request.set_head(&head, self.stream.is_tls());
         request.parts.keep_alive = head.keep_alive && !opts.no_keep_alive;
         if opts.xheaders {
             apply_xheaders(&mut request);

@@ -1,0 +1,170 @@
+//! The TLS handshake of an HTTPS server, against a real TLS client (Python's ssl, through
+//! `tls_support::Bridge`): certificates chosen by SNI, ALPN `http/1.1`, TLS 1.2 and 1.3; and
+//! what is not a handshake: a client that stalls (closed by the header timeout), plain HTTP
+//! sent to the TLS port (a TLS alert, then the close), garbage. After each negative case a
+//! fresh TLS connection is served.
+
+mod tls_support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use squall::http1::HttpServerOptions;
+use squall_tests::{TestServer, READ_TIMEOUT};
+use tls_support::{server_tls, server_tls_sni, tls_options, Bridge};
+
+fn assert_served(bridge: &Bridge) {
+    let mut c = bridge.connect();
+    c.send(b"GET /__alive HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    let r = c.read_response();
+    assert_eq!((r.status, r.body.as_slice()), (200, &b"alive"[..]), "{r:?}");
+    c.assert_closed();
+}
+
+/// The certificate is the first one valid for the client's SNI name (wildcards included);
+/// the client verifies it against that name, so a wrong choice fails the handshake.
+#[test]
+fn sni_chooses_the_certificate() {
+    let server = TestServer::echo(tls_options(server_tls_sni()));
+    for (sni, san) in [
+        ("a.test", "a.test"),
+        ("x.b.test", "*.b.test"),
+        ("localhost", "localhost"),
+    ] {
+        let bridge = Bridge::start(server.addr(), &["--sni", sni]);
+        assert_served(&bridge);
+        let hs = bridge.handshake();
+        assert!(hs.get("error").is_none(), "{sni}: {hs}");
+        let sans: Vec<&str> = hs["san"]
+            .as_array()
+            .expect("san list")
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert!(sans.contains(&san), "{sni}: got {sans:?}");
+    }
+    // A name no certificate has gets the default one (localhost), which the client refuses
+    // for that name.
+    let bridge = Bridge::start(server.addr(), &["--sni", "c.test"]);
+    let mut c = bridge.connect();
+    assert_eq!(c.read_to_close(), b"");
+    let hs = bridge.handshake();
+    let err = hs["error"].as_str().unwrap_or_default();
+    assert!(err.contains("certificate verify failed"), "{hs}");
+    // An IP address sends no SNI at all: the default certificate, valid for 127.0.0.1.
+    let bridge = Bridge::start(server.addr(), &[]);
+    assert_served(&bridge);
+    assert!(bridge.handshake().get("version").is_some());
+}
+
+#[test]
+fn alpn_negotiates_http11_and_refuses_only_h2() {
+    let server = TestServer::echo(tls_options(server_tls()));
+    for (offer, chosen) in [("h2,http/1.1", "http/1.1"), ("http/1.1", "http/1.1")] {
+        let bridge = Bridge::start(server.addr(), &["--alpn", offer]);
+        assert_served(&bridge);
+        let hs = bridge.handshake();
+        assert_eq!(hs["alpn"], chosen, "{offer}: {hs}");
+    }
+    // No ALPN at all: fine, HTTP/1.1 is assumed.
+    let bridge = Bridge::start(server.addr(), &["--alpn", ""]);
+    assert_served(&bridge);
+    assert!(bridge.handshake()["alpn"].is_null());
+    // Only h2: refused with no_application_protocol (RFC 7301 §3.2).
+    let bridge = Bridge::start(server.addr(), &["--alpn", "h2"]);
+    let mut c = bridge.connect();
+    assert_eq!(c.read_to_close(), b"");
+    let hs = bridge.handshake();
+    let err = hs["error"]
+        .as_str()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    assert!(
+        err.contains("no_application_protocol") || err.contains("no application protocol"),
+        "{hs}"
+    );
+    let bridge = Bridge::start(server.addr(), &[]);
+    assert_served(&bridge);
+}
+
+#[test]
+fn tls_12_and_13_are_both_served() {
+    let server = TestServer::echo(tls_options(server_tls()));
+    for (version, name) in [("1.2", "TLSv1.2"), ("1.3", "TLSv1.3")] {
+        let bridge = Bridge::start(server.addr(), &["--tls", version]);
+        assert_served(&bridge);
+        let hs = bridge.handshake();
+        assert_eq!(hs["version"], name, "{hs}");
+    }
+}
+
+/// Reads until the server closes; returns what it sent and how long the close took.
+fn read_until_closed(s: &mut TcpStream) -> (Vec<u8>, Duration) {
+    let start = Instant::now();
+    s.set_read_timeout(Some(READ_TIMEOUT)).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            // A reset (the server closed with our bytes unread) is a close too.
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => break,
+            Err(e) => panic!("the server did not close the connection: {e}"),
+        }
+    }
+    (got, start.elapsed())
+}
+
+fn short_header_timeout() -> HttpServerOptions {
+    HttpServerOptions {
+        header_timeout: Some(Duration::from_millis(300)),
+        ..tls_options(server_tls())
+    }
+}
+
+/// A client that opens TCP and sends nothing, or half a ClientHello, is closed by the
+/// header timeout (not kept for the hour-long idle timeout).
+#[test]
+fn a_stalled_handshake_is_closed_by_the_header_timeout() {
+    let server = TestServer::echo(short_header_timeout());
+    // Nothing at all.
+    let mut silent = TcpStream::connect(server.addr()).unwrap();
+    // The first bytes of a ClientHello record (type 22, TLS 1.0 record version, length 512),
+    // then nothing.
+    let mut partial = TcpStream::connect(server.addr()).unwrap();
+    partial
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+    for s in [&mut silent, &mut partial] {
+        let (got, took) = read_until_closed(s);
+        assert_eq!(got, b"", "a stalled handshake got bytes");
+        assert!(took < READ_TIMEOUT, "closed only after {took:?}");
+    }
+    let bridge = Bridge::start(server.addr(), &[]);
+    assert_served(&bridge);
+}
+
+/// Plain HTTP sent to the TLS port is not a ClientHello: the server answers with a TLS alert
+/// record (content type 21) or nothing, and closes; it never panics or hangs.
+#[test]
+fn plain_http_to_the_tls_port_is_closed_cleanly() {
+    let server = TestServer::echo(tls_options(server_tls()));
+    for input in [
+        &b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        &b"\x16\x03\x01\x00\x05hello"[..], // a handshake record that is not a ClientHello
+        &b"\x17\x03\x03\x00\x05hello"[..], // application data before any handshake
+        &[0u8; 64][..],
+    ] {
+        let mut s = TcpStream::connect(server.addr()).unwrap();
+        s.write_all(input).unwrap();
+        let (got, _) = read_until_closed(&mut s);
+        if !got.is_empty() {
+            assert_eq!(got[0], 21, "not a TLS alert: {got:?} for {input:?}");
+        }
+        assert!(got.len() <= 64, "{got:?}");
+    }
+    let bridge = Bridge::start(server.addr(), &[]);
+    assert_served(&bridge);
+}
