@@ -108,6 +108,13 @@ pub struct HttpClientOptions {
     pub max_response_size: u64,
     /// `User-Agent` sent unless a request sets one (`None`: none sent).
     pub user_agent: Option<String>,
+    /// The certificate authorities `https` fetches trust (feature `tls`; Tornado's
+    /// `ca_certs`). `None`: Mozilla's roots ([`ClientTlsConfig::default`]). Certificates are
+    /// always verified, and the URL's host is sent as SNI and checked against the certificate.
+    ///
+    /// [`ClientTlsConfig::default`]: crate::tls::ClientTlsConfig
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::ClientTlsConfig>,
 }
 
 impl Default for HttpClientOptions {
@@ -118,6 +125,8 @@ impl Default for HttpClientOptions {
             max_header_size: 64 * 1024,
             max_response_size: 100 * 1024 * 1024,
             user_agent: Some(concat!("Squall/", env!("CARGO_PKG_VERSION")).to_owned()),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -232,7 +241,8 @@ impl HttpClient {
     ///
     /// An [`Error`] whose [`kind`](Error::kind) says what failed: the URL or request
     /// ([`ErrorKind::InvalidUrl`], [`ErrorKind::InvalidRequest`]), getting a connection
-    /// ([`ErrorKind::Resolve`], [`ErrorKind::Connect`], [`ErrorKind::ConnectTimeout`]), the
+    /// ([`ErrorKind::Resolve`], [`ErrorKind::Connect`], [`ErrorKind::Tls`],
+    /// [`ErrorKind::ConnectTimeout`]), the
     /// response ([`ErrorKind::BadResponse`], [`ErrorKind::TooLarge`], [`ErrorKind::Closed`],
     /// [`ErrorKind::RequestTimeout`]), or [`ErrorKind::TooManyRedirects`].
     pub async fn fetch(&self, request: impl Into<HttpRequest>) -> Result<HttpResponse, Error> {
@@ -367,7 +377,7 @@ impl HttpClient {
             let connecting = async {
                 let mut lease = self.inner.pool.checkout(&origin).await;
                 if lease.stream.is_none() {
-                    lease.stream = Some(connect::open(url, max_buffer).await?);
+                    lease.stream = Some(connect::open(url, max_buffer, self.options()).await?);
                 }
                 Ok::<Lease, Error>(lease)
             };

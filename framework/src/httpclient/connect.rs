@@ -5,10 +5,11 @@
 //!
 //! An exchange needs a stream that presents the response's plaintext in its read buffer and
 //! takes the request's plaintext in its write buffer: an [`IOStream`]. Plain `http` is the
-//! socket itself. `https` slots in here, as the one step after the TCP connect that turns the
-//! socket into such a stream (a TLS client session driven by the stream's buffers, with its
-//! handshake under the connect timeout); nothing above this module changes. Without the `tls`
-//! feature an `https` URL is [`ErrorKind::Unsupported`].
+//! socket itself. `https` is one step more after the TCP connect: the stream starts a TLS
+//! client session under its buffers ([`IOStream::start_tls_client`], the URL's host as SNI
+//! and as the name the certificate must be valid for) and the handshake completes under the
+//! connect timeout; a failed one is [`ErrorKind::Tls`]. Nothing above this module changes.
+//! Without the `tls` feature an `https` URL is [`ErrorKind::Unsupported`].
 //!
 //! ### Resolving
 //!
@@ -20,18 +21,59 @@ use std::io;
 use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
 
 use super::url::Url;
-use super::{Error, ErrorKind};
+use super::{Error, ErrorKind, HttpClientOptions};
 use crate::iostream::{IOStream, StreamError};
 
-/// A connected stream to `url`'s origin, ready for requests.
-pub(crate) async fn open(url: &Url, max_buffer: usize) -> Result<IOStream, Error> {
+/// A connected stream to `url`'s origin, ready for requests (its TLS handshake done for
+/// `https`).
+pub(crate) async fn open(
+    url: &Url,
+    max_buffer: usize,
+    options: &HttpClientOptions,
+) -> Result<IOStream, Error> {
+    #[cfg(not(feature = "tls"))]
     if url.is_https() {
+        let _ = options;
         return Err(Error::new(
             ErrorKind::Unsupported,
             url.to_string(),
             "https needs Squall's `tls` feature, which this build does not have",
         ));
     }
+    let stream = connect_tcp(url, max_buffer).await?;
+    #[cfg(feature = "tls")]
+    if url.is_https() {
+        start_tls(&stream, url, options).await?;
+    }
+    Ok(stream)
+}
+
+/// The TLS handshake of an `https` connection, verifying the server for the URL's host.
+#[cfg(feature = "tls")]
+async fn start_tls(stream: &IOStream, url: &Url, options: &HttpClientOptions) -> Result<(), Error> {
+    let config = options.tls.clone().unwrap_or_default();
+    let failed = |message: String| Error::new(ErrorKind::Tls, url.to_string(), message);
+    stream
+        .start_tls_client(&config, &url.host)
+        .map_err(|e| failed(format!("starting TLS with {}", url.host)).with_source(e))?;
+    match stream.tls_handshake().await {
+        Ok(()) => Ok(()),
+        Err(StreamError::Closed { cause: Some(e) }) => {
+            stream.close();
+            Err(failed(format!("TLS handshake with {}", url.host)).with_source(e))
+        }
+        Err(e) => {
+            stream.close();
+            Err(failed(format!(
+                "TLS handshake with {}: the server closed the connection ({e})",
+                url.host
+            )))
+        }
+    }
+}
+
+/// A TCP connection to the first of the origin's addresses that accepts.
+async fn connect_tcp(url: &Url, max_buffer: usize) -> Result<IOStream, Error> {
     let addrs = resolve(url).await?;
     let mut last = None;
     for addr in addrs {

@@ -21,6 +21,10 @@ pub enum ErrorKind {
     Resolve,
     /// No connection could be made (refused, unreachable).
     Connect,
+    /// The TLS handshake of an `https` fetch failed: the server's certificate is not trusted
+    /// or not valid for the URL's host, or the server does not speak TLS (the
+    /// [`source`](std::error::Error::source) is the rustls error).
+    Tls,
     /// No connection within the request's `connect_timeout` (resolving, waiting for a free
     /// pooled connection and connecting all count).
     ConnectTimeout,
@@ -48,6 +52,7 @@ impl ErrorKind {
             ErrorKind::Unsupported => "unsupported",
             ErrorKind::Resolve => "cannot resolve host",
             ErrorKind::Connect => "cannot connect",
+            ErrorKind::Tls => "TLS handshake failed",
             ErrorKind::ConnectTimeout => "timeout while connecting",
             ErrorKind::RequestTimeout => "timeout during request",
             ErrorKind::Closed => "connection closed",
