@@ -3,14 +3,16 @@
 # fixed wrk load, counted by valgrind's callgrind. Unlike timings, the count is repeatable on a
 # busy machine, so it is how a change to the request path is judged before it is kept.
 #
-# usage: bash bench/callgrind.sh [app|raw|gzip] [pipeline|keepalive] [PATH]
-#   defaults: app pipeline /plaintext
+# usage: bash bench/callgrind.sh [app|raw|gzip] [pipeline|keepalive|close] [PATH]
+#   defaults: app pipeline /plaintext; close: a new connection per request
+#   TLS=1: over HTTPS (an ECDSA P-256 certificate made by openssl in bench/out); with close,
+#   the count is per request on a new TLS connection (a full handshake each)
 #   gzip: the Application with compress_response on (--gzip), requests sent with
 #   Accept-Encoding: gzip (/gzip is 16 KiB of text; /plaintext measures a response too small
 #   to compress)
 # Everything the server runs is counted, start-up included (a few hundred thousand instructions,
 # under 1 Ir/req at the request counts reached), and divided by the requests wrk saw answered.
-# Prints "MODE SCENARIO PATH: N requests, IR Ir, IR/N Ir/req".
+# Prints "MODE SCENARIO PATH: N requests, IR Ir, IR/N Ir/req" (PATH as an https URL with TLS=1).
 # Everything listens on 127.0.0.1 and stops by itself (wrk runs are bounded in time).
 set -euo pipefail
 MODE=${1:-app}
@@ -31,6 +33,17 @@ PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 ARGS=(--port "$PORT")
 [ "$MODE" = raw ] && ARGS+=(--raw)
 [ "$MODE" = gzip ] && ARGS+=(--gzip)
+SCHEME=http
+if [ "${TLS:-0}" = 1 ]; then
+  CERT=$OUT/tls-cert.pem KEY=$OUT/tls-key.pem
+  if [ ! -s "$CERT" ] || [ ! -s "$KEY" ]; then
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+      -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+      -keyout "$KEY" -out "$CERT" >/dev/null 2>&1
+  fi
+  ARGS+=(--cert "$CERT" --key "$KEY")
+  SCHEME=https
+fi
 FILE=$OUT/callgrind.$MODE.$SCENARIO.$$
 valgrind --tool=callgrind --callgrind-out-file="$FILE" \
   "$TARGET/release/examples/bench" "${ARGS[@]}" >"$OUT/callgrind-server.log" 2>&1 &
@@ -40,11 +53,13 @@ for _ in $(seq 200); do
   (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
   sleep 0.1
 done
-WRK=(wrk -t1 -c50 "http://127.0.0.1:$PORT$URLPATH")
+WRK=(wrk -t1 -c50 "$SCHEME://127.0.0.1:$PORT$URLPATH")
+[ "$SCENARIO" = close ] && WRK+=(-H 'Connection: close')
 [ "$MODE" = gzip ] && WRK+=(-H 'Accept-Encoding: gzip')
 [ "$SCENARIO" = pipeline ] && WRK+=(-s "$BENCH_DIR/pipeline.lua")
 N=$("${WRK[@]}" -d"${DURATION}s" | awk '/requests in/ {print $1}')
 kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; trap - EXIT
 IR=$(awk '/^(summary|totals):/ {print $2; exit}' "$FILE")
-echo "$MODE $SCENARIO $URLPATH: $N requests, $IR Ir, $((IR / N)) Ir/req"
+SHOWN=$URLPATH; [ "$SCHEME" = https ] && SHOWN="https $URLPATH"
+echo "$MODE $SCENARIO $SHOWN: $N requests, $IR Ir, $((IR / N)) Ir/req"
 rm -f "$FILE"*

@@ -12,6 +12,10 @@ SQUALL_TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 PEERS_TARGET=${CARGO_TARGET_DIR:-$PEERS_DIR/target}
 
 ALL_SERVERS="squall squall-raw bare hyper actix tornado"
+# The servers that serve HTTPS (--cert/--key), for the TLS scenarios.
+TLS_SERVERS="squall squall-raw hyper"
+TLS_CERT=$OUT_DIR/tls-cert.pem
+TLS_KEY=$OUT_DIR/tls-key.pem
 SERVERS=${SERVERS:-$ALL_SERVERS}
 SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
@@ -115,6 +119,23 @@ build_idle_client() {
   IDLE_CLIENT=$PEERS_TARGET/release/idle_client
 }
 
+# A self-signed ECDSA P-256 certificate for 127.0.0.1, made once with openssl, that every
+# HTTPS server of a run serves (same key type, so the same handshake work).
+ensure_tls_cert() {
+  [ -s "$TLS_CERT" ] && [ -s "$TLS_KEY" ] && return 0
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
+    -subj /CN=localhost -addext subjectAltName=IP:127.0.0.1,DNS:localhost \
+    -keyout "$TLS_KEY" -out "$TLS_CERT" >/dev/null 2>&1
+}
+
+# scenario_tls SCENARIO: "tls" for the scenarios served over HTTPS, else "plain".
+scenario_tls() {
+  case $1 in
+    https | handshake) echo tls ;;
+    *) echo plain ;;
+  esac
+}
+
 # ---- running ---------------------------------------------------------------------------------
 
 # A port in 20000-29999 (outside the kernel's ephemeral range, so it cannot collide with the
@@ -138,21 +159,32 @@ else:
 EOF
 }
 
-# start_server NAME PORT: starts NAME pinned to $SERVER_CPU, waits until it answers, sets
-# SERVER_PID (the server itself: taskset execs it). Returns 1 if it never comes up.
+# start_server NAME PORT [plain|tls]: starts NAME pinned to $SERVER_CPU (serving HTTPS with
+# $TLS_CERT for "tls"), waits until it answers, sets SERVER_PID (the server itself: taskset
+# execs it). Returns 1 if it never comes up.
 start_server() {
-  local name=$1 port=$2 slog=$OUT_DIR/server-$1.log i
+  local name=$1 port=$2 mode=${3:-plain} slog=$OUT_DIR/server-$1.log i scheme=http
+  local tls=()
+  if [ "$mode" = tls ]; then
+    case " $TLS_SERVERS " in
+      *" $name "*) ;;
+      *) log "$name does not serve HTTPS"; return 1 ;;
+    esac
+    ensure_tls_cert || { log "cannot make a certificate with openssl"; return 1; }
+    tls=(--cert "$TLS_CERT" --key "$TLS_KEY")
+    scheme=https
+  fi
   case $name in
     squall)
       # shellcheck disable=SC2086
-      "${PIN_SERVER[@]}" "$SQUALL_TARGET/release/examples/bench" --port "$port" $SQUALL_ARGS \
-        >"$slog" 2>&1 &
+      "${PIN_SERVER[@]}" "$SQUALL_TARGET/release/examples/bench" --port "$port" "${tls[@]}" \
+        $SQUALL_ARGS >"$slog" 2>&1 &
       ;;
     squall-raw)
       # The raw HTTP delegate, without the Application (routing, handler, context).
       # shellcheck disable=SC2086
-      "${PIN_SERVER[@]}" "$SQUALL_TARGET/release/examples/bench" --port "$port" --raw $SQUALL_ARGS \
-        >"$slog" 2>&1 &
+      "${PIN_SERVER[@]}" "$SQUALL_TARGET/release/examples/bench" --port "$port" --raw \
+        "${tls[@]}" $SQUALL_ARGS >"$slog" 2>&1 &
       ;;
     tornado)
       # shellcheck disable=SC2086
@@ -160,7 +192,8 @@ start_server() {
         >"$slog" 2>&1 &
       ;;
     *)
-      "${PIN_SERVER[@]}" "$PEERS_TARGET/release/${name}_peer" --port "$port" >"$slog" 2>&1 &
+      "${PIN_SERVER[@]}" "$PEERS_TARGET/release/${name}_peer" --port "$port" "${tls[@]}" \
+        >"$slog" 2>&1 &
       ;;
   esac
   SERVER_PID=$!
@@ -170,7 +203,7 @@ start_server() {
       log "$name exited at start; see $slog"
       return 1
     fi
-    if curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$port/plaintext"; then
+    if curl -sk -o /dev/null --max-time 1 "$scheme://127.0.0.1:$port/plaintext"; then
       return 0
     fi
     sleep 0.1
@@ -265,6 +298,10 @@ scenario_args() {
     close) printf '%s\n' -H 'Connection: close' URL:/plaintext ;;
     # 16 KiB of text, gzip-encoded when the server runs with --gzip (SQUALL_ARGS, TORNADO_ARGS).
     gzip) printf '%s\n' -H 'Accept-Encoding: gzip' URL:/gzip ;;
+    # HTTPS (TLS_SERVERS only): keep-alive, and a new TLS connection (a full handshake: wrk
+    # resumes no session) per request.
+    https) printf '%s\n' URL:/plaintext ;;
+    handshake) printf '%s\n' -H 'Connection: close' URL:/plaintext ;;
     *) return 1 ;;
   esac
 }
@@ -280,11 +317,12 @@ to_ms() {
 
 # run_wrk SECONDS OUTFILE PORT SCENARIO: wrk pinned to the client CPU, bounded by timeout.
 run_wrk() {
-  local secs=$1 out=$2 port=$3 sc=$4 args=() url_args=() a
+  local secs=$1 out=$2 port=$3 sc=$4 args=() url_args=() a scheme=http
   mapfile -t args < <(scenario_args "$sc")
+  [ "$(scenario_tls "$sc")" = tls ] && scheme=https
   # Only loopback URLs; everything after "--" goes to the Lua script.
   for a in "${args[@]}"; do
-    if [[ $a == URL:* ]]; then url_args+=("http://127.0.0.1:$port${a#URL:}"); else url_args+=("$a"); fi
+    if [[ $a == URL:* ]]; then url_args+=("$scheme://127.0.0.1:$port${a#URL:}"); else url_args+=("$a"); fi
   done
   timeout $((secs + 30)) "${PIN_CLIENT[@]}" wrk -t1 -c"$CONNS" -d"${secs}s" --latency \
     "${url_args[@]}" >"$out" 2>&1

@@ -16,7 +16,7 @@ set -euo pipefail
 
 if [ $# -ne 3 ]; then
   echo "usage: bash bench/pairs.sh A B SCENARIO   (servers: squall squall-raw bare hyper actix tornado;" >&2
-  echo "       scenarios: plaintext pipeline json close)" >&2
+  echo "       scenarios: plaintext pipeline json close gzip https handshake)" >&2
   exit 2
 fi
 A=$1 B=$2 SC=$3
@@ -47,7 +47,7 @@ fi
 measure() {
   local name=$1 port out t0 t1 reqs p99
   port=$(free_port)
-  start_server "$name" "$port" || return 1
+  start_server "$name" "$port" "$(scenario_tls "$SC")" || return 1
   out=$OUT_DIR/pairs-$STAMP-$name.txt
   run_wrk "$WARMUP" "$out.warmup" "$port" "$SC" || true
   t0=$(cpu_ticks "$SERVER_PID")

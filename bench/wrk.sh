@@ -17,6 +17,10 @@
 #   TORNADO_ARGS extra arguments for the Tornado peer (none)
 # The gzip scenario (not in the default list) wants both servers compressing:
 #   SQUALL_ARGS=--gzip TORNADO_ARGS=--gzip SERVERS="squall tornado" SCENARIOS=gzip bash bench/wrk.sh
+# The HTTPS scenarios (not in the default list; squall, squall-raw and hyper serve them, with a
+# certificate made by openssl): https (keep-alive) and handshake (a new TLS connection per
+# request):
+#   SERVERS="squall hyper" SCENARIOS="https handshake" bash bench/wrk.sh
 #   SERVER_CPU / CLIENT_CPU                          (0 / 1)
 set -euo pipefail
 
@@ -34,6 +38,8 @@ declare -A TITLE=(
   [json]="json"
   [close]="plaintext, new connection per request"
   [gzip]="16 KiB text, gzip"
+  [https]="plaintext over TLS"
+  [handshake]="TLS handshake per request"
 )
 
 if ! command -v wrk >/dev/null; then
@@ -46,16 +52,23 @@ prepare_servers
 
 declare -A RPS RPC CPU SCORE CCORE P50 P99 ERR CHECK
 for name in "${READY[@]}"; do
+ # One server process for the plain scenarios, another serving HTTPS for the TLS ones.
+ for mode in plain tls; do
+  scs=()
+  for sc in $SCENARIOS; do [ "$(scenario_tls "$sc")" = "$mode" ] && scs+=("$sc"); done
+  [ "${#scs[@]}" -eq 0 ] && continue
   port=$(free_port)
-  log "== $name on 127.0.0.1:$port"
-  if ! start_server "$name" "$port"; then
-    for sc in $SCENARIOS; do ERR[$name:$sc]="did not start"; done
+  log "== $name on 127.0.0.1:$port ($mode)"
+  if ! start_server "$name" "$port" "$mode"; then
+    for sc in "${scs[@]}"; do ERR[$name:$sc]="did not start"; done
     continue
   fi
   pid=$SERVER_PID
-  CHECK[$name]=$(check_responses "$port")
-  [ "${CHECK[$name]}" = ok ] || log "$name: response check: ${CHECK[$name]}"
-  for sc in $SCENARIOS; do
+  if [ "$mode" = plain ]; then
+    CHECK[$name]=$(check_responses "$port")
+    [ "${CHECK[$name]}" = ok ] || log "$name: response check: ${CHECK[$name]}"
+  fi
+  for sc in "${scs[@]}"; do
     if ! scenario_args "$sc" >/dev/null; then
       log "unknown scenario $sc"
       continue
@@ -95,6 +108,7 @@ for name in "${READY[@]}"; do
     log "$name/$sc: ${RPS[$name:$sc]:-?} req/s, ${RPC[$name:$sc]} req/CPU-s, server CPU ${CPU[$name:$sc]}% (core $SERVER_CPU busy ${SCORE[$name:$sc]}%, core $CLIENT_CPU busy ${CCORE[$name:$sc]}%), p50 ${P50[$name:$sc]} ms, p99 ${P99[$name:$sc]} ms, errors ${ERR[$name:$sc]}"
   done
   stop_server "$pid"
+ done
 done
 
 # ---- report ----------------------------------------------------------------------------------

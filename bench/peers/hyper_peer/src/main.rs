@@ -6,11 +6,17 @@
 //! TechEmpower entry does the same). hyper adds `date` and `content-length` itself and sends
 //! no `server` header. Header names go out lower-case (hyper's default): same byte count as
 //! the Title-Case names of the other servers.
+//!
+//! With `--cert FILE --key FILE` it serves HTTPS through tokio-rustls, configured as Squall's
+//! `ServerTlsConfig` is: rustls 0.23 with the `ring` provider, TLS 1.3 and 1.2, ALPN
+//! `http/1.1`, rustls's default session cache and tickets. The same client then negotiates the
+//! same cipher suite with both.
 
 #[path = "../../peer_args.rs"]
 mod peer_args;
-use peer_args::parse_port;
+use peer_args::parse_args;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -22,6 +28,10 @@ use hyper::service::service_fn;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
+use tokio_rustls::rustls;
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
 
 #[derive(serde::Serialize)]
 struct Message {
@@ -29,25 +39,47 @@ struct Message {
 }
 
 fn main() {
-    let port = match parse_port() {
-        Ok(p) => p,
+    let args = match parse_args() {
+        Ok(a) => a,
         Err(msg) => {
-            eprintln!("hyper_peer: {msg}\nusage: hyper_peer --port N");
+            eprintln!("hyper_peer: {msg}\nusage: hyper_peer --port N [--cert FILE --key FILE]");
             std::process::exit(2);
         }
     };
+    let acceptor = args.tls.map(|(cert, key)| {
+        tls_acceptor(&cert, &key).unwrap_or_else(|e| {
+            eprintln!("hyper_peer: --cert/--key: {e}");
+            std::process::exit(2);
+        })
+    });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_io()
         .enable_time()
         .build()
         .expect("tokio runtime");
-    if let Err(e) = rt.block_on(serve(port)) {
+    if let Err(e) = rt.block_on(serve(args.port, acceptor)) {
         eprintln!("hyper_peer: {e}");
         std::process::exit(1);
     }
 }
 
-async fn serve(port: u16) -> std::io::Result<()> {
+fn tls_acceptor(cert: &str, key: &str) -> Result<TlsAcceptor, String> {
+    let chain = CertificateDer::pem_file_iter(cert)
+        .and_then(|it| it.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| format!("{cert}: {e}"))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| format!("{key}: {e}"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| e.to_string())?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+async fn serve(port: u16, acceptor: Option<TlsAcceptor>) -> std::io::Result<()> {
     let listener = TcpListener::bind(("127.0.0.1", port)).await?;
     loop {
         let stream = match listener.accept().await {
@@ -60,11 +92,24 @@ async fn serve(port: u16) -> std::io::Result<()> {
             }
         };
         let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
         tokio::spawn(async move {
-            let _ = http1::Builder::new()
-                .pipeline_flush(true)
-                .serve_connection(TokioIo::new(stream), service_fn(handle))
-                .await;
+            let mut http = http1::Builder::new();
+            http.pipeline_flush(true);
+            match acceptor {
+                None => {
+                    let _ = http
+                        .serve_connection(TokioIo::new(stream), service_fn(handle))
+                        .await;
+                }
+                Some(acceptor) => {
+                    if let Ok(tls) = acceptor.accept(stream).await {
+                        let _ = http
+                            .serve_connection(TokioIo::new(tls), service_fn(handle))
+                            .await;
+                    }
+                }
+            }
         });
     }
 }
