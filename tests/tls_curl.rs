@@ -130,7 +130,8 @@ fn an_untrusted_certificate_is_refused_by_curl() {
     assert!(out.starts_with(b"https "));
 }
 
-/// `hello` and `showcase` serve HTTPS with `--cert FILE --key FILE`.
+/// `hello` and `showcase` serve HTTPS with `--cert FILE --key FILE`; the showcase's cookies
+/// then carry `Secure`.
 #[test]
 fn the_examples_take_cert_and_key() {
     let p = pki();
@@ -159,5 +160,10 @@ fn the_examples_take_cert_and_key() {
     assert_eq!(code, 0);
     let text = String::from_utf8_lossy(&out);
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    assert!(text.contains("Set-Cookie: user="), "{text}");
+    let cookie = text
+        .lines()
+        .find(|l| l.starts_with("Set-Cookie: user="))
+        .unwrap_or_else(|| panic!("no user cookie: {text}"));
+    // Over https the cookie is Secure by default (cx.protocol() is "https").
+    assert!(cookie.contains("; Secure"), "{cookie}");
 }
