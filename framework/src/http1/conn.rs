@@ -57,6 +57,7 @@ use std::rc::{Rc, Weak};
 use std::time::Instant;
 
 use super::chunked::ChunkedDecoder;
+use super::parse::Progress;
 use super::server::ServerCore;
 use super::{wire, Request, Version};
 use crate::iostream::{IOStream, StreamProtocol};
@@ -70,9 +71,8 @@ const WRITE_HIGH_WATER: usize = 64 * 1024;
 pub(super) enum Phase {
     /// No byte of a request head yet.
     Idle,
-    /// A request head is arriving; the first `searched` bytes of the buffer need not be
-    /// searched again for its end.
-    Head { searched: usize },
+    /// A request head is arriving; how far it has been looked at.
+    Head(Progress),
     /// Reading the body of the request in `Conn::body`.
     Body,
     /// The delegate has the request; its response is not finished.
@@ -158,7 +158,7 @@ impl StreamProtocol for Conn {
             },
             // Requests may be waiting for the output to drain (see WRITE_HIGH_WATER), or the
             // client may have finished sending meanwhile.
-            Phase::Idle | Phase::Head { .. } => {
+            Phase::Idle | Phase::Head(_) => {
                 if let Some(me) = self.me() {
                     me.process();
                 }
@@ -248,7 +248,7 @@ impl Conn {
         let mut blocked = false;
         loop {
             let more = match self.phase.get() {
-                Phase::Idle | Phase::Head { .. }
+                Phase::Idle | Phase::Head(_)
                     if self.stream.write_buffered() >= WRITE_HIGH_WATER =>
                 {
                     // The client is not reading its responses: take no more requests until
@@ -258,7 +258,7 @@ impl Conn {
                     !blocked
                 }
                 // (One call site, so that it is inlined.)
-                Phase::Idle | Phase::Head { .. } => self.read_head(),
+                Phase::Idle | Phase::Head(_) => self.read_head(),
                 Phase::Body => self.read_body(),
                 Phase::Responding | Phase::Closing { .. } | Phase::Upgraded => false,
                 Phase::Lingering => {
@@ -294,9 +294,9 @@ impl Conn {
 
     // ----- transitions ----------------------------------------------------------------------
 
-    /// `Idle`/`Head` -> `Head`: a head is arriving, `searched` bytes of it searched.
-    fn head_arriving(&self, searched: usize) {
-        self.phase.set(Phase::Head { searched });
+    /// `Idle`/`Head` -> `Head`: a head is arriving, looked at as far as `progress`.
+    fn head_arriving(&self, progress: Progress) {
+        self.phase.set(Phase::Head(progress));
     }
 
     /// `Head` -> `Body`: the request's body is to be read.
@@ -440,8 +440,7 @@ impl Conn {
 
     /// Whether no request is in flight: idle, with nothing received that waits for an answer.
     pub(super) fn is_idle(&self) -> bool {
-        matches!(self.phase.get(), Phase::Idle | Phase::Head { .. })
-            && self.stream.read_buffered() == 0
+        matches!(self.phase.get(), Phase::Idle | Phase::Head(_)) && self.stream.read_buffered() == 0
     }
 
     /// Graceful shutdown: an idle connection closes now; a busy one closes after its current

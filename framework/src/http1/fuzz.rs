@@ -10,15 +10,20 @@
 //! A broken invariant panics, which the fuzzer reports as a crash.
 
 use super::chunked::ChunkedDecoder;
-use super::parse::{self, Framing, HeadLimits, Scan};
+use super::parse::{self, Framing, HeadLimits, Progress, Scan};
 use super::request::{Parts, Request};
 use super::{apply_xheaders, Method, Version};
 
-/// Limits small enough that fuzz inputs reach them, and the server's defaults.
-const LIMITS: [HeadLimits; 2] = [
+/// Limits small enough that fuzz inputs reach them (one with a head limit below the request
+/// line's, so that either can be passed first), and the server's defaults.
+const LIMITS: [HeadLimits; 3] = [
     HeadLimits {
         max_header_size: 1024,
         max_request_line: 256,
+    },
+    HeadLimits {
+        max_header_size: 48,
+        max_request_line: 300,
     },
     HeadLimits {
         max_header_size: 64 * 1024,
@@ -34,23 +39,28 @@ enum Outcome {
     Error(u16),
 }
 
-fn scan(buf: &[u8], searched: usize, limits: HeadLimits, parts: &mut Parts) -> (Outcome, usize) {
-    match parse::scan_head(buf, searched, limits, parts) {
-        Scan::Partial { searched } => {
-            assert!(searched <= buf.len(), "searched past the buffer");
-            (Outcome::Partial, searched)
+fn scan(
+    buf: &[u8],
+    progress: Progress,
+    limits: HeadLimits,
+    parts: &mut Parts,
+) -> (Outcome, Progress) {
+    match parse::scan_head(buf, progress, limits, parts) {
+        Scan::Partial(p) => {
+            assert!(p.searched() <= buf.len(), "searched past the buffer");
+            (Outcome::Partial, p)
         }
         Scan::Complete(head) => {
             assert!(head.consumed <= buf.len(), "consumed past the buffer");
             check_head(&buf[..head.consumed], &head, parts);
-            (Outcome::Complete(head.consumed), 0)
+            (Outcome::Complete(head.consumed), Progress::default())
         }
         Scan::Error(status) => {
             assert!(
-                matches!(status, 400 | 414 | 431 | 505),
+                matches!(status, 400 | 414 | 431),
                 "unexpected status {status}"
             );
-            (Outcome::Error(status), 0)
+            (Outcome::Error(status), Progress::default())
         }
     }
 }
@@ -102,48 +112,69 @@ fn check_head(raw: &[u8], head: &parse::Head, parts: &Parts) {
 
 /// Runs the request-head parser over `data` under two sets of limits: whole, and as a growing
 /// buffer fed in pieces (cut where `data`'s own bytes say), checking that the incremental scan
-/// agrees with a fresh scan of the same bytes at every step.
+/// agrees with a fresh scan of the same bytes at every step, and that the first decision
+/// (a head, or a refusal with its status) is the one the whole input gets: one answer for one
+/// input, however the reads fall.
 ///
 /// # Panics
 ///
 /// If an invariant is broken (that is the point).
 pub fn scan_head(data: &[u8]) {
+    let cuts = cuts_from(data);
+    scan_head_split(data, &cuts);
+}
+
+/// Cut points taken from `data`'s own bytes (so a fuzzer steers them), increasing.
+fn cuts_from(data: &[u8]) -> Vec<usize> {
+    let mut cuts = Vec::new();
+    let mut end = 0;
+    let mut i = 0;
+    while end < data.len() {
+        let step = 1 + (data[i % data.len()] as usize % 13) * (1 + i % 7);
+        i += 1;
+        end = (end + step).min(data.len());
+        cuts.push(end);
+    }
+    cuts
+}
+
+/// [`scan_head`] with the reads ending at `cuts` (increasing; the last read ends at the end of
+/// `data` whatever they say).
+///
+/// # Panics
+///
+/// If an invariant is broken.
+pub fn scan_head_split(data: &[u8], cuts: &[usize]) {
     for limits in LIMITS {
         let mut parts = Parts::default();
-        let whole = scan(data, 0, limits, &mut parts).0;
+        let whole = scan(data, Progress::default(), limits, &mut parts).0;
         // Feed prefixes as reads would deliver them.
-        let mut searched = 0;
-        let mut end = 0;
-        let mut i = 0;
-        while end < data.len() {
-            let step = 1 + (data[i % data.len()] as usize % 13) * (1 + i % 7);
-            i += 1;
-            end = (end + step).min(data.len());
-            let buf = &data[..end];
-            let (inc, s) = scan(buf, searched, limits, &mut parts);
-            let fresh = scan(buf, 0, limits, &mut Parts::default()).0;
-            assert_eq!(inc, fresh, "incremental scan disagrees at {end}");
-            match inc {
-                Outcome::Partial => searched = s,
-                Outcome::Complete(n) => {
-                    // A complete head is the same head whatever follows it.
-                    assert_eq!(
-                        whole,
-                        Outcome::Complete(n),
-                        "prefix {end} decided differently"
-                    );
-                    break;
-                }
-                Outcome::Error(_) => {
-                    // Refused early (a limit already passed): the whole input is refused too,
-                    // though perhaps for another reason found in later bytes.
-                    assert!(
-                        matches!(whole, Outcome::Error(_)),
-                        "prefix {end} refused, whole input {whole:?}"
-                    );
-                    break;
-                }
+        let mut progress = Progress::default();
+        let ends = cuts
+            .iter()
+            .map(|&c| c.min(data.len()))
+            .chain(std::iter::once(data.len()));
+        let mut last = 0;
+        for end in ends {
+            if end < last || (end == last && end != 0) {
+                continue;
             }
+            last = end;
+            let buf = &data[..end];
+            let (inc, p) = scan(buf, progress, limits, &mut parts);
+            let fresh = scan(buf, Progress::default(), limits, &mut Parts::default()).0;
+            assert_eq!(inc, fresh, "incremental scan disagrees at {end}");
+            if inc == Outcome::Partial {
+                progress = p;
+                continue;
+            }
+            // Decided on this prefix: a head is the same head whatever follows it, and a
+            // refusal is the whole input's refusal, for the same reason.
+            assert_eq!(
+                whole, inc,
+                "prefix {end} decided differently from the whole"
+            );
+            break;
         }
     }
 }

@@ -46,11 +46,49 @@ pub(crate) struct Head {
     pub(crate) keep_alive: bool,
 }
 
+/// How far an unfinished head has been looked at, kept between reads so that a head that
+/// arrives in pieces costs O(n): the bytes already searched for the blank line that ends it,
+/// and whether its request line is complete and valid (judged once).
+///
+/// One word (the flag in the top bit): a connection's phase holds it, and a plain integer
+/// keeps the phase's tag a plain byte (a `bool` field would make it a niche to decode on
+/// every match of the phase, which cost 8 instructions per request).
+#[derive(Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Progress(usize);
+
+const LINE_OK: usize = 1 << (usize::BITS - 1);
+
+impl Progress {
+    /// `searched` bytes searched; the request line complete and valid if `line_ok`.
+    pub(crate) fn new(searched: usize, line_ok: bool) -> Progress {
+        Progress(searched & !LINE_OK | if line_ok { LINE_OK } else { 0 })
+    }
+
+    /// Bytes of the buffer already searched for the end of the head.
+    pub(crate) fn searched(self) -> usize {
+        self.0 & !LINE_OK
+    }
+
+    /// Whether the request line was found complete and valid.
+    pub(crate) fn line_ok(self) -> bool {
+        self.0 & LINE_OK != 0
+    }
+}
+
+impl std::fmt::Debug for Progress {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Progress")
+            .field("searched", &self.searched())
+            .field("line_ok", &self.line_ok())
+            .finish()
+    }
+}
+
 /// The outcome of looking at the buffer for a head.
 #[derive(Debug)]
 pub(crate) enum Scan {
-    /// No complete head yet; `searched` bytes need not be searched again.
-    Partial { searched: usize },
+    /// No complete head yet; resume from this progress.
+    Partial(Progress),
     /// A complete, valid head.
     Complete(Head),
     /// Bad input: answer with this status and close.
@@ -81,89 +119,140 @@ fn find_head_end(buf: &[u8], from: usize) -> Option<usize> {
 }
 
 /// Looks for a complete head in `buf` (searching from `searched`) and parses it into `parts`.
+///
+/// ### One answer for one input
+///
+/// The answer depends only on the bytes, never on how they were split into reads: it is the
+/// answer a reader fed one byte at a time would give, the first refusal in byte order. The
+/// request line is judged as soon as its bytes arrive (a syntax error, a method over
+/// [`MAX_METHOD`] bytes: 400; a target over `max_request_line`: 414, whichever comes first in
+/// the line). A head without its end within `max_header_size` bytes (from its request line)
+/// is 431 at the byte past the limit, whatever its fields hold. The header fields
+/// are judged once the head is complete within the limit. Every check is monotone (once a prefix is
+/// refused, so is every longer input, for the same reason), which is what makes the answer
+/// independent of the split; `split_reads_agree_with_whole` and the fuzz target pin it.
 #[inline(always)]
 pub(crate) fn scan_head(
     buf: &[u8],
-    searched: usize,
+    progress: Progress,
     limits: HeadLimits,
     parts: &mut Parts,
 ) -> Scan {
     // RFC 9112 §2.2: ignore blank lines before the request line (left after a body by some
-    // clients).
+    // clients). They are not part of the head (its limit counts from the request line); a
+    // client that sends nothing else fills the bounded read buffer and meets the header
+    // timeout.
     let mut skip = 0;
     while let Some(b'\r' | b'\n') = buf.get(skip) {
         skip += 1;
     }
     let body = &buf[skip..];
     if body.is_empty() {
-        return Scan::Partial { searched: 0 };
+        return Scan::Partial(Progress::default());
     }
-    // A fresh head usually arrives whole: one pass finds and parses it. Only when it is
-    // incomplete does the rescan bookkeeping start: later reads search just the new bytes for
-    // the blank line, and the head is parsed again only once that is there.
+    // A fresh head usually arrives whole and valid: one pass finds and parses it. Anything
+    // else is decided in byte order below; later reads search just the new bytes for the
+    // blank line that ends the head (backing up so a terminator split across reads is seen).
+    let searched = progress.searched();
     let end = if searched == 0 {
         match parse(body, skip, limits, parts) {
-            Scan::Partial { .. } => None,
-            // The parser can refuse an unfinished head early; decide it only once the head is
-            // complete (or over a limit), as for a head that arrives in pieces, so the answer
-            // does not depend on how the bytes were split into reads.
-            Scan::Error(status) => match find_head_end(body, 0) {
-                Some(_) => return Scan::Error(status),
-                None => None,
-            },
+            Scan::Partial(_) | Scan::Error(_) => find_head_end(body, 0),
+            // (A valid head has no refusal anywhere in it: nothing comes before.)
             complete => return complete,
         }
     } else {
-        // Resume where the last search stopped, backing up so a terminator split across
-        // reads is still seen.
         find_head_end(body, searched.saturating_sub(skip + 2))
     };
-    let Some(end) = end else {
-        if body.len() > MAX_METHOD {
-            if let Some(status) = early_refusal(body, limits.max_request_line) {
-                return Scan::Error(status);
-            }
-        }
-        if body.len() > limits.max_header_size {
-            return Scan::Error(431);
-        }
-        return Scan::Partial {
-            searched: buf.len(),
-        };
-    };
-    if end > limits.max_header_size {
-        return Scan::Error(431);
+    match judge(buf.len(), body, end, progress.line_ok(), limits) {
+        Verdict::Parse(end) => match parse(&body[..end], skip, limits, parts) {
+            // The blank line was found, so the parser sees the whole head: not being done is
+            // bad input.
+            Scan::Partial(_) => Scan::Error(400),
+            done => done,
+        },
+        Verdict::Partial(progress) => Scan::Partial(progress),
+        Verdict::Error(status) => Scan::Error(status),
     }
-    match parse(&body[..end], skip, limits, parts) {
-        // The blank line was found, so the parser sees the whole head: not being done is bad
-        // input.
-        Scan::Partial { .. } => Scan::Error(400),
-        done => done,
+}
+
+/// What [`judge`] found.
+enum Verdict {
+    /// The head is complete within the limit and its request line valid: parse
+    /// `body[..end]`.
+    Parse(usize),
+    Partial(Progress),
+    Error(u16),
+}
+
+/// [`scan_head`] for a head that is incomplete or refused: the first refusal in byte order
+/// (see there), `Partial`, or the head's end to parse. `end` is where the first blank line of
+/// `body` ends, if present; `line_ok`: the request line was found complete and valid by an
+/// earlier read. (The head's own parse stays in `scan_head`: returning a parsed head from
+/// here would copy it, which cost 20 instructions per request.)
+#[cold]
+#[inline(never)]
+fn judge(
+    len: usize,
+    body: &[u8],
+    end: Option<usize>,
+    line_ok: bool,
+    limits: HeadLimits,
+) -> Verdict {
+    // The request line, within the bytes the head may have: past them, 431 comes first.
+    let window = &body[..body.len().min(limits.max_header_size + 1)];
+    let line_ok = match line_ok {
+        true => true,
+        false => match line_verdict(window, limits) {
+            Ok(complete) => complete,
+            Err(status) => return Verdict::Error(status),
+        },
+    };
+    match end {
+        Some(end) if end <= limits.max_header_size => Verdict::Parse(end),
+        Some(_) => Verdict::Error(431),
+        None if body.len() > limits.max_header_size => Verdict::Error(431),
+        None => Verdict::Partial(Progress::new(len, line_ok)),
     }
 }
 
 /// Longest method accepted (a longer "method" is garbage: 400).
 pub(crate) const MAX_METHOD: usize = super::request::ExtensionMethod::MAX_LEN;
 
-/// Refuses a head still arriving whose request line is already bad: a method longer than
-/// [`MAX_METHOD`] (400) or a target longer than `max_target` (414). Both only grow as bytes
-/// arrive, so a refusal never depends on how the bytes were split into reads. Only the first
-/// line, and at most `MAX_METHOD + max_target + 2` bytes of it, is looked at.
-fn early_refusal(body: &[u8], max_target: usize) -> Option<u16> {
+/// The verdict on the request line at the start of `body`, as far as it has arrived: the
+/// first refusal in byte order among a syntax error (400), a method longer than
+/// [`MAX_METHOD`] (400) and a target longer than `max_request_line` (414); else whether the
+/// line is complete (then the verdict is final). Monotone: a refused prefix stays refused, for
+/// the same status, however many bytes follow. Looks at the first line only.
+fn line_verdict(body: &[u8], limits: HeadLimits) -> Result<bool, u16> {
+    let over = over_limit(body, limits.max_request_line);
+    // A syntax error before the point where a length went over comes first.
+    let upto = over.map_or(body.len(), |(at, _)| at.min(body.len()));
+    let line = parse_request_line(&body[..upto]).map_err(|BadLine| 400u16)?;
+    match over {
+        Some((_, status)) => Err(status),
+        None => Ok(line.is_some()),
+    }
+}
+
+/// Where the request line first goes over a length limit: the length of the shortest prefix
+/// of `body` that shows it, and the status. A method over [`MAX_METHOD`] shows at byte
+/// `MAX_METHOD + 1` (400); a target over `max_target` at its `max_target + 1`th byte (414).
+fn over_limit(body: &[u8], max_target: usize) -> Option<(usize, u16)> {
     let window = &body[..body.len().min(MAX_METHOD + max_target + 2)];
     let line = match window.iter().position(|&b| b == b'\n') {
         Some(i) => &window[..i],
         None => window,
     };
+    let method_over = (MAX_METHOD + 1, 400);
     let Some(sp) = line.iter().position(|&b| b == b' ') else {
-        return (line.len() > MAX_METHOD).then_some(400);
+        return (line.len() > MAX_METHOD).then_some(method_over);
     };
     if sp > MAX_METHOD {
-        return Some(400);
+        return Some(method_over);
     }
     let rest = &line[sp + 1..];
     let target = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
-    (target > max_target).then_some(414)
+    (target > max_target).then_some((sp + 1 + max_target + 1, 414))
 }
 
 pub(super) fn token_list_contains(value: &[u8], token: &str) -> bool {
@@ -235,7 +324,7 @@ fn httparse_fields(fields: &[u8], offset: usize, parts: &mut Parts) -> Result<Op
 fn parse(buf: &[u8], skip: usize, limits: HeadLimits, parts: &mut Parts) -> Scan {
     match parse_head(buf, skip, limits, parts) {
         Ok(Some(head)) => Scan::Complete(head),
-        Ok(None) => Scan::Partial { searched: 0 },
+        Ok(None) => Scan::Partial(Progress::default()),
         Err(status) => Scan::Error(status),
     }
 }

@@ -4,7 +4,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
 use super::super::chunked::ChunkedDecoder;
-use super::super::parse::{self, Framing, HeadLimits, Scan};
+use super::super::parse::{self, Framing, HeadLimits, Progress, Scan};
 use super::super::{apply_xheaders, BodyMode, Request};
 use super::{BodyProgress, BodyRead, Conn, Phase};
 
@@ -14,9 +14,9 @@ impl Conn {
     pub(super) fn read_head(self: &Rc<Self>) -> bool {
         let opts = &self.server.options;
         // `fresh`: no byte of this head was seen before.
-        let (searched, fresh) = match self.phase.get() {
-            Phase::Head { searched } => (searched, false),
-            _ => (0, true),
+        let (progress, fresh) = match self.phase.get() {
+            Phase::Head(progress) => (progress, false),
+            _ => (Progress::default(), true),
         };
         if self.stream.read_buffered() == 0 {
             if self.stream.at_eof() || self.server.draining.get() {
@@ -39,15 +39,15 @@ impl Conn {
         };
         let mut parts = self.server.pool.take();
         let scan = self.stream.with_read_buffer(|buf| {
-            match parse::scan_head(buf, searched, limits, &mut parts) {
+            match parse::scan_head(buf, progress, limits, &mut parts) {
                 Scan::Complete(head) => (head.consumed, Scan::Complete(head)),
                 other => (0, other),
             }
         });
         let head = match scan {
-            Scan::Partial { searched } => {
+            Scan::Partial(progress) => {
                 header_deadline();
-                self.head_arriving(searched);
+                self.head_arriving(progress);
                 self.server.pool.give(parts);
                 if self.stream.at_eof() {
                     // The client will never finish this head; responses to the requests

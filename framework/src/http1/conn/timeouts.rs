@@ -114,7 +114,7 @@ impl Conn {
     fn sending_on(self: &Rc<Self>, now: Instant) -> bool {
         let idle = match self.phase.get() {
             Phase::Idle | Phase::Closing { .. } | Phase::Lingering => true,
-            Phase::Head { .. } | Phase::Body | Phase::Responding | Phase::Upgraded => false,
+            Phase::Head(_) | Phase::Body | Phase::Responding | Phase::Upgraded => false,
         };
         let Some(timeout) = self.server.options.idle_timeout else {
             return false;

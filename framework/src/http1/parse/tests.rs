@@ -8,7 +8,7 @@ const LIMITS: HeadLimits = HeadLimits {
 };
 
 fn scan(s: &[u8]) -> Scan {
-    scan_head(s, 0, LIMITS, &mut Parts::default())
+    scan_head(s, Progress::default(), LIMITS, &mut Parts::default())
 }
 
 fn status(s: &[u8]) -> u16 {
@@ -25,7 +25,7 @@ fn status(s: &[u8]) -> u16 {
 fn complete_head_with_body_framing() {
     let mut parts = Parts::default();
     let buf = b"\r\nPOST /a/b?x=1 HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello";
-    match scan_head(buf, 0, LIMITS, &mut parts) {
+    match scan_head(buf, Progress::default(), LIMITS, &mut parts) {
         Scan::Complete(h) => {
             assert_eq!(h.consumed, buf.len() - 5);
             assert_eq!(h.method, MethodKind::Post);
@@ -54,7 +54,8 @@ fn absolute_form_targets() {
     for &(t, origin, path_len, authority) in cases {
         let mut parts = Parts::default();
         let buf = format!("GET {t} HTTP/1.1\r\nHost: other\r\n\r\n");
-        let Scan::Complete(h) = scan_head(buf.as_bytes(), 0, LIMITS, &mut parts) else {
+        let Scan::Complete(h) = scan_head(buf.as_bytes(), Progress::default(), LIMITS, &mut parts)
+        else {
             panic!("{t} refused");
         };
         let at = |(a, b): Span| &parts.head[a as usize..b as usize];
@@ -68,7 +69,8 @@ fn absolute_form_targets() {
     for t in ["/a?b", "*", "ftp://h/x", "http:/h/x", "example.test:80"] {
         let mut parts = Parts::default();
         let buf = format!("OPTIONS {t} HTTP/1.1\r\nHost: h\r\n\r\n");
-        let Scan::Complete(h) = scan_head(buf.as_bytes(), 0, LIMITS, &mut parts) else {
+        let Scan::Complete(h) = scan_head(buf.as_bytes(), Progress::default(), LIMITS, &mut parts)
+        else {
             panic!("{t} refused");
         };
         assert_eq!(
@@ -91,15 +93,20 @@ fn absolute_form_targets() {
 fn partial_heads_resume_search() {
     let mut parts = Parts::default();
     let full = b"GET / HTTP/1.1\r\nHost: h\r\n\r\n";
-    let mut searched = 0;
+    let mut progress = Progress::default();
     for cut in 1..full.len() {
-        match scan_head(&full[..cut], searched, LIMITS, &mut parts) {
-            Scan::Partial { searched: s } => searched = s,
+        match scan_head(&full[..cut], progress, LIMITS, &mut parts) {
+            Scan::Partial(p) => {
+                assert_eq!(p.searched(), cut);
+                // The request line is judged once, when complete.
+                assert_eq!(p.line_ok(), cut >= 16, "cut {cut}");
+                progress = p;
+            }
             other => panic!("cut {cut}: {other:?}"),
         }
     }
     assert!(matches!(
-        scan_head(full, searched, LIMITS, &mut parts),
+        scan_head(full, progress, LIMITS, &mut parts),
         Scan::Complete(_)
     ));
     // LF-only line endings are accepted too.
@@ -225,7 +232,12 @@ fn size_limits() {
         max_request_line: 256,
     };
     assert!(matches!(
-        scan_head(many.as_bytes(), 0, limits, &mut Parts::default()),
+        scan_head(
+            many.as_bytes(),
+            Progress::default(),
+            limits,
+            &mut Parts::default()
+        ),
         Scan::Error(431)
     ));
 }
@@ -513,7 +525,8 @@ fn agrees_with_httparse_on_every_single_byte_change() {
     }
 }
 
-/// A head that arrives in two reads, split at any byte, gets the answer it gets whole.
+/// A head that arrives in two reads, split at any byte, gets the answer it gets whole: the
+/// same head, or the same refusal with the same status (issue #12 item 5).
 #[test]
 fn split_reads_agree_with_whole() {
     let heads: &[&[u8]] = &[
@@ -528,35 +541,67 @@ fn split_reads_agree_with_whole() {
         b"GET /a\x7fb HTTP/1.1\r\nHost: h\r\n\r\n",
         b"GET / HTTP/1.1\rX\r\nHost: h\r\n\r\n",
         b"GET / HTTP/1.1\r\nHost h\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: h\r\nX: \x00\r\n\r\n",
+        b"\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\n\r\n",
     ];
-    for limits in [
+    // The issue's case: a bad request line, then a head past the limit.
+    let mut long_bad_line = b"GET / HTTP/1.1\rX".to_vec();
+    long_bad_line.extend(std::iter::repeat_n(b'a', 1500));
+    long_bad_line.extend_from_slice(b"\r\n\r\n");
+    // A method or target over its limit, in a head also over its limit, then bad bytes.
+    let long_method = format!(
+        "{} / HTTP/1.1\r\nX: {}\r\n\r\n",
+        "M".repeat(70),
+        "x".repeat(1100)
+    );
+    let long_target = format!("GET /{}\x01 HTTP/1.1\r\n\r\n", "t".repeat(1100));
+    let bad_after_target = format!(
+        "GET /{}\x01{} HTTP/1.1\r\n\r\n",
+        "t".repeat(100),
+        "t".repeat(300)
+    );
+    let big_fields = format!(
+        "GET / HTTP/1.1\r\nHost: h\r\nX: \x00{}\r\n\r\n",
+        "x".repeat(1100)
+    );
+    let owned = [
+        long_bad_line,
+        long_method.into_bytes(),
+        long_target.into_bytes(),
+        bad_after_target.into_bytes(),
+        big_fields.into_bytes(),
+    ];
+    let all = heads.iter().copied().chain(owned.iter().map(Vec::as_slice));
+    let limits = [
         LIMITS,
         HeadLimits {
             max_header_size: 40,
             max_request_line: 6,
         },
-    ] {
-        for &head in heads {
-            let whole = format!("{:?}", scan_head(head, 0, limits, &mut Parts::default()));
+    ];
+    for head in all {
+        for limits in limits {
+            let whole = format!(
+                "{:?}",
+                scan_head(head, Progress::default(), limits, &mut Parts::default())
+            );
             for cut in 0..head.len() {
                 let mut parts = Parts::default();
-                let first = scan_head(&head[..cut], 0, limits, &mut parts);
+                let first = scan_head(&head[..cut], Progress::default(), limits, &mut parts);
                 let answer = match first {
-                    Scan::Partial { searched } => scan_head(head, searched, limits, &mut parts),
+                    Scan::Partial(p) => scan_head(head, p, limits, &mut parts),
                     other => other,
                 };
-                let answer = format!("{answer:?}");
-                // Refused early (a limit already passed) is the one allowed difference: the
-                // whole head is refused too, perhaps for a reason found in later bytes.
-                if answer.starts_with("Error") {
-                    assert!(
-                        whole.starts_with("Error"),
-                        "{head:?} cut at {cut}: {answer}"
-                    );
-                } else {
-                    assert_eq!(answer, whole, "{head:?} cut at {cut}");
-                }
+                assert_eq!(
+                    format!("{answer:?}"),
+                    whole,
+                    "{:?} cut at {cut}",
+                    String::from_utf8_lossy(&head[..head.len().min(80)])
+                );
             }
         }
+        // And byte by byte, as the fuzz target feeds it (under its own limits).
+        let cuts: Vec<usize> = (0..head.len()).collect();
+        crate::http1::__fuzz::scan_head_split(head, &cuts);
     }
 }
