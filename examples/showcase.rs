@@ -377,10 +377,32 @@ impl Page {
     }
 }
 
-/// Whether `next` is a path on this site (`/x`, never `//host` or `http://host`): the only
-/// places a login may send the browser back to, so that it cannot be an open redirect.
-fn is_local(next: &str) -> bool {
-    next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\")
+/// `next` as a `Location` if it is a path on this site (`/x`, never `//host`, `/\\host` or
+/// `http://host`): the only places a login may send the browser back to, so that it cannot be
+/// an open redirect. A `next` with a control character is refused too: browsers delete tabs
+/// and newlines from a URL before resolving it, so `/<TAB>/host` would be `//host`, and CR, LF
+/// or NUL cannot go in a header. Characters outside ASCII, and spaces, are percent-encoded
+/// (a `Location` is a URI reference, RFC 9110 §10.2.2).
+fn local_target(next: &str) -> Option<String> {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(char::is_control);
+    if !local {
+        return None;
+    }
+    let mut out = String::with_capacity(next.len());
+    for c in next.chars() {
+        if c.is_ascii() && c != ' ' {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    Some(out)
 }
 
 /// `GET /login` renders the sign-in form; `POST /login` (XSRF-checked) signs the name into the
@@ -391,7 +413,7 @@ struct Login;
 #[handler]
 impl Login {
     fn get(&mut self, cx: &mut Context) -> Result<()> {
-        let next = cx.argument_opt("next")?.filter(|n| is_local(n));
+        let next = cx.argument_opt("next")?.and_then(|n| local_target(&n));
         cx.render(
             "login.html",
             context! { next => next.unwrap_or_else(|| "/".to_owned()) },
@@ -403,7 +425,7 @@ impl Login {
             return Err(HttpError::bad_request("the name is empty"));
         }
         cx.set_signed_cookie(squall::web::cookies::Cookie::new("user", &name))?;
-        let next = cx.argument_opt("next")?.filter(|n| is_local(n));
+        let next = cx.argument_opt("next")?.and_then(|n| local_target(&n));
         cx.redirect(next.as_deref().unwrap_or("/"))
     }
 }
