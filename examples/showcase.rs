@@ -631,9 +631,17 @@ fn make_app(
 const DEV_SECRET: &str = "dev-secret";
 
 /// The cookie secret from `SHOWCASE_SECRET`: unset gives the documented development default
-/// (with a warning: anyone can forge the signed cookies), set but empty refuses to start.
+/// (with a warning: anyone can forge the signed cookies), set but empty (or only whitespace)
+/// refuses to start, with a message saying what unset would do here.
 fn showcase_secret() -> CookieSecrets {
     match std::env::var_os("SHOWCASE_SECRET") {
+        Some(v) if v.as_encoded_bytes().trim_ascii().is_empty() => {
+            eprintln!(
+                "refusing to start: SHOWCASE_SECRET is set but empty: set it to a long random \
+                 secret, or unset it to sign with the public development secret {DEV_SECRET:?}"
+            );
+            std::process::exit(2)
+        }
         None => {
             log::warn!(
                 "SHOWCASE_SECRET is not set: signing with the public development secret \

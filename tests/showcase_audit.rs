@@ -4,11 +4,12 @@
 //! checks that a fresh connection is still served.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::time::Duration;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use squall::testing::TestClient;
-use squall_tests::ExampleServer;
+use squall_tests::{example_binary, ExampleServer};
 
 fn showcase() -> ExampleServer {
     ExampleServer::start("showcase")
@@ -145,4 +146,60 @@ fn login_next_goes_out_as_a_uri() {
     let page = c.get("/login?next=%2F%09%2Fevil.example").text();
     assert_eq!(hidden(&page, "next"), "/");
     assert_fresh_connection_serves(addr);
+}
+
+/// Runs the showcase with `SHOWCASE_SECRET=value`: it must exit with a failure status, never
+/// listen, and say in its message what is wrong and what unsetting the variable does here (the
+/// public development secret, not the framework's random per-start one). Returns stderr.
+fn refused_secret(value: &str) -> String {
+    let addr = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port");
+    let mut child = Command::new(example_binary("showcase"))
+        .args(["--port", &addr.port().to_string(), "--address", "127.0.0.1"])
+        .env("SHOWCASE_SECRET", value)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the showcase starts");
+    let t0 = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if t0.elapsed() > Duration::from_secs(15) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the showcase with SHOWCASE_SECRET={value:?} did not exit within 15 s");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert!(!status.success(), "started with SHOWCASE_SECRET={value:?}");
+    assert!(
+        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
+        "listened with SHOWCASE_SECRET={value:?}"
+    );
+    stderr
+}
+
+/// Set but empty refuses to start (the contract); so does a blank value, which is no more
+/// secret. The message tells what unset means for the showcase: its development secret.
+#[test]
+fn empty_or_blank_secret_refuses_with_an_accurate_message() {
+    for value in ["", " ", " \t "] {
+        let stderr = refused_secret(value);
+        assert!(
+            stderr.contains("SHOWCASE_SECRET") && stderr.contains("empty"),
+            "{value:?}: {stderr}"
+        );
+        assert!(
+            stderr.contains("development") && !stderr.contains("random one per start"),
+            "{value:?}: the message must describe the showcase's unset behaviour: {stderr}"
+        );
+    }
 }

@@ -48,12 +48,13 @@ impl CookieSecrets {
     /// The secret in environment variable `name`, the way an application's `main` should read
     /// one: its bytes when it is set and not empty; a [`random`](CookieSecrets::random) secret
     /// when it is unset, with a warning in the log that signed cookies and XSRF tokens will not
-    /// survive a restart; an error when it is set but empty (a deployment that meant to set
-    /// it and failed must not start with a guessable key).
+    /// survive a restart; an error when it is set but empty or blank (a deployment that meant
+    /// to set it and failed must not start with a guessable key).
     ///
     /// # Errors
     ///
-    /// [`CookieSecretsError::EmptyVariable`] when the variable is set but empty,
+    /// [`CookieSecretsError::EmptyVariable`] when the variable is set but empty or blank
+    /// (only whitespace),
     /// [`CookieSecretsError::NoRandomness`] when it is unset and the OS random source fails.
     ///
     /// # Examples
@@ -66,6 +67,8 @@ impl CookieSecrets {
     ///     CookieSecrets::from_env("DOC_SECRET").unwrap_err(),
     ///     CookieSecretsError::EmptyVariable("DOC_SECRET".into())
     /// );
+    /// std::env::set_var("DOC_SECRET", " \t ");
+    /// assert!(CookieSecrets::from_env("DOC_SECRET").is_err());
     /// std::env::set_var("DOC_SECRET", "a long random secret from the deployment's vault");
     /// assert!(CookieSecrets::from_env("DOC_SECRET").is_ok());
     /// std::env::remove_var("DOC_SECRET");
@@ -73,7 +76,8 @@ impl CookieSecrets {
     /// ```
     pub fn from_env(name: &str) -> Result<CookieSecrets, CookieSecretsError> {
         match std::env::var_os(name) {
-            Some(value) if value.is_empty() => {
+            // Blank is empty: a secret of spaces is as easy to guess.
+            Some(value) if value.as_encoded_bytes().trim_ascii().is_empty() => {
                 Err(CookieSecretsError::EmptyVariable(name.to_owned()))
             }
             Some(value) => Ok(CookieSecrets::single(value.as_encoded_bytes())),

@@ -78,7 +78,7 @@ pub enum CookieSecretsError {
     DuplicateVersion(u32),
     /// The key of this version is empty: anyone could sign values with it.
     EmptyKey(u32),
-    /// The environment variable meant to hold the secret is set but empty.
+    /// The environment variable meant to hold the secret is set but empty or blank.
     EmptyVariable(String),
     /// The OS random source failed while generating a secret.
     NoRandomness(getrandom::Error),
@@ -98,8 +98,8 @@ impl fmt::Display for CookieSecretsError {
             }
             CookieSecretsError::EmptyVariable(name) => write!(
                 f,
-                "the environment variable {name} is set but empty: set it to a long random \
-                 secret, or unset it for a random one per start"
+                "the environment variable {name} is set but empty (or blank): set it to a long \
+                 random secret, or unset it for a random one per start"
             ),
             CookieSecretsError::NoRandomness(e) => {
                 write!(f, "no randomness for a cookie secret: {e}")
