@@ -204,3 +204,47 @@ fn the_server_pings_and_closes_a_peer_that_does_not_answer() {
         "{reports:?}"
     );
 }
+
+#[test]
+fn the_client_resolves_names_off_the_loop_and_reports_refusals() {
+    let (server, rx) = room_server(None);
+    let port = server.addr().port();
+    let io_loop = squall::ioloop::IOLoop::new().unwrap();
+    io_loop.make_current();
+    // A name: resolved on the executor ("localhost" may give ::1 first, where nothing
+    // listens; the next address is tried). The Host header is the URL's authority.
+    let url = format!("ws://localhost:{port}/room/byname/1");
+    let got = io_loop.run_sync(async move {
+        let conn = squall::task::with_timeout(
+            Duration::from_secs(10),
+            squall::websocket::websocket_connect(&url),
+        )
+        .await
+        .expect("handshake timed out")
+        .expect("connect by name");
+        let hello = conn.read_message().await;
+        conn.close_and_wait(Some(1000), "").await;
+        hello
+    });
+    assert_eq!(got, Some(OwnedMessage::Text("hello byname/1".into())));
+    assert_eq!(
+        rx.recv_timeout(Duration::from_secs(10)).unwrap(),
+        "closed byname/1 Some(1000) "
+    );
+    // Nothing listens: the connection error names the address, as an error, not a panic.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/room/x/1", free.local_addr().unwrap());
+    drop(free);
+    let err = io_loop
+        .run_sync(async move { squall::websocket::websocket_connect(&url).await })
+        .unwrap_err();
+    match &err {
+        squall::websocket::ConnectError::Connect(e) => {
+            let io = std::error::Error::source(e)
+                .and_then(|s| s.downcast_ref::<std::io::Error>())
+                .expect("an io::Error source");
+            assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused, "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+}

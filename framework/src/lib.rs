@@ -50,9 +50,10 @@
 //! (see `examples/hello.rs`), or over every core with
 //! `HttpServer::bind(8888, "127.0.0.1")?.start(0, make_app)?.serve_until_shutdown()`.
 //!
-//! The modules follow Tornado's: [`ioloop`], [`iostream`], [`netutil`], [`tcpserver`],
-//! [`process`], [`httpserver`] (over [`http1`]), [`httpclient`], [`httputil`], [`escape`],
-//! [`web`] and [`testing`]; `README.md` maps Tornado's names to Squall's.
+//! The modules follow Tornado's: [`ioloop`], [`iostream`], [`netutil`], [`tcpclient`],
+//! [`tcpserver`], [`process`], [`httpserver`] (over [`http1`]), [`httpclient`], [`httputil`],
+//! [`escape`], [`web`], [`websocket`] and [`testing`]; `README.md` maps Tornado's names to
+//! Squall's.
 //!
 //! ### Names
 //!
@@ -96,6 +97,7 @@ pub mod netutil;
 pub mod process;
 pub mod state;
 pub mod task;
+pub mod tcpclient;
 pub mod tcpserver;
 pub mod testing;
 #[cfg(feature = "tls")]

@@ -1,5 +1,14 @@
-//! Sockets: binding listeners ([`bind_sockets`], [`bind_unix_socket`]) and the small socket
-//! helpers the rest of Squall uses.
+//! Sockets: binding listeners ([`bind_sockets`], [`bind_unix_socket`]), resolving host names
+//! without blocking the loop ([`resolve`]), and the small socket helpers the rest of Squall
+//! uses.
+//!
+//! ### Resolving
+//!
+//! The system resolver (`getaddrinfo`) blocks, for as long as a DNS server takes to answer.
+//! [`resolve`] runs it on the executor's threads (Tornado's `DefaultExecutorResolver`), so a
+//! slow lookup stalls only the task awaiting it, never the loop; an IP literal needs no
+//! lookup and resolves at once. Every client in Squall (the HTTP client, the WebSocket client,
+//! through [`tcpclient::connect`](crate::tcpclient::connect)) resolves through it.
 //!
 //! ### Close-on-exec
 //!
@@ -11,6 +20,7 @@ use std::io;
 use std::mem::ManuallyDrop;
 use std::net::{
     IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6, TcpListener, TcpStream,
+    ToSocketAddrs,
 };
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixListener;
@@ -304,6 +314,56 @@ pub(crate) fn accept(listener: RawFd) -> io::Result<(TcpStream, SocketAddr)> {
     Ok((stream, addr))
 }
 
+/// The addresses of `host` for `port`, without blocking the loop (see [Resolving](self#resolving)).
+///
+/// `host` is an IP literal (IPv6 with or without its brackets), returned at once without a
+/// lookup, or a name, looked up by the system resolver on the executor's threads. The
+/// addresses come in the resolver's order of preference; there is at least one.
+///
+/// # Examples
+///
+/// ```
+/// use squall::ioloop::IOLoop;
+/// use squall::netutil::resolve;
+///
+/// let addrs = IOLoop::new().unwrap().run_sync(resolve("[::1]", 8888)).unwrap();
+/// assert_eq!(addrs, vec!["[::1]:8888".parse().unwrap()]);
+/// ```
+///
+/// # Errors
+///
+/// The resolver's error (an unknown name: [`io::ErrorKind::NotFound`] when the name has no
+/// address), or [`io::ErrorKind::Other`] if the executor could not run the lookup.
+pub async fn resolve(host: &str, port: u16) -> io::Result<Vec<SocketAddr>> {
+    if let Some(ip) = ip_literal(host) {
+        return Ok(vec![SocketAddr::new(ip, port)]);
+    }
+    let name = host.to_owned();
+    let found = crate::executor::run_in_executor(move || {
+        (name.as_str(), port)
+            .to_socket_addrs()
+            .map(|a| a.collect::<Vec<_>>())
+    })
+    .await
+    .map_err(|e| io::Error::other(format!("resolving {host}: {e}")))??;
+    if found.is_empty() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!("{host} has no address"),
+        ));
+    }
+    Ok(found)
+}
+
+/// `host` as an IP address, if it is a literal (`[v6]` with its brackets too).
+fn ip_literal(host: &str) -> Option<IpAddr> {
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.parse().ok()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,5 +417,41 @@ mod tests {
         assert!(is_cloexec(b.as_raw_fd()).unwrap());
         drop(b);
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// Polls `f` once, outside any loop: a literal must not need the executor or a wake-up.
+    fn poll_once<F: std::future::Future>(f: F) -> std::task::Poll<F::Output> {
+        let mut f = std::pin::pin!(f);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        f.as_mut().poll(&mut cx)
+    }
+
+    #[test]
+    fn ip_literals_resolve_at_once_without_a_lookup() {
+        for (host, want) in [
+            ("127.0.0.1", "127.0.0.1:80"),
+            ("::1", "[::1]:80"),
+            ("[::1]", "[::1]:80"),
+            ("10.0.0.7", "10.0.0.7:80"),
+        ] {
+            match poll_once(resolve(host, 80)) {
+                std::task::Poll::Ready(Ok(a)) => assert_eq!(a, vec![want.parse().unwrap()]),
+                other => panic!("{host}: {other:?}"),
+            }
+        }
+        // A name is not resolved inline: the first poll leaves it to the executor.
+        assert!(poll_once(resolve("localhost", 80)).is_pending());
+    }
+
+    #[test]
+    fn names_resolve_on_the_executor() {
+        let l = crate::ioloop::IOLoop::new().unwrap();
+        let addrs = l.run_sync(resolve("localhost", 8080)).unwrap();
+        assert!(!addrs.is_empty());
+        assert!(addrs
+            .iter()
+            .all(|a| a.ip().is_loopback() && a.port() == 8080));
+        // A name the resolver refuses (before any query: it holds a NUL) is an error.
+        assert!(l.run_sync(resolve("bad\0name", 80)).is_err());
     }
 }

@@ -13,16 +13,16 @@
 //!
 //! ### Resolving
 //!
-//! An IP literal is used as it is. A name is resolved by the system resolver
-//! (`getaddrinfo`, through [`ToSocketAddrs`]) on the executor's threads, so a slow DNS server
-//! stalls only this fetch; the connect timeout covers it.
-
-use std::io;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+//! [`tcpclient::connect`](crate::tcpclient::connect) resolves the host without blocking the
+//! loop (an IP literal as it is, a name on the executor's threads: a slow DNS server stalls
+//! only this fetch, and the connect timeout covers it) and tries its addresses in turn.
 
 use super::url::Url;
 use super::{Error, ErrorKind, HttpClientOptions};
-use crate::iostream::{IOStream, StreamError};
+use crate::iostream::IOStream;
+#[cfg(feature = "tls")]
+use crate::iostream::StreamError;
+use crate::tcpclient::ConnectError;
 
 /// A connected stream to `url`'s origin, ready for requests (its TLS handshake done for
 /// `https`).
@@ -74,47 +74,22 @@ async fn start_tls(stream: &IOStream, url: &Url, options: &HttpClientOptions) ->
 
 /// A TCP connection to the first of the origin's addresses that accepts.
 async fn connect_tcp(url: &Url, max_buffer: usize) -> Result<IOStream, Error> {
-    let addrs = resolve(url).await?;
-    let mut last = None;
-    for addr in addrs {
-        match IOStream::connect(addr).await {
-            Ok(stream) => {
-                stream.set_max_buffer_size(max_buffer);
-                return Ok(stream);
-            }
-            Err(e) => last = Some((addr, e)),
-        }
-    }
-    let (addr, e) = last.expect("resolve returns at least one address");
-    let cause = match e {
-        StreamError::Closed { cause: Some(c) } => c,
-        other => io::Error::from(other),
-    };
-    Err(Error::new(
-        ErrorKind::Connect,
-        url.to_string(),
-        format!("connecting to {addr}"),
-    )
-    .with_source(cause))
-}
-
-async fn resolve(url: &Url) -> Result<Vec<SocketAddr>, Error> {
-    if let Ok(ip) = url.host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, url.port)]);
-    }
-    let host = url.host.clone();
-    let port = url.port;
-    let found = crate::executor::run_in_executor(move || {
-        (host.as_str(), port)
-            .to_socket_addrs()
-            .map(|a| a.collect::<Vec<_>>())
-    })
-    .await;
-    let failed = |msg: String| Error::new(ErrorKind::Resolve, url.to_string(), msg);
-    match found {
-        Ok(Ok(addrs)) if !addrs.is_empty() => Ok(addrs),
-        Ok(Ok(_)) => Err(failed(format!("{} has no address", url.host))),
-        Ok(Err(e)) => Err(failed(format!("resolving {}", url.host)).with_source(e)),
-        Err(e) => Err(failed(format!("resolving {}: {e}", url.host))),
-    }
+    let stream = crate::tcpclient::connect(&url.host, url.port)
+        .await
+        .map_err(|e| match e {
+            ConnectError::Resolve { host, source } => Error::new(
+                ErrorKind::Resolve,
+                url.to_string(),
+                format!("resolving {host}"),
+            )
+            .with_source(source),
+            ConnectError::Connect { addr, source } => Error::new(
+                ErrorKind::Connect,
+                url.to_string(),
+                format!("connecting to {addr}"),
+            )
+            .with_source(source),
+        })?;
+    stream.set_max_buffer_size(max_buffer);
+    Ok(stream)
 }

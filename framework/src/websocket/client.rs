@@ -9,7 +9,6 @@
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
-use std::net::{SocketAddr, ToSocketAddrs};
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
@@ -19,7 +18,7 @@ use super::handler::DEFAULT_MAX_MESSAGE_SIZE;
 use super::handshake::{accept_key, has_token, new_key};
 use super::message::{Message, OwnedMessage, WebSocketClosed};
 use super::protocol::{Reader, Role, Writer};
-use crate::iostream::{IOStream, StreamError};
+use crate::iostream::StreamError;
 
 /// Options of [`websocket_connect_with`].
 #[derive(Clone, Debug)]
@@ -55,7 +54,9 @@ impl Default for WebSocketConnectOptions {
 pub enum ConnectError {
     /// The URL is not `ws://host[:port][/path]`.
     InvalidUrl(String),
-    /// The TCP connection failed or closed during the handshake.
+    /// The host did not resolve, or refused the TCP connection.
+    Connect(crate::tcpclient::ConnectError),
+    /// The connection failed or closed during the handshake.
     Stream(StreamError),
     /// The server did not accept the handshake (its status line, or what was wrong).
     Handshake(String),
@@ -65,13 +66,28 @@ impl fmt::Display for ConnectError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConnectError::InvalidUrl(u) => write!(f, "invalid WebSocket URL: {u}"),
+            ConnectError::Connect(e) => write!(f, "WebSocket connection failed: {e}"),
             ConnectError::Stream(e) => write!(f, "WebSocket connection failed: {e}"),
             ConnectError::Handshake(why) => write!(f, "WebSocket handshake refused: {why}"),
         }
     }
 }
 
-impl std::error::Error for ConnectError {}
+impl std::error::Error for ConnectError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConnectError::Connect(e) => Some(e),
+            ConnectError::Stream(e) => Some(e),
+            ConnectError::InvalidUrl(_) | ConnectError::Handshake(_) => None,
+        }
+    }
+}
+
+impl From<crate::tcpclient::ConnectError> for ConnectError {
+    fn from(e: crate::tcpclient::ConnectError) -> Self {
+        ConnectError::Connect(e)
+    }
+}
 
 impl From<StreamError> for ConnectError {
     fn from(e: StreamError) -> Self {
@@ -209,8 +225,22 @@ impl WebSocketClientConnection {
     }
 }
 
-/// Splits `ws://host[:port][/path]` into an address, the Host header and the target.
-fn parse_url(url: &str) -> Result<(SocketAddr, String, String), ConnectError> {
+/// Where a WebSocket URL points.
+#[derive(Debug, PartialEq, Eq)]
+struct Target {
+    /// The host to connect to: a name, or an IP literal (IPv6 without brackets).
+    host: String,
+    port: u16,
+    /// The `Host` header: the URL's authority as written.
+    authority: String,
+    /// The request target: path and query.
+    path: String,
+}
+
+/// Splits `ws://host[:port][/path]`. Nothing is resolved here: [`websocket_connect_with`]
+/// connects through [`tcpclient::connect`](crate::tcpclient::connect), which never blocks
+/// the loop.
+fn parse_url(url: &str) -> Result<Target, ConnectError> {
     let bad = || ConnectError::InvalidUrl(url.to_owned());
     let rest = url
         .strip_prefix("ws://")
@@ -225,13 +255,17 @@ fn parse_url(url: &str) -> Result<(SocketAddr, String, String), ConnectError> {
     } else {
         path.to_owned()
     };
-    if authority.is_empty() || authority.contains('@') {
+    if authority.is_empty()
+        || authority.contains('@')
+        || path.contains(|c: char| c.is_ascii_control() || c == ' ')
+    {
         return Err(bad());
     }
     let (name, port) = match authority.strip_prefix('[') {
         // An IPv6 literal: [::1]:port
         Some(v6) => {
             let (h, after) = v6.split_once(']').ok_or_else(bad)?;
+            h.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
             match after.strip_prefix(':') {
                 Some(p) => (h, p.parse::<u16>().map_err(|_| bad())?),
                 None if after.is_empty() => (h, 80),
@@ -243,15 +277,19 @@ fn parse_url(url: &str) -> Result<(SocketAddr, String, String), ConnectError> {
             None => (authority, 80),
         },
     };
-    if name.is_empty() || (name.contains(':') && !authority.starts_with('[')) {
+    let name_ok = |h: &str| {
+        h.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_'))
+    };
+    if name.is_empty() || !(authority.starts_with('[') || name_ok(name)) {
         return Err(bad());
     }
-    let addr = (name, port)
-        .to_socket_addrs()
-        .map_err(|_| bad())?
-        .next()
-        .ok_or_else(bad)?;
-    Ok((addr, authority.to_owned(), path))
+    Ok(Target {
+        host: name.to_owned(),
+        port,
+        authority: authority.to_owned(),
+        path,
+    })
 }
 
 /// Opens a WebSocket connection to `url` (`ws://host[:port]/path`) on the current loop.
@@ -287,11 +325,16 @@ pub async fn websocket_connect_with(
     url: &str,
     options: WebSocketConnectOptions,
 ) -> Result<WebSocketClientConnection, ConnectError> {
-    let (addr, host, path) = parse_url(url)?;
-    let stream = IOStream::connect(addr).await?;
+    let Target {
+        host,
+        port,
+        authority,
+        path,
+    } = parse_url(url)?;
+    let stream = crate::tcpclient::connect(&host, port).await?;
     let key = new_key();
     let mut req = format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+        "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
          Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
     );
     if options.compression.is_some() {
@@ -399,21 +442,38 @@ mod tests {
 
     #[test]
     fn urls() {
-        let (a, host, path) = parse_url("ws://127.0.0.1:8888/ws/echo?x=1").unwrap();
+        let t = parse_url("ws://127.0.0.1:8888/ws/echo?x=1").unwrap();
         assert_eq!(
-            (a.port(), host.as_str(), path.as_str()),
-            (8888, "127.0.0.1:8888", "/ws/echo?x=1")
+            t,
+            Target {
+                host: "127.0.0.1".into(),
+                port: 8888,
+                authority: "127.0.0.1:8888".into(),
+                path: "/ws/echo?x=1".into(),
+            }
         );
-        let (a, _, path) = parse_url("ws://127.0.0.1").unwrap();
-        assert_eq!((a.port(), path.as_str()), (80, "/"));
-        let (a, _, _) = parse_url("ws://[::1]:9000/").unwrap();
-        assert_eq!(a.port(), 9000);
+        let t = parse_url("ws://127.0.0.1").unwrap();
+        assert_eq!((t.port, t.path.as_str()), (80, "/"));
+        let t = parse_url("ws://[::1]:9000/").unwrap();
+        assert_eq!((t.host.as_str(), t.port), ("::1", 9000));
+        // A name is kept as a name: resolving it is connect's job, off the loop.
+        let t = parse_url("ws://localhost:9000?a").unwrap();
+        assert_eq!(
+            (t.host.as_str(), t.authority.as_str(), t.path.as_str()),
+            ("localhost", "localhost:9000", "/?a")
+        );
         for bad in [
             "wss://127.0.0.1/",
             "ftp://x",
             "ws://",
             "ws://user@127.0.0.1/",
             "ws://::1/",
+            "ws://[::1/",
+            "ws://[nope]:80/",
+            "ws://host name/",
+            "ws://127.0.0.1:99999/",
+            "ws://127.0.0.1/a b",
+            "ws://127.0.0.1/a\r\nX: y",
         ] {
             assert!(parse_url(bad).is_err(), "{bad}");
         }
