@@ -63,7 +63,7 @@ for t in "${TARGETS[@]}"; do
     -max_total_time="$SECS" -print_final_stats=1 "${extra[@]}" >"$log" 2>&1
   rc=$?
   took=$(( $(date +%s) - start ))
-  execs=$(awk -F: '/stat::number_of_executed_units/ {gsub(/ /, "", $2); print $2}' "$log" | tail -1)
+  execs=$(awk '/stat::number_of_executed_units/ {print $NF}' "$log" | tail -1)
   corpus=$(ls "corpus/$t" | wc -l)
   if [ $rc -eq 0 ]; then
     line="$t: ${execs:-?} inputs in ${SECS}s of fuzzing (${took}s with the build), corpus $corpus, clean"
