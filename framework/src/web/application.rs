@@ -193,11 +193,13 @@ pub(crate) trait RouteTarget {
 }
 
 /// Proof that handler `H` serves routes with `N` groups: `#[handler]` implements it for the
-/// number of path arguments its methods take, so `routes!` can require it.
+/// number of path arguments its methods take, `#[websocket_handler]` for the number its
+/// `open` takes after `ws` (0 without `open`), so `routes!` can require it. Its message
+/// names both kinds, since the type system cannot tell which one the user meant.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot handle a route with {N} group(s): it needs a `#[handler]` impl whose methods take {N} path argument(s)",
-    label = "not a `#[handler]` type, or its methods take a different number of path arguments",
-    note = "annotate the type's `impl` block with `#[squall::handler]`; each method takes `&mut self`, `cx: &mut Context`, then one argument per group of the pattern"
+    message = "`{Self}` cannot handle a route with {N} group(s): it needs a `#[handler]` impl whose methods take {N} path argument(s), or a `#[websocket_handler]` impl whose `open` takes {N}",
+    label = "not a handler type, or it takes a different number of path arguments",
+    note = "annotate the type's `impl` block with `#[squall::handler]` (each method takes `&mut self`, `cx: &mut Context`, then one argument per group of the pattern) or `#[squall::websocket_handler]` (`open(&mut self, cx: &mut Context, ws: &WebSocket, ..)` takes one argument after `ws` per group; without `open`, the pattern has no group)"
 )]
 pub trait RouteArity<const N: usize>: RequestHandler {}
 
