@@ -26,6 +26,8 @@
 //! A head arriving in pieces is searched only in its new bytes (the caller keeps the offset
 //! searched so far): O(n) for a slow server, never O(n²).
 
+use std::borrow::Cow;
+
 use super::chunked::ChunkedDecoder;
 use super::parse::{parse_content_length, token_list_contains, MAX_HEADERS};
 use super::request::Version;
@@ -170,7 +172,7 @@ fn parse_head(head: &[u8], head_request: bool) -> ResponseScan {
             close |= token_list_contains(value, "close");
             keep_alive_token |= token_list_contains(value, "keep-alive");
         }
-        headers.append(name.to_owned(), text(value));
+        headers.append(name, text(value));
     }
     if chunked && content_length.is_some() {
         return bad("both Content-Length and Transfer-Encoding");
@@ -203,10 +205,10 @@ fn parse_head(head: &[u8], head_request: bool) -> ResponseScan {
 
 /// A field value as text: UTF-8 when it is, else ISO-8859-1 (each byte one character, as
 /// Tornado decodes headers), so no byte is lost.
-fn text(value: &[u8]) -> String {
+fn text(value: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(value) {
-        Ok(s) => s.to_owned(),
-        Err(_) => value.iter().map(|&b| b as char).collect(),
+        Ok(s) => Cow::Borrowed(s),
+        Err(_) => Cow::Owned(value.iter().map(|&b| b as char).collect()),
     }
 }
 

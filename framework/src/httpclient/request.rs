@@ -102,11 +102,7 @@ impl HttpRequest {
     /// the request is sent (CR, LF, NUL and other controls are refused). `Host` and
     /// `User-Agent` replace the client's own; `Content-Length` and `Transfer-Encoding` are the
     /// client's to set from the body.
-    pub fn header(
-        mut self,
-        name: impl Into<Cow<'static, str>>,
-        value: impl Into<Cow<'static, str>>,
-    ) -> HttpRequest {
+    pub fn header(mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> HttpRequest {
         self.headers.append(name, value);
         self
     }

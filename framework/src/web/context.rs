@@ -322,33 +322,56 @@ impl Context {
 
     /// Sets a response header, replacing earlier values.
     ///
+    /// Name and value are any text (`&str` of any lifetime, `&String`, `String`,
+    /// `Cow<str>`): they are copied into a buffer that the context keeps across requests, so
+    /// setting headers allocates nothing once that buffer has grown to fit them.
+    ///
     /// # Errors
     ///
     /// A 500 `HttpError` if the name is not a token or the value holds CR, LF, NUL or another
     /// control character: no response splitting.
-    pub fn set_header(
-        &mut self,
-        name: impl Into<Cow<'static, str>>,
-        value: impl Into<Cow<'static, str>>,
-    ) -> Result<()> {
-        let (name, value) = (name.into(), value.into());
-        Self::checked_header(&name, &value)?;
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::prelude::*;
+    ///
+    /// /// A helper taking borrowed text, as user code does.
+    /// fn allow_origin(cx: &mut Context, origin: &str) -> Result<()> {
+    ///     cx.set_header("Access-Control-Allow-Origin", origin)
+    /// }
+    ///
+    /// #[derive(Clone, Default)]
+    /// struct Page;
+    ///
+    /// #[handler]
+    /// impl Page {
+    ///     fn get(&mut self, cx: &mut Context) -> Result<()> {
+    ///         cx.set_header("Content-Type", "text/plain")?;
+    ///         let id = format!("req-{}", 7);
+    ///         cx.set_header("X-Request-Id", &id)?;
+    ///         allow_origin(cx, "https://app.example")
+    ///     }
+    /// }
+    /// ```
+    #[inline]
+    pub fn set_header(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Result<()> {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        Self::checked_header(name, value)?;
         self.parts.headers.insert(name, value);
         Ok(())
     }
 
-    /// Adds a response header value (for headers that may repeat).
+    /// Adds a response header value (for headers that may repeat), copied as by
+    /// [`set_header`](Context::set_header).
     ///
     /// # Errors
     ///
     /// As [`set_header`](Context::set_header).
-    pub fn add_header(
-        &mut self,
-        name: impl Into<Cow<'static, str>>,
-        value: impl Into<Cow<'static, str>>,
-    ) -> Result<()> {
-        let (name, value) = (name.into(), value.into());
-        Self::checked_header(&name, &value)?;
+    #[inline]
+    pub fn add_header(&mut self, name: impl AsRef<str>, value: impl AsRef<str>) -> Result<()> {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        Self::checked_header(name, value)?;
         self.parts.headers.append(name, value);
         Ok(())
     }
@@ -500,7 +523,7 @@ impl Context {
                 "cannot redirect after the response started",
             ));
         }
-        self.set_header("Location", url.to_owned())?;
+        self.set_header("Location", url)?;
         self.set_status(status);
         self.finish()
     }

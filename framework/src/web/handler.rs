@@ -268,7 +268,7 @@ pub(crate) fn serve<H: RequestHandler>(mut h: H, slot: &mut Option<Context>, all
             cx.set_status(405);
             super::hooks::write_app_error(cx, 405, &e);
         }
-        let _ = cx.set_header("Allow", allow.to_owned());
+        let _ = cx.set_header("Allow", allow);
         let _ = cx.finish();
         return;
     };
