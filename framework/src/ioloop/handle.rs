@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use polling::Poller;
 
+use super::tasks::TaskKey;
 #[cfg(doc)]
 use super::IOLoop;
 use super::SendCallback;
-use crate::task::TaskKey;
 
 /// State shared with other threads through [`IOLoopHandle`].
 pub(crate) struct Shared {

@@ -48,10 +48,11 @@ use std::time::{Duration, Instant};
 
 use polling::{Event, Poller};
 
-use crate::task::{TaskKey, Tasks};
+use tasks::{TaskKey, Tasks};
 
 mod events;
 mod handle;
+pub(crate) mod tasks;
 mod timer;
 mod wait;
 
@@ -572,7 +573,7 @@ impl IOLoop {
             Rc::new(RefCell::new(None));
         let slot = result.clone();
         let l = self.clone();
-        let task = crate::task::CatchUnwind::new(future);
+        let task = tasks::CatchUnwind::new(future);
         self.spawn_local(async move {
             let out = task.await;
             *slot.borrow_mut() = Some(out);
@@ -588,12 +589,12 @@ impl IOLoop {
     }
 
     /// Spawns a future on this loop (see [`crate::task::spawn`]).
-    pub fn spawn<F>(&self, future: F) -> crate::task::JoinHandle<F::Output>
+    pub fn spawn<F>(&self, future: F) -> tasks::JoinHandle<F::Output>
     where
         F: Future + 'static,
         F::Output: 'static,
     {
-        crate::task::spawn_on(self, future)
+        tasks::spawn_on(self, future)
     }
 
     pub(crate) fn spawn_local(&self, future: impl Future<Output = ()> + 'static) -> TaskKey {
