@@ -28,20 +28,18 @@ use super::etag;
 use crate::http1::{Method, MethodKind, Request, Responder};
 use crate::httputil::{same_name, validate_header_name, validate_header_value, HeaderMap};
 
+mod arguments;
+mod conditional;
 mod encoding;
+mod security;
+mod static_url;
+
+pub(crate) use security::now_secs;
+pub use security::{SIGNED_COOKIE_MAX_AGE, XSRF_NAME};
+pub(crate) use static_url::{names_current_version, versioned_url, VersionCache, IMMUTABLE};
 
 pub(crate) use encoding::Encoding;
 use encoding::Plan;
-
-/// Largest number of path groups a route may have.
-pub(crate) const MAX_PATH_ARGS: usize = 16;
-
-/// The spans of a route's groups within the request path (`None`: the group did not match).
-#[derive(Clone, Copy, Default, Debug)]
-pub(crate) struct PathArgs {
-    pub(crate) len: usize,
-    pub(crate) spans: [Option<(u32, u32)>; MAX_PATH_ARGS],
-}
 
 /// The state of a context that is reused across requests: buffers, the path groups and the
 /// lazily filled caches. Boxed and pooled by the application, so building a context and giving
@@ -54,8 +52,8 @@ pub(crate) struct ContextParts {
     /// it was computed from.
     pub(crate) etag: etag::EtagMemo,
     /// The route's groups (`len` 0 between requests: a literal route leaves them so).
-    pub(crate) args: PathArgs,
-    pub(crate) args_cache: super::arguments::ArgsCache,
+    pub(crate) args: super::router::PathArgs,
+    pub(crate) args_cache: arguments::ArgsCache,
     pub(crate) xsrf_cache: Option<crate::web::xsrf::XsrfToken>,
     /// The compressor of a compressed response, while it has one. Kept here, not in the
     /// `Context`, so that giving a context back drops nothing when there is none.
@@ -162,7 +160,7 @@ impl Context {
     }
 
     /// The request and the path groups, for routing the context in place.
-    pub(crate) fn request_and_args(&mut self) -> (&Request, &mut PathArgs) {
+    pub(crate) fn request_and_args(&mut self) -> (&Request, &mut super::router::PathArgs) {
         (&self.request, &mut self.parts.args)
     }
 
@@ -827,4 +825,22 @@ fn sanitize_status(status: u16) -> u16 {
         log::error!("squall: invalid status {status}; sending 500");
         500
     }
+}
+
+/// Tornado's default error page, short and without internal detail (unless `debug`).
+pub(crate) fn default_error_page(cx: &mut Context, status: u16, error: &HttpError) {
+    let reason = crate::escape::xhtml_escape(error.reason()).into_owned();
+    let _ = cx.set_header("Content-Type", "text/html; charset=UTF-8");
+    cx.write(format!(
+        "<html><title>{status}: {reason}</title><body>{status}: {reason}"
+    ));
+    if let Some(m) = error.message() {
+        cx.write(format!("<p>{}</p>", crate::escape::xhtml_escape(m)));
+    }
+    if cx.settings().debug {
+        if let Some(m) = error.detail() {
+            cx.write(format!("<pre>{}</pre>", crate::escape::xhtml_escape(&m)));
+        }
+    }
+    cx.write("</body></html>");
 }

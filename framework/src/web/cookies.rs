@@ -37,45 +37,8 @@ pub use super::signed::{
     CookieSecretsError, MAX_FUTURE_SECS,
 };
 
-/// Compares two byte strings in time that depends only on their lengths.
-///
-/// Returns `false` at once when the lengths differ (the length is not secret: a valid
-/// signature's length is public). Otherwise every byte pair is examined whatever the first
-/// difference, so timing does not reveal how long a matching prefix an attacker has guessed.
-/// The accumulator passes through [`std::hint::black_box`] to keep the optimiser from adding an
-/// early exit; that is best effort, as it is in any Rust code without inline assembly.
-///
-/// # Examples
-///
-/// ```
-/// use squall::web::cookies::constant_time_eq;
-///
-/// assert!(constant_time_eq(b"secret", b"secret"));
-/// assert!(!constant_time_eq(b"secret", b"secreT"));
-/// assert!(!constant_time_eq(b"secret", b"secret!"));
-/// assert!(constant_time_eq(b"", b""));
-/// ```
-pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    let mut diff = 0u8;
-    for (x, y) in a.iter().zip(b) {
-        diff = std::hint::black_box(diff | (x ^ y));
-    }
-    diff == 0
-}
-
-/// Lowercase hex, as Python's `hexdigest()` and `binascii.b2a_hex` write it.
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
-}
+/// The constant-time comparison signatures are checked with (it lives in the crypto module).
+pub use super::crypto::constant_time_eq;
 
 // ---------------------------------------------------------------------------------------------
 // The Cookie request header

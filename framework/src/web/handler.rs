@@ -148,24 +148,6 @@ pub trait RequestHandler: Sized + 'static {
     }
 }
 
-/// Tornado's default error page, short and without internal detail (unless `debug`).
-pub(crate) fn default_error_page(cx: &mut Context, status: u16, error: &HttpError) {
-    let reason = crate::escape::xhtml_escape(error.reason()).into_owned();
-    let _ = cx.set_header("Content-Type", "text/html; charset=UTF-8");
-    cx.write(format!(
-        "<html><title>{status}: {reason}</title><body>{status}: {reason}"
-    ));
-    if let Some(m) = error.message() {
-        cx.write(format!("<p>{}</p>", crate::escape::xhtml_escape(m)));
-    }
-    if cx.settings().debug {
-        if let Some(m) = error.detail() {
-            cx.write(format!("<pre>{}</pre>", crate::escape::xhtml_escape(&m)));
-        }
-    }
-    cx.write("</body></html>");
-}
-
 /// What a handler method may return: `()` or `Result<(), E>` with `E: Into<HttpError>`.
 #[diagnostic::on_unimplemented(
     message = "handler methods and hooks return `Result<()>` (or `()`), not `{Self}`",
@@ -374,7 +356,7 @@ fn fail<H: RequestHandler>(h: &mut H, cx: &mut Context, e: HttpError) {
         log::error!("squall: write_error failed; sending the default error page");
         cx.clear();
         cx.set_status(status);
-        default_error_page(cx, status, &e);
+        super::context::default_error_page(cx, status, &e);
     }
     if !cx.is_finished() {
         let _ = cx.finish();

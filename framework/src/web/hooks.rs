@@ -299,7 +299,7 @@ impl Context {
     ///
     /// Never; `Result` for use as a hook's return value.
     pub fn write_html_error(&mut self, status: u16, error: &HttpError) -> Result<()> {
-        super::handler::default_error_page(self, status, error);
+        super::context::default_error_page(self, status, error);
         Ok(())
     }
 }
@@ -387,7 +387,7 @@ pub(crate) fn write_app_error(cx: &mut Context, status: u16, error: &HttpError) 
         cx.clear();
         cx.set_status(keep);
     }
-    super::handler::default_error_page(cx, status, error);
+    super::context::default_error_page(cx, status, error);
 }
 
 /// `s` as a JSON string literal (quotes included).

@@ -1,23 +1,56 @@
 //! The web layer: what an application sees above HTTP.
 //!
-//! These modules are its pure part: formats and cryptography over plain strings, bytes and
-//! times, with no I/O and no request types, so the `Application` and `Context` can call them
-//! and tests can pin them byte for byte.
+//! ### Who owns what
 //!
-//! - [`cookies`]: the `Cookie` request header, `Set-Cookie` values, Tornado's signed values.
+//! The request's journey, top to bottom:
+//! - `application.rs`: [`Application`] and [`Settings`], the per-application state shared by
+//!   its contexts (pools, the static-version cache, compressors, templates) and the
+//!   [`HttpDelegate`](crate::http1::HttpDelegate) that routes each request and builds its
+//!   context.
+//! - `router.rs`: the routing types, [`Route`], [`RouteSpec`], [`Routes`], [`DefaultHandler`],
+//!   the path groups of a match (`PathArgs`), the compiled table (`Router`: literal routes,
+//!   regexes, the multi-pattern search) and `reverse_url`.
+//! - `handler.rs` + `streaming.rs`: the [`RequestHandler`] lifecycle (XSRF check, `prepare`,
+//!   the method, `on_finish`, errors and panics) and streamed request bodies; `hooks.rs` the
+//!   application-wide [`Hooks`] (current user, before/after, the error page).
+//! - `typed.rs` (query, form and JSON into serde types), `route_name.rs` ([`RouteName`],
+//!   names checked at compile time), `templates` (minijinja, behind the `templates` feature).
+//! - `context.rs`: [`Context`], Tornado's `self` (request accessors, response building,
+//!   `finish`); its children add the methods of one concern each: `context/arguments.rs`
+//!   (query/body arguments, linear and capped), `context/security.rs` (cookies, signed
+//!   cookies, XSRF), `context/conditional.rs` (`check_preconditions`), `context/static_url.rs`
+//!   (versioned URLs and their cache), `context/encoding.rs` (response compression).
+//! - `static_files.rs`: the [`StaticFileHandler`]; `static_fs.rs` its filesystem side (paths
+//!   kept inside the root, regular files only, identity stamps), shared with
+//!   `context/static_url.rs`.
+//! - `error.rs`: [`HttpError`] and [`SetupError`].
+//!
+//! Below them, pure formats and cryptography over plain strings, bytes and times (no I/O, no
+//! request types), pinned byte for byte by their tests:
+//! - [`cookies`]: the `Cookie` request header, `Set-Cookie` values, and (from `signed.rs`)
+//!   Tornado's signed values and the cookie secrets; `secrets.rs` checks the secret at start.
 //! - [`xsrf`]: Tornado's version-2 (masked) XSRF tokens.
+//! - `crypto.rs`: the one home of constant-time comparison and HMAC-SHA256, used by signed
+//!   values, XSRF tokens and cookies.
 //! - [`etag`]: ETags and `If-None-Match` / `If-Match` evaluation.
+//! - `compression.rs`: the rules of `Settings::compress_response` (negotiation, eligibility,
+//!   coded ETags, the compressor pool); the [`Context`] applies them.
 //!
-//! `compression.rs` holds the rules of `Settings::compress_response` (negotiation,
-//! eligibility, coded ETags, the compressor pool); the [`Context`] applies them.
+//! ### Dependencies
 //!
-//! `static_files.rs` holds the [`StaticFileHandler`]; `static_url.rs`, [`Context::static_url`].
+//! The pure modules import none of the journey's. Within the journey, one knot is there by
+//! construction and is the only import cycle of this folder: [`Settings`] holds the
+//! [`DefaultHandler`] and a [`Route`] holds its handler factory, both of which serve a
+//! [`Context`], while a `Context` reads its application's settings and stores the route's
+//! `PathArgs`: `application`, `router`, `handler`, `streaming`, `context` (and
+//! `static_files`, the one handler the application adds itself) refer to one another.
+//! Everything else points one way.
 
 mod application;
-mod arguments;
 mod compression;
 mod context;
 pub mod cookies;
+mod crypto;
 mod error;
 pub mod etag;
 mod handler;
@@ -25,27 +58,25 @@ mod hooks;
 mod route_name;
 mod router;
 mod secrets;
-mod security;
 mod signed;
 mod static_files;
-mod static_url;
+mod static_fs;
 mod streaming;
 #[cfg(feature = "templates")]
 pub mod templates;
 mod typed;
 pub mod xsrf;
 
-pub use application::{
-    Application, DefaultHandler, Route, RouteArity, RouteSpec, Routes, Settings,
-};
+pub use application::{Application, Settings};
 pub use compression::CompressionOptions;
 pub use context::Context;
+pub use context::{SIGNED_COOKIE_MAX_AGE, XSRF_NAME};
 pub use error::{HttpError, Result, SetupError, SetupErrorKind};
 pub use handler::{IntoHandlerResult, PathArg, RequestHandler};
 pub use hooks::Hooks;
 pub use route_name::RouteName;
+pub use router::{DefaultHandler, Route, RouteArity, RouteSpec, Routes};
 pub use secrets::RECOMMENDED_SECRET_LEN;
-pub use security::{SIGNED_COOKIE_MAX_AGE, XSRF_NAME};
 pub use static_files::StaticFileHandler;
 
 #[doc(hidden)]

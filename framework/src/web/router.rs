@@ -9,12 +9,255 @@
 //! few regex routes or by one multi-pattern search for many.
 
 use std::cell::RefCell;
+use std::fmt;
+use std::rc::Rc;
 
 use regex::Regex;
 
-use super::application::Route;
-use super::context::{PathArgs, MAX_PATH_ARGS};
+use super::application::AppInner;
+use super::context::Context;
 use super::error::{SetupError, SetupErrorKind};
+use super::handler::{allow_header, serve, RequestHandler};
+use crate::http1::{BodyMode, Request};
+
+/// Largest number of path groups a route may have.
+pub(crate) const MAX_PATH_ARGS: usize = 16;
+
+/// The spans of a route's groups within the request path (`None`: the group did not match).
+#[derive(Clone, Copy, Default, Debug)]
+pub(crate) struct PathArgs {
+    pub(crate) len: usize,
+    pub(crate) spans: [Option<(u32, u32)>; MAX_PATH_ARGS],
+}
+
+/// Serves one matched request: the type-erased face of a handler type.
+pub(crate) trait RouteTarget {
+    /// Builds a handler and runs the request through it. The context stays in the caller's
+    /// slot (a sync handler works on it in place, no move of the whole context per request);
+    /// an async handler takes it out.
+    fn serve(&self, cx: &mut Option<Context>);
+    /// Whether the handler streams request bodies (`stream_request_body`).
+    fn streams_body(&self) -> bool {
+        false
+    }
+    /// Whether an anonymous GET or HEAD is redirected to the login URL (an `#[authenticated]`
+    /// `get` or `head`).
+    fn redirects_to_login(&self) -> bool {
+        false
+    }
+    /// Builds a body sink for a streamed request.
+    fn body_sink(&self, _app: &Rc<AppInner>, _request: &Request, _args: PathArgs) -> BodyMode {
+        BodyMode::Buffer
+    }
+}
+
+/// Proof that handler `H` serves routes with `N` groups: `#[handler]` implements it for the
+/// number of path arguments its methods take, `#[websocket_handler]` for the number its
+/// `open` takes after `ws` (0 without `open`), so `routes!` can require it. Its message
+/// names both kinds, since the type system cannot tell which one the user meant.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot handle a route with {N} group(s): it needs a `#[handler]` impl whose methods take {N} path argument(s), or a `#[websocket_handler]` impl whose `open` takes {N}",
+    label = "not a handler type, or it takes a different number of path arguments",
+    note = "annotate the type's `impl` block with `#[squall::handler]` (each method takes `&mut self`, `cx: &mut Context`, then one argument per group of the pattern) or `#[squall::websocket_handler]` (`open(&mut self, cx: &mut Context, ws: &WebSocket, ..)` takes one argument after `ws` per group; without `open`, the pattern has no group)"
+)]
+pub trait RouteArity<const N: usize>: RequestHandler {}
+
+/// Builds a handler per request.
+trait Make<H> {
+    fn make(&self) -> H;
+}
+
+/// Builds handlers with `Default` (a route written with a type path).
+struct ByDefault;
+
+impl<H: Default> Make<H> for ByDefault {
+    fn make(&self) -> H {
+        H::default()
+    }
+}
+
+/// Builds handlers by cloning a template (a route written with a value).
+struct ByClone<H>(H);
+
+impl<H: Clone> Make<H> for ByClone<H> {
+    fn make(&self) -> H {
+        self.0.clone()
+    }
+}
+
+/// The route target of handler type `H`.
+struct Factory<H, M> {
+    make: M,
+    allow: String,
+    _h: std::marker::PhantomData<fn() -> H>,
+}
+
+impl<H: RequestHandler, M: Make<H>> Factory<H, M> {
+    fn new(make: M) -> Self {
+        Factory {
+            make,
+            allow: allow_header(H::METHODS),
+            _h: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<H: RequestHandler, M: Make<H>> RouteTarget for Factory<H, M> {
+    fn serve(&self, slot: &mut Option<Context>) {
+        let Some(cx) = slot.as_mut() else {
+            return;
+        };
+        // A streamed body already built the handler (and fed it the body).
+        let streamed = if H::STREAM_REQUEST_BODY {
+            super::streaming::take_handler::<H>(cx.request_mut())
+        } else {
+            None
+        };
+        let h = streamed.unwrap_or_else(|| self.make.make());
+        serve(h, slot, &self.allow);
+    }
+
+    fn streams_body(&self) -> bool {
+        H::STREAM_REQUEST_BODY
+    }
+
+    fn redirects_to_login(&self) -> bool {
+        H::__authenticated(crate::http1::MethodKind::Get)
+            || H::__authenticated(crate::http1::MethodKind::Head)
+    }
+
+    fn body_sink(&self, app: &Rc<AppInner>, request: &Request, args: PathArgs) -> BodyMode {
+        super::streaming::body_sink(self.make.make(), app, request, args)
+    }
+}
+
+/// One entry of the routing table, as `routes!` writes it.
+pub struct Route {
+    pub(super) pattern: &'static str,
+    pub(super) literal: Option<&'static str>,
+    pub(super) name: Option<&'static str>,
+    /// Literal pieces around the groups, for `reverse_url` (None: not reversible).
+    pub(super) reverse: Option<&'static [&'static str]>,
+    groups: usize,
+    /// Added by the application from its settings (the static route), not by the user.
+    pub(super) builtin: bool,
+    pub(super) target: Rc<dyn RouteTarget>,
+}
+
+impl fmt::Debug for Route {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Route")
+            .field("pattern", &self.pattern)
+            .field("name", &self.name)
+            .field("literal", &self.literal.is_some())
+            .finish()
+    }
+}
+
+impl Route {
+    /// A route whose handlers are built with `Default` (what `routes!` emits for a type path).
+    #[doc(hidden)]
+    pub fn with_default<H: RouteArity<N> + Default, const N: usize>(spec: RouteSpec) -> Route {
+        Route::build(spec, Rc::new(Factory::<H, _>::new(ByDefault)))
+    }
+
+    /// A route whose handlers are clones of `template` (what `routes!` emits for a value).
+    #[doc(hidden)]
+    pub fn with_template<H: RouteArity<N> + Clone, const N: usize>(
+        spec: RouteSpec,
+        template: H,
+    ) -> Route {
+        Route::build(spec, Rc::new(Factory::<H, _>::new(ByClone(template))))
+    }
+
+    fn build(spec: RouteSpec, target: Rc<dyn RouteTarget>) -> Route {
+        Route {
+            pattern: spec.pattern,
+            literal: spec.literal,
+            name: spec.name,
+            reverse: spec.reverse,
+            groups: spec.groups,
+            builtin: false,
+            target,
+        }
+    }
+
+    /// The pattern as written.
+    pub fn pattern(&self) -> &'static str {
+        self.pattern
+    }
+
+    /// The route's name, if it has one.
+    pub fn name(&self) -> Option<&'static str> {
+        self.name
+    }
+}
+
+/// What `routes!` knows about a route at compile time.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy)]
+pub struct RouteSpec {
+    pub pattern: &'static str,
+    pub literal: Option<&'static str>,
+    pub name: Option<&'static str>,
+    pub reverse: Option<&'static [&'static str]>,
+    pub groups: usize,
+}
+
+/// A routing table: what `routes![...]` evaluates to.
+#[derive(Debug, Default)]
+pub struct Routes(pub(crate) Vec<Route>);
+
+impl Routes {
+    /// An empty table.
+    pub fn new() -> Routes {
+        Routes(Vec::new())
+    }
+
+    #[doc(hidden)]
+    pub fn from_vec(routes: Vec<Route>) -> Routes {
+        Routes(routes)
+    }
+
+    /// Appends a route (used by `routes!`; also to add routes in code).
+    pub fn push(&mut self, route: Route) {
+        self.0.push(route);
+    }
+
+    /// Number of routes.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// The handler for unmatched requests, set in [`Settings::default_handler`](super::Settings::default_handler).
+#[derive(Clone)]
+pub struct DefaultHandler(pub(super) Rc<dyn RouteTarget>);
+
+impl fmt::Debug for DefaultHandler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DefaultHandler(..)")
+    }
+}
+
+impl DefaultHandler {
+    /// Serves unmatched requests with clones of `handler` (its methods take no path arguments).
+    pub fn new<H: RouteArity<0> + Clone>(handler: H) -> DefaultHandler {
+        DefaultHandler(Rc::new(Factory::<H, _>::new(ByClone(handler))))
+    }
+}
+
+/// What `reverse_url` escapes in an argument: all but unreserved characters.
+const PATH_ARG: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
 
 /// Regex routes tried one by one up to this many; beyond, a `RegexSet` answers first.
 const LINEAR_REGEX_LIMIT: usize = 4;
@@ -134,6 +377,46 @@ impl Router {
             }
             None => literal,
         }
+    }
+
+    /// The URL of the route named `name` with `args` (percent-encoded) in its groups.
+    pub(super) fn reverse(
+        &self,
+        name: &str,
+        args: &[&dyn fmt::Display],
+    ) -> Result<String, SetupError> {
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.name == Some(name))
+            .ok_or_else(|| {
+                SetupError::new(SetupErrorKind::Route, format!("no route named {name:?}"))
+            })?;
+        let pieces = route.reverse.ok_or_else(|| {
+            SetupError::new(
+                SetupErrorKind::Route,
+                format!("route {name:?} is not reversible"),
+            )
+        })?;
+        if args.len() != route.groups {
+            return Err(SetupError::new(
+                SetupErrorKind::Route,
+                format!(
+                    "route {name:?} takes {} arguments, got {}",
+                    route.groups,
+                    args.len()
+                ),
+            ));
+        }
+        let mut out = String::from(pieces[0]);
+        for (arg, piece) in args.iter().zip(&pieces[1..]) {
+            // Each argument fills one path group: escape everything but RFC 3986's unreserved
+            // characters (`/` included, so the URL routes back to the same groups).
+            let text = arg.to_string();
+            out.extend(percent_encoding::utf8_percent_encode(&text, PATH_ARG));
+            out.push_str(piece);
+        }
+        Ok(out)
     }
 
     fn captures(&self, i: usize, path: &str, args: &mut PathArgs) {

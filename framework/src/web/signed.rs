@@ -4,14 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use super::crypto::{constant_time_eq, hmac_key, hmac_sha256_hex, HmacSha256};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use hmac::{Hmac, Mac};
-use sha2::Sha256;
-
-use super::cookies::{constant_time_eq, hex_lower};
-
-type HmacSha256 = Hmac<Sha256>;
 
 /// Seconds in a day, for `max_age_days`.
 const DAY_SECS: f64 = 86_400.0;
@@ -116,11 +111,6 @@ impl From<CookieSecretsError> for std::io::Error {
     }
 }
 
-fn keyed(secret: &[u8]) -> HmacSha256 {
-    // HMAC hashes keys longer than a block and pads shorter ones: every length is accepted.
-    <HmacSha256 as Mac>::new_from_slice(secret).expect("HMAC accepts keys of any length")
-}
-
 impl CookieSecrets {
     /// One secret, without key versions (Tornado's `cookie_secret = "..."`). Values are signed
     /// with key version `0`.
@@ -140,7 +130,7 @@ impl CookieSecrets {
     /// ```
     pub fn single(secret: impl AsRef<[u8]>) -> CookieSecrets {
         CookieSecrets {
-            keys: Keys::Single(keyed(secret.as_ref())),
+            keys: Keys::Single(hmac_key(secret.as_ref())),
             shortest: secret.as_ref().len(),
         }
     }
@@ -176,7 +166,7 @@ impl CookieSecrets {
                 return Err(CookieSecretsError::EmptyKey(version));
             }
             shortest = shortest.min(secret.as_ref().len());
-            if keys.insert(version, keyed(secret.as_ref())).is_some() {
+            if keys.insert(version, hmac_key(secret.as_ref())).is_some() {
                 return Err(CookieSecretsError::DuplicateVersion(version));
             }
         }
@@ -249,12 +239,6 @@ impl fmt::Debug for CookieSecrets {
     }
 }
 
-fn signature_hex(mac: &HmacSha256, signed_part: &[u8]) -> String {
-    let mut mac = mac.clone();
-    mac.update(signed_part);
-    hex_lower(&mac.finalize().into_bytes())
-}
-
 fn push_field(out: &mut String, field: &str) {
     out.push_str(&field.len().to_string());
     out.push(':');
@@ -296,7 +280,7 @@ pub fn create_signed_value(
     push_field(&mut out, &timestamp.to_string());
     push_field(&mut out, name);
     push_field(&mut out, &encoded);
-    let signature = signature_hex(mac, out.as_bytes());
+    let signature = hmac_sha256_hex(mac, out.as_bytes());
     out.push_str(&signature);
     out
 }
@@ -341,7 +325,7 @@ pub fn decode_signed_value(
 ) -> Option<Vec<u8>> {
     let fields = V2Fields::parse(signed.as_bytes())?;
     let mac = secrets.verifying_key(fields.key_version)?;
-    let expected = signature_hex(mac, fields.signed_part);
+    let expected = hmac_sha256_hex(mac, fields.signed_part);
     if !constant_time_eq(fields.signature, expected.as_bytes()) {
         return None;
     }
@@ -455,8 +439,6 @@ mod tests {
     fn decode(signed: &str) -> Option<Vec<u8>> {
         decode_signed_value(&secrets(), "key", signed, 31.0, PRESENT)
     }
-
-    // --- constant_time_eq ---
 
     #[test]
     fn tornado_vector_produced() {
@@ -716,19 +698,19 @@ mod tests {
     #[test]
     fn well_signed_but_bad_inner_fields_rejected() {
         // Signed with the right key, yet the timestamp or base64 is not acceptable.
-        let mac = keyed(SECRET.as_bytes());
+        let mac = hmac_key(SECRET.as_bytes());
         for prefix in [
             "2|1:0|10:13000000x0|3:key|8:dmFsdWU=|",
             "2|1:0|0:|3:key|8:dmFsdWU=|",
             "2|1:0|10:1300000000|3:key|8:dmFsdWU*|",
             "2|1:0|10:1300000000|3:key|7:dmFsdWU|",
         ] {
-            let signed = format!("{prefix}{}", signature_hex(&mac, prefix.as_bytes()));
+            let signed = format!("{prefix}{}", hmac_sha256_hex(&mac, prefix.as_bytes()));
             assert_eq!(decode(&signed), None, "{signed}");
         }
         // Leading zeros in the timestamp are accepted, as Python's int() does.
         let prefix = "2|1:0|11:01300000000|3:key|8:dmFsdWU=|";
-        let signed = format!("{prefix}{}", signature_hex(&mac, prefix.as_bytes()));
+        let signed = format!("{prefix}{}", hmac_sha256_hex(&mac, prefix.as_bytes()));
         assert_eq!(decode(&signed), Some(b"value".to_vec()));
     }
 }

@@ -11,8 +11,8 @@ use std::any::Any;
 use std::rc::Rc;
 
 use super::application::AppInner;
-use super::context::PathArgs;
 use super::handler::RequestHandler;
+use super::router::PathArgs;
 use crate::http1::{BodyMode, BodySink, Request};
 
 /// The sink a streaming handler's body goes to; holds the handler until the body ends.

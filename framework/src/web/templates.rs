@@ -43,8 +43,8 @@ use minijinja::value::{merge_maps, Rest};
 use minijinja::{AutoEscape, Environment, Value};
 
 use super::context::Context;
+use super::context::{versioned_url, VersionCache};
 use super::error::{HttpError, Result, SetupError as Error, SetupErrorKind as ErrorKind};
-use super::static_url::{versioned_url, VersionCache};
 use super::xsrf::{form_html, XsrfToken};
 
 pub use minijinja::context;
@@ -344,7 +344,7 @@ impl XsrfState {
         let token = match &self.token {
             Some(t) => t,
             None => {
-                let now = super::security::now_secs();
+                let now = super::context::now_secs();
                 let t = XsrfToken::generate(now)
                     .map_err(|e| template_error(format!("no randomness for XSRF: {e}")))?;
                 self.fresh = true;

@@ -23,7 +23,7 @@
 
 use std::fmt;
 
-use super::cookies::{constant_time_eq, hex_lower};
+use super::crypto::{constant_time_eq, hex_lower};
 
 /// A raw XSRF token and the time it was made.
 ///

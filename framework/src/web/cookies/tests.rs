@@ -3,23 +3,6 @@
 use super::*;
 use std::time::Duration;
 
-#[test]
-fn constant_time_eq_cases() {
-    assert!(constant_time_eq(b"", b""));
-    assert!(constant_time_eq(b"abc", b"abc"));
-    assert!(!constant_time_eq(b"abc", b"abd"));
-    assert!(!constant_time_eq(b"abc", b"bbc"));
-    assert!(!constant_time_eq(b"abc", b"ab"));
-    assert!(!constant_time_eq(b"", b"a"));
-    assert!(!constant_time_eq(&[0xff; 32], &[0x00; 32]));
-}
-
-#[test]
-fn hex_lower_matches_python() {
-    assert_eq!(hex_lower(&[0x00, 0x0f, 0xa0, 0xff]), "000fa0ff");
-    assert_eq!(hex_lower(&[]), "");
-}
-
 // --- parse_cookies ---
 
 #[test]

@@ -24,12 +24,12 @@ use std::borrow::Cow;
 use std::cell::OnceCell;
 
 use self::index::ArgIndex;
-use super::context::Context;
-use super::error::{HttpError, Result};
+use super::Context;
 use crate::httputil::{
     decode_form_text, form_field_at, form_fields, multipart_boundary, parse_header_params,
     parse_multipart_limited, LimitedError, Multipart, UploadedFile,
 };
+use crate::web::error::{HttpError, Result};
 
 /// Why a source's arguments cannot be read.
 #[derive(Debug)]

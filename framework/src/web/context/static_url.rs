@@ -13,9 +13,9 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use super::context::Context;
-use super::error::{HttpError, Result};
-use super::static_files::{
+use super::Context;
+use crate::web::error::{HttpError, Result};
+use crate::web::static_fs::{
     canonical_inside, canonical_root, open_regular, relative_path, FileStamp, CHUNK,
 };
 
@@ -23,7 +23,7 @@ use super::static_files::{
 const VERSION_LEN: usize = 12;
 
 /// `Cache-Control` of a request whose `v` names the current content.
-pub(super) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+pub(crate) const IMMUTABLE: &str = "public, max-age=31536000, immutable";
 
 /// What a path segment of a static URL keeps unescaped: RFC 3986's unreserved characters.
 const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
@@ -35,7 +35,7 @@ const SEGMENT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
 /// Whether the request carries a `v` that names the content of `file` (opened from the
 /// canonical `path`, with `stamp`). A file that cannot be hashed is logged and gets no long
 /// cache: the request itself can still be served.
-pub(super) async fn names_current_version(
+pub(crate) async fn names_current_version(
     cx: &Context,
     path: &Path,
     file: &File,

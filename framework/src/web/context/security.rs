@@ -17,12 +17,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::context::Context;
-use super::cookies::{
+use super::Context;
+use crate::web::cookies::{
     create_signed_value, decode_signed_value, parse_cookies, Cookie, CookieSecrets, SameSite,
 };
-use super::error::{HttpError, Result};
-use super::xsrf::{form_html, tokens_match, XsrfToken};
+use crate::web::error::{HttpError, Result};
+use crate::web::xsrf::{form_html, tokens_match, XsrfToken};
 
 /// Name of the XSRF cookie and form field.
 pub const XSRF_NAME: &str = "_xsrf";
@@ -176,7 +176,7 @@ impl Context {
     /// The bytes of signed cookie `name` if its signature is valid and it was signed at most
     /// `max_age` ago ([`SIGNED_COOKIE_MAX_AGE`] is the usual value): for values that are not
     /// UTF-8, signed by Tornado or with
-    /// [`create_signed_value`](super::cookies::create_signed_value).
+    /// [`create_signed_value`](crate::web::cookies::create_signed_value).
     pub fn signed_cookie_bytes(&self, name: &str, max_age: Duration) -> Option<Vec<u8>> {
         let secrets = self.secrets().ok()?;
         let raw = self.cookie(name)?;
