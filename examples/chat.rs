@@ -108,10 +108,8 @@ impl Room {
     fn close(&self) {
         self.closing.set(true);
         self.cond.notify_all();
-        // WebSockets are told the server is going away (1001); their pages reconnect.
-        for ws in self.sockets.borrow().iter() {
-            ws.close(Some(1001), "server shutting down");
-        }
+        // (The framework itself tells the WebSockets that the server is going away, with a
+        // Close 1001; their pages reconnect.)
     }
 }
 

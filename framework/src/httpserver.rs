@@ -17,8 +17,11 @@
 //! 2. closes idle keep-alive connections at once;
 //! 3. lets requests in flight finish: their responses say `Connection: close` (if their head
 //!    was not written yet) and the connection closes once the response is sent;
-//! 4. after [`HttpServerOptions::shutdown_grace`] (30 s by default), closes whatever is left;
-//! 5. completes the [`ShutdownFuture`]: `serve_until_shutdown` then returns, and a `main` that
+//! 4. sends every open WebSocket a Close `1001` (going away, reason "server shutting down"),
+//!    whatever its handler, and waits for the closing handshakes: each connection closes at
+//!    the client's Close, or 5 s after it was sent;
+//! 5. after [`HttpServerOptions::shutdown_grace`] (30 s by default), closes whatever is left;
+//! 6. completes the [`ShutdownFuture`]: `serve_until_shutdown` then returns, and a `main` that
 //!    returns next exits with status 0.
 //!
 //! Shutting down is idempotent: a second signal does not cut the grace period short (a process
@@ -259,27 +262,36 @@ impl HttpServer {
         self.inner.core.busy_count()
     }
 
+    /// Open WebSocket connections (upgraded from this server's HTTP connections, and no
+    /// longer counted by [`connection_count`](HttpServer::connection_count)): a graceful
+    /// shutdown closes them with `1001` and waits for them.
+    pub fn websocket_count(&self) -> usize {
+        self.inner.core.upgraded_count()
+    }
+
     /// Stops accepting new connections (open ones are served on).
     pub fn stop(&self) {
         self.inner.tcp.stop();
     }
 
     /// Stops accepting, closes idle connections now and busy ones once their current response
-    /// is sent (requests already received on them are still answered). Unlike
+    /// is sent (requests already received on them are still answered), and sends open
+    /// WebSockets a Close `1001`. Unlike
     /// [`shutdown`](HttpServer::shutdown) there is no grace period and nothing to wait for.
     pub fn drain(&self) {
         self.inner.tcp.stop();
         self.inner.core.drain();
     }
 
-    /// Closes every open connection at once.
+    /// Closes every open connection at once, WebSockets too.
     pub fn close_all_connections(&self) {
         self.inner.core.close_all();
     }
 
     /// Starts a graceful shutdown (see the [module docs](self)) and returns a future that
     /// completes once every connection is closed: when the last in-flight request has been
-    /// answered, or when [`HttpServerOptions::shutdown_grace`] has passed, whichever is first.
+    /// answered and the last WebSocket has closed, or when
+    /// [`HttpServerOptions::shutdown_grace`] has passed, whichever is first.
     /// The shutdown proceeds whether or not the future is awaited; calling this again only
     /// returns another future for the same shutdown.
     ///
@@ -304,9 +316,11 @@ impl HttpServer {
             inner.state.set(State::Draining);
             let grace = inner.core.options.shutdown_grace;
             log::info!(
-                "squall: shutting down: {} connection(s) open, {} busy, grace period {grace:?}",
+                "squall: shutting down: {} connection(s) open, {} busy, {} WebSocket(s), \
+                 grace period {grace:?}",
                 inner.core.connection_count(),
-                inner.core.busy_count()
+                inner.core.busy_count(),
+                inner.core.upgraded_count()
             );
             inner.tcp.stop();
             let io_loop = inner.tcp.io_loop().clone();
@@ -314,7 +328,7 @@ impl HttpServer {
             let t = io_loop.call_later(grace, move || {
                 if let Some(inner) = weak.upgrade() {
                     inner.grace_timer.set(None);
-                    let n = inner.core.connection_count();
+                    let n = inner.core.connection_count() + inner.core.upgraded_count();
                     if n > 0 {
                         log::warn!("squall: grace period over, closing {n} connection(s)");
                     }

@@ -43,7 +43,9 @@
 //! [`Responder::upgrade`] answers `101 Switching Protocols` and moves the connection to
 //! `Upgraded` ([`hand_off`](Conn::hand_off)): the connection detaches itself from the stream
 //! (no more HTTP parsing, no HTTP timer, no close callback), leaves the server's registry (a
-//! graceful shutdown no longer waits for it), and the [`IOStream`] is returned to the caller
+//! graceful shutdown no longer waits for it, unless the new protocol registers through a
+//! [`ShutdownWatch`](super::ShutdownWatch), as a WebSocket does), and the [`IOStream`] is
+//! returned to the caller
 //! with the 101 head flushed and every byte the client sent after the request head still in
 //! its read buffer, unparsed.
 
@@ -468,6 +470,13 @@ impl Conn {
     #[inline]
     pub(super) fn server(&self) -> &ServerCore {
         &self.server
+    }
+
+    /// Where a protocol this connection is upgraded to joins the server's shutdown.
+    pub(super) fn shutdown_watch(&self) -> super::ShutdownWatch {
+        super::ShutdownWatch {
+            server: Rc::downgrade(&self.server),
+        }
     }
 
     /// Runs `f` if the connection closes before the current response is finished.

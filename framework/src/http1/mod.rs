@@ -73,6 +73,7 @@ mod response_parse;
 mod server;
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod simd;
+mod upgraded;
 mod wire;
 
 /// Fuzzing entry points for `framework/fuzz`: **not part of the API** (hidden, no stability
@@ -88,6 +89,7 @@ pub use request::{BodySink, ExtensionMethod, Method, Request, RequestBuilder, Ve
 pub use response::{Responder, ResponseError};
 pub(crate) use server::ServerCore;
 pub use server::{BodyMode, HttpDelegate, HttpServerOptions};
+pub(crate) use upgraded::{ShutdownWatch, UpgradeGuard, Upgraded};
 pub use wire::reason_phrase;
 
 pub(crate) use parse::MAX_HEADERS;

@@ -578,6 +578,12 @@ impl Responder {
         self.conn.stream()
     }
 
+    /// Where the protocol this response upgrades to joins the server's graceful shutdown (take
+    /// it before [`upgrade`](Responder::upgrade), which consumes the responder).
+    pub(crate) fn shutdown_watch(&self) -> super::ShutdownWatch {
+        self.conn.shutdown_watch()
+    }
+
     fn fail_midway(&mut self, why: &str) {
         self.done = true;
         log::error!("squall: {why}; closing the connection");

@@ -1,5 +1,6 @@
 //! What every connection of one server shares: the delegate, the options, the request pool,
-//! the Date cache and the registry of open connections (for graceful shutdown).
+//! the Date cache and the registries of open connections, HTTP and upgraded (for graceful
+//! shutdown; see `upgraded.rs` for the upgraded ones).
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -8,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use super::access_log::AccessLog;
 use super::request::RequestPool;
+use super::upgraded::UpgradedSet;
 use super::wire::DateCache;
 use super::{BodySink, Conn, Request, Responder};
 
@@ -146,9 +148,11 @@ pub(crate) struct ServerCore {
     /// Recycled access-log entries (see `access_log`).
     pub(super) access: AccessLog,
     pub(super) conns: RefCell<Vec<Weak<Conn>>>,
+    /// Upgraded connections (WebSockets) that take part in a graceful shutdown.
+    pub(super) upgraded: RefCell<UpgradedSet>,
     /// Set during graceful shutdown: finish in-flight requests, then close.
     pub(crate) draining: Cell<bool>,
-    /// Called once, while draining, when the last connection has closed.
+    /// Called once, while draining, when the last connection (HTTP or upgraded) has closed.
     on_empty: RefCell<Option<Box<dyn FnOnce()>>>,
 }
 
@@ -161,6 +165,7 @@ impl ServerCore {
             date: RefCell::new(DateCache::default()),
             access: AccessLog::default(),
             conns: RefCell::new(Vec::new()),
+            upgraded: RefCell::new(UpgradedSet::default()),
             draining: Cell::new(false),
             on_empty: RefCell::new(None),
         })
@@ -169,6 +174,11 @@ impl ServerCore {
     /// Number of open connections.
     pub(crate) fn connection_count(&self) -> usize {
         self.conns.borrow().len()
+    }
+
+    /// Number of open upgraded connections that take part in a graceful shutdown.
+    pub(crate) fn upgraded_count(&self) -> usize {
+        self.upgraded.borrow().len()
     }
 
     /// Number of connections with a request in flight.
@@ -182,12 +192,20 @@ impl ServerCore {
     }
 
     /// Starts a graceful shutdown: idle connections close now, busy ones after their current
-    /// response (which says `Connection: close` if its head is not written yet).
+    /// response (which says `Connection: close` if its head is not written yet); upgraded
+    /// ones start their closing handshake (a WebSocket's Close 1001).
     pub(crate) fn drain(&self) {
-        self.draining.set(true);
+        let first = !self.draining.replace(true);
         let conns = self.live_conns();
         for c in conns {
             c.drain();
+        }
+        if first {
+            // (Registered later, a connection is told at registration.)
+            let upgraded = self.upgraded.borrow().live();
+            for u in upgraded {
+                u.going_away();
+            }
         }
         self.check_empty();
     }
@@ -199,7 +217,10 @@ impl ServerCore {
     }
 
     pub(super) fn check_empty(&self) {
-        if !self.draining.get() || !self.conns.borrow().is_empty() {
+        if !self.draining.get()
+            || !self.conns.borrow().is_empty()
+            || self.upgraded.borrow().len() > 0
+        {
             return;
         }
         let f = self.on_empty.borrow_mut().take();
@@ -217,11 +238,15 @@ impl ServerCore {
             .collect()
     }
 
-    /// Closes every connection at once.
+    /// Closes every connection at once, upgraded ones too.
     pub(crate) fn close_all(&self) {
         let conns = self.live_conns();
         for c in conns {
             c.close();
+        }
+        let upgraded = self.upgraded.borrow().live();
+        for u in upgraded {
+            u.close_now();
         }
     }
 }

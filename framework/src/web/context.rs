@@ -789,11 +789,12 @@ impl Context {
     }
 
     /// Answers `101 Switching Protocols` with `headers` and hands the stream over (see
-    /// [`Responder::upgrade`]); the context is finished.
+    /// [`Responder::upgrade`]), with where the new protocol joins the server's graceful
+    /// shutdown; the context is finished.
     pub(crate) fn upgrade(
         &mut self,
         headers: &[(&str, &str)],
-    ) -> Result<crate::iostream::IOStream> {
+    ) -> Result<(crate::iostream::IOStream, crate::http1::ShutdownWatch)> {
         if self.finished || self.head_sent {
             return Err(HttpError::internal("upgrade after the response started"));
         }
@@ -802,7 +803,8 @@ impl Context {
             .responder
             .take()
             .ok_or_else(|| HttpError::internal("no connection"))?;
-        Ok(res.upgrade(headers.iter().copied())?)
+        let watch = res.shutdown_watch();
+        Ok((res.upgrade(headers.iter().copied())?, watch))
     }
 }
 

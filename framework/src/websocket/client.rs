@@ -432,7 +432,7 @@ pub async fn websocket_connect_with(
         inflater,
         Some(stream.io_loop().clone()),
     );
-    Conn::start(ws.clone(), ClientHooks(inbox.clone()), reader);
+    Conn::start(ws.clone(), ClientHooks(inbox.clone()), reader, None);
     Ok(WebSocketClientConnection { ws, inbox })
 }
 

@@ -20,6 +20,16 @@
 //! stops). Output written from elsewhere (a broadcast) is bounded by `max_write_buffer`: a
 //! connection past it is closed. [`WebSocket::buffered_amount`] and
 //! [`WebSocket::drained`] let a writer pace itself.
+//!
+//! ### The server's shutdown
+//!
+//! A server-side connection registers with its HTTP server (an [`Upgraded`] connection, see
+//! `http1/upgraded.rs`) and keeps the registration until its stream closes. When the server
+//! starts a graceful shutdown, every registered connection sends a Close `1001` ("server
+//! shutting down") and closes as for any Close it sends: at the peer's Close, or after
+//! [`CLOSE_TIMEOUT`]; the shutdown completes once all are closed (or when its grace period
+//! ends, which closes what is left). Handlers need not do anything; their `on_close` runs with
+//! the peer's answer.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -31,6 +41,7 @@ use std::time::{Duration, Instant};
 use super::frame::{OP_PING, OP_PONG};
 use super::message::{Message, WebSocketClosed};
 use super::protocol::{valid_close_code, Event, Reader, Step, Writer};
+use crate::http1::{ShutdownWatch, UpgradeGuard, Upgraded};
 use crate::ioloop::Timeout;
 use crate::iostream::{IOStream, StreamProtocol};
 
@@ -40,6 +51,8 @@ pub(crate) const HIGH_WATER: usize = 64 * 1024;
 pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long input is drained after our last frame before the stream is closed anyway.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(2);
+/// The Close a server's connections get when it shuts down (RFC 6455 §7.4.1: going away).
+const GOING_AWAY: (u16, &str) = (1001, "server shutting down");
 
 /// A boxed future of an async hook.
 pub(crate) type HookFuture = Pin<Box<dyn Future<Output = ()>>>;
@@ -372,6 +385,8 @@ pub(crate) struct Conn<K: Hooks> {
     /// The stream closed while `busy`: `on_close` runs when the hook completes.
     close_pending: Cell<bool>,
     closed: Cell<bool>,
+    /// The server-side connection's place in its server's shutdown (dropped at close).
+    guard: RefCell<Option<UpgradeGuard>>,
     this: Weak<Conn<K>>,
 }
 
@@ -392,8 +407,14 @@ enum Flow {
 }
 
 impl<K: Hooks> Conn<K> {
-    /// Attaches a connection to `ws`'s stream and decodes whatever is already buffered.
-    pub(crate) fn start(ws: WebSocket, hooks: K, reader: Reader) -> Rc<Conn<K>> {
+    /// Attaches a connection to `ws`'s stream and decodes whatever is already buffered; with
+    /// a `watch` (server side), it joins the server's graceful shutdown.
+    pub(crate) fn start(
+        ws: WebSocket,
+        hooks: K,
+        reader: Reader,
+        watch: Option<ShutdownWatch>,
+    ) -> Rc<Conn<K>> {
         let conn = Rc::new_cyclic(|this| Conn {
             ws,
             hooks,
@@ -402,6 +423,7 @@ impl<K: Hooks> Conn<K> {
             busy: Cell::new(false),
             close_pending: Cell::new(false),
             closed: Cell::new(false),
+            guard: RefCell::new(None),
             this: this.clone(),
         });
         let stream = conn.ws.shared.stream.clone();
@@ -409,6 +431,15 @@ impl<K: Hooks> Conn<K> {
         stream.set_protocol(Some(conn.clone()));
         conn.arm_ping();
         conn.process();
+        if let Some(watch) = watch.filter(|_| !conn.closed.get()) {
+            let weak: Weak<dyn Upgraded> = Rc::downgrade(&conn) as Weak<Conn<K>>;
+            if let Some((guard, draining)) = watch.register(weak) {
+                *conn.guard.borrow_mut() = Some(guard);
+                if draining {
+                    conn.going_away();
+                }
+            }
+        }
         conn
     }
 
@@ -607,6 +638,17 @@ impl<K: Hooks> Conn<K> {
     }
 }
 
+impl<K: Hooks> Upgraded for Conn<K> {
+    fn going_away(&self) {
+        let (code, reason) = GOING_AWAY;
+        self.ws.close(Some(code), reason);
+    }
+
+    fn close_now(&self) {
+        self.stream().close();
+    }
+}
+
 impl<K: Hooks> StreamProtocol for Conn<K> {
     fn on_read(&self, _stream: &IOStream) {
         self.process();
@@ -639,5 +681,9 @@ impl<K: Hooks> StreamProtocol for Conn<K> {
                 }
             });
         }
+        // Out of the server's registry: this may complete its shutdown, whose end is then
+        // scheduled after the `on_close` above.
+        let guard = self.guard.borrow_mut().take();
+        drop(guard);
     }
 }

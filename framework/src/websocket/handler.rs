@@ -362,15 +362,18 @@ fn accept<H: WebSocketHandler>(mut h: H, cx: &mut Context) -> Result<()> {
     if let Some((_, _, response)) = &compression {
         headers.push(("Sec-WebSocket-Extensions", response));
     }
-    if let Err(e) = cx.upgrade(&headers) {
-        ws.refused();
-        return Err(e);
-    }
+    let watch = match cx.upgrade(&headers) {
+        Ok((_, watch)) => watch,
+        Err(e) => {
+            ws.refused();
+            return Err(e);
+        }
+    };
     ws.opened();
     let inflater = compression
         .as_ref()
         .map(|(_, a, _)| Inflater::new(a.client_no_context_takeover));
     let reader = Reader::new(Role::Server, max_message, inflater, Some(io_loop));
-    Conn::start(ws, HandlerHooks { handler }, reader);
+    Conn::start(ws, HandlerHooks { handler }, reader, Some(watch));
     Ok(())
 }
