@@ -4,6 +4,19 @@
 //! no copy of it. Chunk extensions are accepted and ignored; trailer fields are accepted and
 //! dropped. Line endings must be CRLF (a bare LF in chunk framing is a known smuggling vector,
 //! so it is refused). Errors are HTTP statuses: 400 for bad framing, 413 past the body limit.
+//!
+//! ### The size line
+//!
+//! Exactly RFC 9112 §7.1's grammar, nothing after the size that it does not allow (a parser
+//! that reads `5 xyz` or `5 5` as 5 frames the body differently from one that refuses it):
+//!
+//! ```text
+//! chunk-size [ chunk-ext ] CRLF
+//! chunk-size     = 1*HEXDIG
+//! chunk-ext      = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] )
+//! chunk-ext-name = token
+//! chunk-ext-val  = token / quoted-string
+//! ```
 
 /// Longest chunk-size line (size plus extensions) accepted.
 const MAX_SIZE_LINE: usize = 4096;
@@ -15,9 +28,10 @@ enum State {
         value: u64,
         digits: u8,
     },
-    /// Past the size: extensions until CR.
+    /// Past the size: in its extensions, at `at`.
     Ext {
         value: u64,
+        at: ExtAt,
     },
     /// Saw CR ending the size line; expecting LF.
     SizeLf {
@@ -37,6 +51,37 @@ enum State {
     /// CR seen inside a trailer line.
     TrailerLf,
     Done,
+}
+
+/// Where a size line's extensions are (the grammar in the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ExtAt {
+    /// Whitespace after the size, a name's whitespace, a value's: only `;` (or `=` after a
+    /// name) may follow.
+    AfterSize,
+    AfterName,
+    AfterValue,
+    /// After `;`: whitespace, then a name.
+    Name,
+    /// Inside a name (CR may end the line here).
+    InName,
+    /// After `=`: whitespace, then a token or a quoted string.
+    Value,
+    /// Inside a token value (CR may end the line here).
+    InToken,
+    /// Inside a quoted string; `escaped`: just after a backslash.
+    Quoted {
+        escaped: bool,
+    },
+    /// Just after a quoted string's closing quote (CR may end the line here).
+    Closed,
+}
+
+impl ExtAt {
+    /// Whether the line may end (CR) here.
+    fn may_end(self) -> bool {
+        matches!(self, ExtAt::InName | ExtAt::InToken | ExtAt::Closed)
+    }
 }
 
 /// Decodes a chunked body incrementally.
@@ -115,19 +160,23 @@ impl ChunkedDecoder {
                         }
                         None if digits == 0 => return Err(400),
                         None if b == b'\r' => State::SizeLf { value },
-                        None if b == b';' || b == b' ' || b == b'\t' => State::Ext { value },
-                        None => return Err(400),
+                        None => State::Ext {
+                            value,
+                            at: ext_step(ExtAt::AfterSize, b)?,
+                        },
                     }
                 }
-                State::Ext { value } => {
+                State::Ext { value, at } => {
                     self.line += 1;
                     if self.line > MAX_SIZE_LINE {
                         return Err(400);
                     }
                     match b {
-                        b'\r' => State::SizeLf { value },
-                        b if (b < 0x20 && b != b'\t') || b == 0x7f => return Err(400),
-                        _ => State::Ext { value },
+                        b'\r' if at.may_end() => State::SizeLf { value },
+                        _ => State::Ext {
+                            value,
+                            at: ext_step(at, b)?,
+                        },
                     }
                 }
                 State::SizeLf { value } => {
@@ -207,6 +256,30 @@ impl ChunkedDecoder {
     }
 }
 
+/// The next place in a size line's extensions after byte `b` (CR is the caller's), or 400.
+fn ext_step(at: ExtAt, b: u8) -> Result<ExtAt, u16> {
+    use super::request_line::TOKEN;
+    use ExtAt::*;
+    let ws = b == b' ' || b == b'\t';
+    let token = TOKEN[b as usize];
+    Ok(match at {
+        AfterSize | AfterName | AfterValue | InName | InToken | Closed if b == b';' => Name,
+        AfterSize | AfterName | AfterValue | Name | Value if ws => at,
+        InName if ws => AfterName,
+        InToken | Closed if ws => AfterValue,
+        Name | InName if token => InName,
+        InName | AfterName if b == b'=' => Value,
+        Value if b == b'"' => Quoted { escaped: false },
+        Value | InToken if token => InToken,
+        // quoted-string (RFC 9110 §5.6.4): qdtext or a quoted-pair, of HTAB, SP, VCHAR and
+        // obs-text.
+        Quoted { escaped: false } if b == b'"' => Closed,
+        Quoted { escaped: false } if b == b'\\' => Quoted { escaped: true },
+        Quoted { .. } if ws || (0x21..=0x7E).contains(&b) || b >= 0x80 => Quoted { escaped: false },
+        _ => return Err(400),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,11 +322,63 @@ mod tests {
             b"4\r\nWiki\r\n0\r\n\n",
             b"-1\r\n",
             b"4;a\nb\r\n",
+            // RFC 9112 §7.1: only `1*HEXDIG [ BWS ";" ext ]` (issue #12 item 6).
+            b"5 xyz\r\n",
+            b"5 5\r\n",
+            b"5 \r\n",
+            b"5\t\r\n",
+            b"5x\r\n",
+            b"0x5\r\n",
+            b"+5\r\n",
+            b" 5\r\n",
+            b"5;\r\n",
+            b"5; \r\n",
+            b"5;a \r\n",
+            b"5;a=\r\n",
+            b"5;a= \r\n",
+            b"5;a=b \r\n",
+            b"5;a=b=c\r\n",
+            b"5;a=b =c\r\n",
+            b"5;a=\"b\r\n",
+            b"5;a=\"b\"c\r\n",
+            b"5;a=\"\x01\"\r\n",
+            b"5;a=\"\\\x01\"\r\n",
+            b"5;=b\r\n",
+            b"5;a;;b\r\n",
+            b"5;a(b\r\n",
+            b"5;a=b(\r\n",
+            b"5 ;\x01\r\n",
+            b"5;a=\x7f\r\n",
         ];
         for c in cases {
             let mut d = ChunkedDecoder::new(1 << 20, 1024);
             let r = d.feed(c, &mut |_| Ok(()));
             assert_eq!(r, Err(400), "{:?}", String::from_utf8_lossy(c));
+        }
+    }
+
+    #[test]
+    fn accepts_every_extension_form() {
+        for line in [
+            &b"5;a"[..],
+            b"5;a=1",
+            b"5 ;a=1",
+            b"5\t; a = \"q\" ;b",
+            b"5;a=\"\"",
+            b"5;a=\"x\\\"y;z\"",
+            b"5;a=\"\xc3\xa9\t \"",
+            b"5;a=b;c=d ; e",
+            b"5 \t ; a\t=\tb",
+            b"00005",
+        ] {
+            let mut body = line.to_vec();
+            body.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
+            for piece in 1..=body.len() {
+                let (out, used) = decode_in_pieces(&body, piece)
+                    .unwrap_or_else(|e| panic!("{:?}: {e}", String::from_utf8_lossy(line)));
+                assert_eq!(out, b"hello");
+                assert_eq!(used, body.len());
+            }
         }
     }
 

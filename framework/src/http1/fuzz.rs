@@ -15,19 +15,23 @@ use super::request::{Parts, Request};
 use super::{apply_xheaders, Method, Version};
 
 /// Limits small enough that fuzz inputs reach them (one with a head limit below the request
-/// line's, so that either can be passed first), and the server's defaults.
+/// line's, so that either can be passed first), and the server's defaults; bare LF allowed in
+/// the first only.
 const LIMITS: [HeadLimits; 3] = [
     HeadLimits {
         max_header_size: 1024,
         max_request_line: 256,
+        allow_bare_lf: true,
     },
     HeadLimits {
         max_header_size: 48,
         max_request_line: 300,
+        allow_bare_lf: false,
     },
     HeadLimits {
         max_header_size: 64 * 1024,
         max_request_line: 8 * 1024,
+        allow_bare_lf: false,
     },
 ];
 

@@ -38,8 +38,9 @@
 //!
 //! Anything the server cannot frame without guessing (both Content-Length and
 //! Transfer-Encoding, differing lengths, unknown transfer codings, obs-fold, control
-//! characters, a missing Host) is answered with 400 and the connection closed; so are limits
-//! (413 body, 414 target, 431 head). The server keeps serving every other connection.
+//! characters, a missing Host, a chunk-size line outside RFC 9112 §7.1's grammar, a bare LF
+//! in the head unless `allow_bare_lf`) is answered with 400 and the connection closed; so are
+//! limits (413 body, 414 target, 431 head). The server keeps serving every other connection.
 //!
 //! ### Closing
 //!

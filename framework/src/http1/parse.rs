@@ -100,6 +100,8 @@ pub(crate) enum Scan {
 pub(crate) struct HeadLimits {
     pub(crate) max_header_size: usize,
     pub(crate) max_request_line: usize,
+    /// Accept a bare LF as a line end (`HttpServerOptions::allow_bare_lf`); else it is 400.
+    pub(crate) allow_bare_lf: bool,
 }
 
 /// Index just past the blank line that ends a head, searching from `from`.
@@ -142,10 +144,13 @@ pub(crate) fn scan_head(
     // clients). They are not part of the head (its limit counts from the request line); a
     // client that sends nothing else fills the bounded read buffer and meets the header
     // timeout.
-    let mut skip = 0;
-    while let Some(b'\r' | b'\n') = buf.get(skip) {
-        skip += 1;
-    }
+    let skip = match buf.first() {
+        Some(b'\r' | b'\n') => match blank_lines(buf, limits.allow_bare_lf) {
+            Some(skip) => skip,
+            None => return Scan::Error(400),
+        },
+        _ => 0,
+    };
     let body = &buf[skip..];
     if body.is_empty() {
         return Scan::Partial(Progress::default());
@@ -215,6 +220,36 @@ fn judge(
     }
 }
 
+/// The length of the blank-line bytes (CR, LF) at the start of `buf`, or `None` when
+/// `allow_bare_lf` is off and they are not CRLF pairs (a last CR at the end of `buf` may still
+/// get its LF).
+#[cold]
+#[inline(never)]
+fn blank_lines(buf: &[u8], allow_bare_lf: bool) -> Option<usize> {
+    let skip = buf
+        .iter()
+        .take_while(|&&b| b == b'\r' || b == b'\n')
+        .count();
+    let skipped = &buf[..skip];
+    let pairs = allow_bare_lf || skipped.chunks_exact(2).all(|p| p == b"\r\n");
+    let ok = match skip % 2 {
+        _ if allow_bare_lf => true,
+        0 => pairs,
+        _ => pairs && skip == buf.len() && skipped.last() == Some(&b'\r'),
+    };
+    ok.then_some(skip)
+}
+
+/// Whether `fields` (a field block, its blank line included) has a LF without its CR.
+#[cold]
+#[inline(never)]
+fn has_bare_lf(fields: &[u8]) -> bool {
+    fields
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || fields[i - 1] != b'\r'))
+}
+
 /// Longest method accepted (a longer "method" is garbage: 400).
 pub(crate) const MAX_METHOD: usize = super::request::ExtensionMethod::MAX_LEN;
 
@@ -227,7 +262,7 @@ fn line_verdict(body: &[u8], limits: HeadLimits) -> Result<bool, u16> {
     let over = over_limit(body, limits.max_request_line);
     // A syntax error before the point where a length went over comes first.
     let upto = over.map_or(body.len(), |(at, _)| at.min(body.len()));
-    let line = parse_request_line(&body[..upto]).map_err(|BadLine| 400u16)?;
+    let line = parse_request_line(&body[..upto], limits.allow_bare_lf).map_err(|BadLine| 400u16)?;
     match over {
         Some((_, status)) => Err(status),
         None => Ok(line.is_some()),
@@ -337,7 +372,7 @@ fn parse_head(
     limits: HeadLimits,
     parts: &mut Parts,
 ) -> Result<Option<Head>, u16> {
-    let line = match parse_request_line(buf) {
+    let line = match parse_request_line(buf, limits.allow_bare_lf) {
         Ok(Some(line)) => line,
         Ok(None) => return Ok(None),
         Err(BadLine) => return Err(400),
@@ -350,6 +385,8 @@ fn parse_head(
         None => {
             parts.headers.clear();
             match httparse_fields(fields, line.len, parts)? {
+                // (The plain shape has CRLF line ends only; httparse accepts a bare LF too.)
+                Some(n) if !limits.allow_bare_lf && has_bare_lf(&fields[..n]) => return Err(400),
                 Some(n) => n,
                 None => return Ok(None),
             }

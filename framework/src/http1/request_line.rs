@@ -13,7 +13,7 @@
 //! - request-target: one or more bytes in `0x21..=0x7E` or `0x80..=0xFF`, valid UTF-8 as a
 //!   whole, then one SP;
 //! - version: `HTTP/1.1` or `HTTP/1.0` (any other is refused, as soon as a byte differs);
-//! - end of line: CRLF or a bare LF.
+//! - end of line: CRLF, or a bare LF if the caller allows it (`allow_bare_lf`).
 
 use super::request::{ExtensionMethod, MethodKind, Version};
 
@@ -78,7 +78,11 @@ fn target_block(x: u64) -> (u64, u64) {
 ///
 /// `Ok(None)`: the bytes so far are a valid beginning; more are needed. `Err(BadLine)`: they
 /// are not, whatever follows. Leading blank lines must have been skipped by the caller.
-pub(crate) fn parse_request_line(buf: &[u8]) -> Result<Option<RequestLine>, BadLine> {
+/// `allow_bare_lf`: a LF without its CR may end the line (else it is refused).
+pub(crate) fn parse_request_line(
+    buf: &[u8],
+    allow_bare_lf: bool,
+) -> Result<Option<RequestLine>, BadLine> {
     // Method. Most requests are GETs: one comparison settles those.
     let (method, method_end) = if buf.starts_with(b"GET ") {
         (MethodKind::Get, 3)
@@ -192,7 +196,7 @@ pub(crate) fn parse_request_line(buf: &[u8]) -> Result<Option<RequestLine>, BadL
     let e = v0 + 8;
     let len = match buf.get(e) {
         None => return Ok(None),
-        Some(b'\n') => e + 1,
+        Some(b'\n') if allow_bare_lf => e + 1,
         Some(b'\r') => match buf.get(e + 1) {
             None => return Ok(None),
             Some(b'\n') => e + 2,

@@ -111,6 +111,12 @@ pub struct HttpServerOptions {
     /// kernel reset the connection, which can destroy the response before the client reads
     /// it. Default 2 s; `None` closes at once.
     pub linger_timeout: Option<Duration>,
+    /// Accept a bare LF (without its CR) as the end of a line in a request head, as a few old
+    /// clients send. Default `false`: such a head is 400, because a proxy in front that reads
+    /// line ends differently would see other requests than the server does (request
+    /// smuggling; RFC 9112 §2.2 lets a server refuse it). Chunked body framing needs CRLF
+    /// either way.
+    pub allow_bare_lf: bool,
     /// Serve HTTPS with these certificates (feature `tls`; Tornado's `ssl_options`): every
     /// connection is a TLS session (TLS 1.3 or 1.2, ALPN `http/1.1`) under HTTP/1.1, its
     /// handshake bounded by `header_timeout`, and requests say
@@ -133,6 +139,7 @@ impl Default for HttpServerOptions {
             access_log: true,
             shutdown_grace: Duration::from_secs(30),
             linger_timeout: Some(Duration::from_secs(2)),
+            allow_bare_lf: false,
             #[cfg(feature = "tls")]
             tls: None,
         }

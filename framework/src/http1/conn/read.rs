@@ -36,6 +36,7 @@ impl Conn {
         let limits = HeadLimits {
             max_header_size: opts.max_header_size,
             max_request_line: opts.max_request_line,
+            allow_bare_lf: opts.allow_bare_lf,
         };
         let mut parts = self.server.pool.take();
         let scan = self.stream.with_read_buffer(|buf| {

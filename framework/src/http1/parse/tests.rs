@@ -2,9 +2,11 @@ use super::*;
 use crate::http1::Method;
 use std::mem::MaybeUninit;
 
+/// Lenient about bare LF, as httparse (the reference the tests compare with) is.
 const LIMITS: HeadLimits = HeadLimits {
     max_header_size: 1024,
     max_request_line: 256,
+    allow_bare_lf: true,
 };
 
 fn scan(s: &[u8]) -> Scan {
@@ -230,6 +232,7 @@ fn size_limits() {
     let limits = HeadLimits {
         max_header_size: 64 * 1024,
         max_request_line: 256,
+        allow_bare_lf: true,
     };
     assert!(matches!(
         scan_head(
@@ -474,6 +477,7 @@ fn agrees_with_httparse_on_generated_heads() {
         HeadLimits {
             max_header_size: 40,
             max_request_line: 6,
+            allow_bare_lf: true,
         },
     ];
     // xorshift64: deterministic, no dependency.
@@ -518,6 +522,7 @@ fn agrees_with_httparse_on_every_single_byte_change() {
         let big = HeadLimits {
             max_header_size: 64 * 1024,
             max_request_line: 256,
+            allow_bare_lf: true,
         };
         same_as_reference(&done, big);
         done.insert(done.len() - 4, 0);
@@ -577,7 +582,9 @@ fn split_reads_agree_with_whole() {
         HeadLimits {
             max_header_size: 40,
             max_request_line: 6,
+            allow_bare_lf: true,
         },
+        STRICT,
     ];
     for head in all {
         for limits in limits {
@@ -603,5 +610,57 @@ fn split_reads_agree_with_whole() {
         // And byte by byte, as the fuzz target feeds it (under its own limits).
         let cuts: Vec<usize> = (0..head.len()).collect();
         crate::http1::__fuzz::scan_head_split(head, &cuts);
+    }
+}
+
+/// The server's default: a bare LF in a head is refused.
+const STRICT: HeadLimits = HeadLimits {
+    allow_bare_lf: false,
+    ..LIMITS
+};
+
+/// Issue #12 item 6: a LF without its CR anywhere in a head (request line, fields, the blank
+/// line, blank lines before it) is 400 unless allowed; CRLF heads are unaffected.
+#[test]
+fn bare_lf_is_refused_unless_allowed() {
+    let bare: &[&[u8]] = &[
+        b"GET / HTTP/1.1\nHost: t\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: t\nX: 1\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: t\r\n\n",
+        b"GET / HTTP/1.1\r\nHost: t\n\n",
+        b"\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"\r\n\nGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"\r\rGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"\rGET / HTTP/1.1\r\nHost: t\r\n\r\n",
+        b"GET / HTTP/1.0\n\n",
+        b"GET / HTTP/1.1\r\nHost: t\r\nX: \xff\nY: 1\r\n\r\n",
+    ];
+    for &head in bare {
+        let strict = scan_head(head, Progress::default(), STRICT, &mut Parts::default());
+        assert!(
+            matches!(strict, Scan::Error(400)),
+            "{:?}: {strict:?}",
+            String::from_utf8_lossy(head)
+        );
+    }
+    for &head in &bare[..bare.len() - 1] {
+        let lenient = scan_head(head, Progress::default(), LIMITS, &mut Parts::default());
+        assert!(
+            matches!(lenient, Scan::Complete(_)),
+            "{:?}: {lenient:?}",
+            String::from_utf8_lossy(head)
+        );
+    }
+    for ok in [
+        &b"\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        b"GET / HTTP/1.1\r\nHost: t\r\nX: \xff\r\n\r\n",
+    ] {
+        let strict = scan_head(ok, Progress::default(), STRICT, &mut Parts::default());
+        assert!(matches!(strict, Scan::Complete(_)), "{strict:?}");
+    }
+    // A CR that may still get its LF is not refused yet.
+    for partial in [&b"\r"[..], b"\r\n\r", b"GET / HTTP/1.1\r"] {
+        let strict = scan_head(partial, Progress::default(), STRICT, &mut Parts::default());
+        assert!(matches!(strict, Scan::Partial(_)), "{strict:?}");
     }
 }

@@ -1,8 +1,19 @@
 use super::*;
 use crate::http1::Method;
 
+/// As httparse reads it (a bare LF allowed); `strict` is the server's default.
 fn parse(s: &[u8]) -> Result<Option<RequestLine>, BadLine> {
-    parse_request_line(s)
+    parse_request_line(s, true)
+}
+
+#[test]
+fn strict_refuses_a_bare_lf() {
+    assert_eq!(parse_request_line(b"GET / HTTP/1.1\n", false), Err(BadLine));
+    assert!(matches!(
+        parse_request_line(b"GET / HTTP/1.1\r\n", false),
+        Ok(Some(_))
+    ));
+    assert_eq!(parse_request_line(b"GET / HTTP/1.1\r", false), Ok(None));
 }
 
 fn accepted(s: &[u8]) -> RequestLine {
