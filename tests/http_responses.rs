@@ -1,12 +1,14 @@
 //! Response framing: Content-Length when the length is known, chunked when a 1.1 response is
 //! flushed before its length is known, close-delimited for 1.0; HEAD, 204 and 304 carry no
 //! body; a response that fails after its head left is cut off (no terminating chunk) and the
-//! connection closed; a dropped or panicking delegate gives 500 and the server carries on.
+//! connection closed; a dropped or panicking delegate gives 500 and the server carries on; a
+//! header Squall may not send refuses the whole head (500), never dropped silently.
 
 use std::cell::RefCell;
 use std::time::Duration;
 
 use squall::http1::{HttpDelegate, Request, Responder, ResponseError};
+use squall::httputil::InvalidHeader;
 use squall_tests::{echo, options, Framing, TestServer};
 
 /// Test endpoints. `/park*` write a head and a first chunk, flush, and park the responder;
@@ -115,6 +117,39 @@ impl HttpDelegate for Endpoints {
                 ],
                 b"",
             ),
+            "/non-ascii-name" => res.respond(200, &[("X-Ok", "1"), ("X-\u{dc}ber", "v")], b""),
+            "/control-value" => res.respond(200, &[("X-Bell", "a\x07b")], b""),
+            "/del-value" => res.respond(200, &[("X-Del", "a\x7f")], b""),
+            "/separator-name" => res.respond(200, &[("X-A(b)", "v")], b""),
+            "/obs-text" => res.respond(200, &[("X-Text", "caf\u{e9}\tau lait ~")], b""),
+            "/retry-head" => {
+                // A refused head writes nothing: the responder can write another.
+                let err = res
+                    .write_head(200, None, [PLAIN, ("Bad Name", "v")], Some(2))
+                    .unwrap_err();
+                assert!(matches!(
+                    &err,
+                    ResponseError::InvalidHeader { name, error: InvalidHeader::NameByte { byte: b' ', index: 3 } }
+                        if name == "Bad Name"
+                ));
+                assert!(std::error::Error::source(&err).is_some());
+                let message = err.to_string();
+                res.write_head(200, None, [PLAIN, ("X-Error", message.as_str())], Some(2))
+                    .unwrap();
+                res.write(b"ok").unwrap();
+                res.finish().unwrap();
+            }
+            "/upgrade-bad" => {
+                let err = res
+                    .upgrade([
+                        ("Upgrade", "echo"),
+                        ("Connection", "Upgrade"),
+                        ("X-Bad", "a\nb"),
+                    ])
+                    .err();
+                assert!(matches!(err, Some(ResponseError::InvalidHeader { .. })));
+                // The responder went with the call, unwritten: the client gets a 500.
+            }
             _ => echo(req, res),
         }
     }
@@ -397,14 +432,56 @@ fn async_delegate_responds_later() {
     );
 }
 
+const INTERNAL_ERROR: &str = "HTTP/1.1 500 Internal Server Error\r\nContent-Type: text/plain\r\nDate: <date>\r\nContent-Length: 21\r\n\r\nInternal Server Error";
+
+/// A header that is not one Squall may send (the header policy of `squall::httputil`: a name
+/// that is a token, a value without controls) is never sent, and never silently dropped either:
+/// the response is refused as a whole and the client gets a 500, nothing of the refused head.
 #[test]
-fn header_injection_is_refused() {
+fn a_header_squall_may_not_send_answers_500() {
     let server = server();
     let mut c = server.connect();
-    c.send(b"GET /splitting HTTP/1.1\r\nHost: t\r\n\r\n");
+    for path in [
+        "/splitting",
+        "/non-ascii-name",
+        "/control-value",
+        "/del-value",
+        "/separator-name",
+    ] {
+        c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        assert_eq!(c.read_response().normalized(), INTERNAL_ERROR, "{path}");
+        // The connection carries on, and so does the server.
+        c.send(b"GET /known HTTP/1.1\r\nHost: t\r\n\r\n");
+        assert_eq!(c.read_response().body, b"hello", "{path}");
+        server.assert_serves();
+    }
+    // An upgrade with such a header switches nothing.
+    let mut c = server.connect();
+    c.send(b"GET /upgrade-bad HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n");
+    assert_eq!(c.read_response().normalized(), INTERNAL_ERROR);
+    c.send(b"GET /known HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(c.read_response().body, b"hello");
+}
+
+#[test]
+fn a_refused_head_writes_nothing_and_can_be_written_again() {
+    let server = server();
+    let mut c = server.connect();
+    c.send(b"GET /retry-head HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(
         c.read_response().normalized(),
-        "HTTP/1.1 200 OK\r\nX-Ok: 1\r\nDate: <date>\r\nContent-Length: 0\r\n\r\n"
+        "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nX-Error: refused response header \"Bad Name\": invalid byte 0x20 (' ') at offset 3 in header name\r\nDate: <date>\r\nContent-Length: 2\r\n\r\nok"
+    );
+}
+
+#[test]
+fn header_values_may_hold_tabs_and_non_ascii_text() {
+    let server = server();
+    let mut c = server.connect();
+    c.send(b"GET /obs-text HTTP/1.1\r\nHost: t\r\n\r\n");
+    assert_eq!(
+        c.read_response().normalized(),
+        "HTTP/1.1 200 OK\r\nX-Text: caf\u{e9}\tau lait ~\r\nDate: <date>\r\nContent-Length: 0\r\n\r\n"
     );
 }
 

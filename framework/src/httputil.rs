@@ -15,11 +15,14 @@
 //! bounded number of times, and the multipart boundary search is a first-byte scan whose
 //! matches cannot overlap (a boundary holds no CR, which [`parse_multipart`] checks).
 //!
-//! ### Validation is the caller's job
+//! ### One header policy
 //!
-//! [`HeaderMap`] stores whatever it is given. Code that puts untrusted text into a *response*
-//! header must call [`validate_header_name`] / [`validate_header_value`] first, or a CR LF in a
-//! value becomes response splitting.
+//! What a header Squall may send is one rule, owned by `header_policy`: the name an RFC 9110
+//! token, the value without CR, LF, NUL or another control ([`validate_header_name`],
+//! [`validate_header_value`], [`InvalidHeader`]). The web layer's `set_header`, the HTTP/1
+//! [`Responder`](crate::http1::Responder) and the HTTP client all apply it, and none drops a
+//! header silently. [`HeaderMap`] itself stores whatever it is given: code that writes a map's
+//! fields by other means must check them with the same two functions.
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -27,6 +30,7 @@ use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 mod form;
+mod header_policy;
 mod headers;
 
 pub(crate) use form::{
@@ -35,8 +39,10 @@ pub(crate) use form::{
 pub use form::{
     multipart_boundary, parse_body_arguments, parse_multipart, parse_query, Multipart, UploadedFile,
 };
+pub(crate) use header_policy::{header_ok, is_tchar};
+pub use header_policy::{validate_header_name, validate_header_value, InvalidHeader};
 pub(crate) use headers::same_name;
-pub use headers::{validate_header_name, validate_header_value, HeaderMap, InvalidHeader, Iter};
+pub use headers::{HeaderMap, Iter};
 
 // ---------------------------------------------------------------------------------------------
 // Errors

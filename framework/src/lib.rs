@@ -95,6 +95,8 @@ pub mod locks;
 pub mod log;
 pub mod netutil;
 pub mod process;
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod simd;
 pub mod state;
 pub mod task;
 pub mod tcpclient;

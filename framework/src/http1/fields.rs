@@ -127,7 +127,7 @@ pub(crate) fn plain_fields(
 /// The value scan sixteen bytes at a time with SSE2.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
-    use crate::http1::simd::Block;
+    use crate::simd::Block;
 
     /// Offset of the first byte of `block` that cannot continue a plain field value (below
     /// 0x20, DEL, or 0x80 and above), if any.

@@ -72,8 +72,6 @@ mod request_line;
 mod response;
 mod response_parse;
 mod server;
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-mod simd;
 mod upgraded;
 mod wire;
 

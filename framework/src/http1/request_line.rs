@@ -261,7 +261,7 @@ pub(crate) fn absolute_form(target: &[u8]) -> Result<Option<AbsoluteForm>, BadLi
 /// The target scan sixteen bytes at a time with SSE2.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
-    use crate::http1::simd::Block;
+    use crate::simd::Block;
 
     /// Bit masks (bit n for byte n) of the bytes of `block` that stop the block scan — below
     /// 0x21, DEL, or 0x80 and above (the last are allowed; the caller looks at them one by

@@ -30,10 +30,9 @@ use std::rc::Rc;
 use super::access_log::AccessEntry;
 use super::conn::Conn;
 use super::request::MethodKind;
-use super::wire::{
-    header_ok, is_name, put_all, write_content_length, write_hex, write_status_line,
-};
+use super::wire::{is_name, put_all, write_content_length, write_hex, write_status_line};
 use super::{Request, Version};
+use crate::httputil::{header_ok, validate_header_name, validate_header_value, InvalidHeader};
 use crate::iostream::{IOStream, StreamError};
 
 /// Why a response operation was refused.
@@ -54,10 +53,23 @@ pub enum ResponseError {
     /// [`upgrade`](Responder::upgrade) on an HTTP/1.0 request, which cannot switch protocols
     /// (RFC 9110 §15.2: no 1xx response to an HTTP/1.0 client).
     NotUpgradable,
+    /// A header that is not one Squall may send (the rule is
+    /// [`validate_header_name`](crate::httputil::validate_header_name) /
+    /// [`validate_header_value`](crate::httputil::validate_header_value)): nothing of the head
+    /// was written, and the responder is as it was before the call.
+    InvalidHeader {
+        /// The refused header's name, as given.
+        name: String,
+        /// Which byte broke the rule.
+        error: InvalidHeader,
+    },
 }
 
 impl fmt::Display for ResponseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let ResponseError::InvalidHeader { name, error } = self {
+            return write!(f, "refused response header {name:?}: {error}");
+        }
         f.write_str(match self {
             ResponseError::HeadAlreadyWritten => "response head already written",
             ResponseError::HeadNotWritten => "response body written before its head",
@@ -65,11 +77,19 @@ impl fmt::Display for ResponseError {
             ResponseError::TooShort => "response finished before its Content-Length was written",
             ResponseError::Closed => "connection closed",
             ResponseError::NotUpgradable => "an HTTP/1.0 request cannot switch protocols",
+            ResponseError::InvalidHeader { .. } => "refused response header",
         })
     }
 }
 
-impl std::error::Error for ResponseError {}
+impl std::error::Error for ResponseError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ResponseError::InvalidHeader { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+}
 
 /// Writes the response to one request. Obtained from
 /// [`HttpDelegate::handle`](super::HttpDelegate::handle).
@@ -176,6 +196,9 @@ impl Responder {
     }
 
     /// Sends a complete response: status, headers, `Content-Length` and body.
+    ///
+    /// A header Squall may not send (see [`write_head`](Responder::write_head)) is logged and
+    /// the client gets a 500 instead of this response.
     pub fn respond(self, status: u16, headers: &[(&str, &str)], body: &[u8]) {
         let _ = self.complete(
             status,
@@ -193,13 +216,20 @@ impl Responder {
     ///
     /// `Date` is added unless given; `Content-Length`, `Transfer-Encoding` and `Connection`
     /// are the server's to write (a `Connection: close` among `headers` is honoured, and a
-    /// `Content-Length` among them is used when `content_length` is `None`). Headers whose
-    /// name or value holds CR, LF or NUL are refused (logged and dropped): no response
-    /// splitting.
+    /// `Content-Length` among them is used when `content_length` is `None`).
+    ///
+    /// Every header must be one Squall may send: a name that is an RFC 9110 token and a value
+    /// without CR, LF, NUL or another control (the rule of
+    /// [`validate_header_name`](crate::httputil::validate_header_name) and
+    /// [`validate_header_value`](crate::httputil::validate_header_value); no response
+    /// splitting). If one is not, nothing of the head is written, the refusal is logged and
+    /// the call fails: the responder is unchanged, so it can write a head again, and dropped
+    /// without one it answers 500.
     ///
     /// # Errors
     ///
-    /// [`ResponseError::HeadAlreadyWritten`] or [`ResponseError::Closed`].
+    /// [`ResponseError::InvalidHeader`], [`ResponseError::HeadAlreadyWritten`] or
+    /// [`ResponseError::Closed`].
     pub fn write_head<'a, I>(
         &mut self,
         status: u16,
@@ -305,12 +335,14 @@ impl Responder {
         let mut keep_alive = self.keep_alive && !server.draining.get();
         let mut declared = content_length;
         let written = stream.with_open_write_buffer(|w| {
+            let start = w.len();
             write_status_line(w, version, status, reason);
             let mut has_date = false;
             for (name, value) in headers {
                 if validate && !header_ok(name, value) {
-                    refused(name);
-                    continue;
+                    // Nothing of this head goes out.
+                    w.truncate(start);
+                    return Err(refused(name, value));
                 }
                 // The names the server handles, told apart by length before comparing.
                 match name.len() {
@@ -371,17 +403,24 @@ impl Responder {
             // `write(body)` folded in when it cannot fail: the body is dropped (no body) or
             // is exactly the declared length (so neither chunked nor too long).
             if no_body {
-                return true;
+                return Ok(true);
             }
             let fits = declared == Some(body.len() as u64);
             if fits {
                 put_all(w, [body]);
             }
-            fits
+            Ok(fits)
         });
-        let Some(body_written) = written else {
-            self.head_written = false;
-            return Err(ResponseError::Closed);
+        let body_written = match written {
+            Some(Ok(fits)) => fits,
+            Some(Err(refusal)) => {
+                self.head_written = false;
+                return Err(refusal);
+            }
+            None => {
+                self.head_written = false;
+                return Err(ResponseError::Closed);
+            }
         };
         self.status = status;
         self.chunked = chunked;
@@ -529,6 +568,8 @@ impl Responder {
     ///
     /// [`ResponseError::NotUpgradable`] for an HTTP/1.0 request, which cannot switch
     /// protocols (check [`version`](Responder::version) first to answer it yourself),
+    /// [`ResponseError::InvalidHeader`] for a header Squall may not send (as
+    /// [`write_head`](Responder::write_head); nothing is written),
     /// [`ResponseError::HeadAlreadyWritten`], or [`ResponseError::Closed`]. The responder is
     /// consumed either way: unless the 101 was sent, it is dropped as usual (500 if nothing
     /// was written, else the connection closes).
@@ -547,12 +588,13 @@ impl Responder {
         let server = self.conn.server();
         let now = stream.io_loop().time();
         let written = stream.with_open_write_buffer(|w| {
+            let start = w.len();
             write_status_line(w, Version::Http11, 101, None);
             let mut has_date = false;
             for (name, value) in headers {
                 if !header_ok(name, value) {
-                    refused(name);
-                    continue;
+                    w.truncate(start);
+                    return Err(refused(name, value));
                 }
                 has_date |= name.len() == 4 && is_name(name.as_bytes(), b"date");
                 put_all(w, [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
@@ -561,11 +603,21 @@ impl Responder {
                 server.write_date_line(now, w);
             }
             w.extend_from_slice(b"\r\n");
+            Ok(())
         });
-        self.done = true;
-        if written.is_none() {
-            return Err(ResponseError::Closed);
+        match written {
+            Some(Ok(())) => {}
+            Some(Err(refusal)) => {
+                // Dropped with nothing written: the client gets a 500.
+                self.head_written = false;
+                return Err(refusal);
+            }
+            None => {
+                self.done = true;
+                return Err(ResponseError::Closed);
+            }
         }
+        self.done = true;
         self.status = 101;
         self.log_access();
         self.conn.stream().flush();
@@ -607,10 +659,23 @@ fn not_modified_length(w: &mut Vec<u8>, n: u64) {
     write_content_length(w, n);
 }
 
-/// Out of the header loop: logging is formatting code the common path never runs.
+/// A header that failed [`header_ok`], as the error that says why, logged. Out of the header
+/// loop: logging is formatting code the common path never runs.
 #[cold]
-fn refused(name: &str) {
-    log::error!("squall: refused response header {name:?} (CR, LF or NUL)");
+#[inline(never)]
+fn refused(name: &str, value: &str) -> ResponseError {
+    let error = match validate_header_name(name) {
+        Err(e) => e,
+        Ok(()) => validate_header_value(value)
+            .err()
+            .unwrap_or(InvalidHeader::EmptyName),
+    };
+    let refusal = ResponseError::InvalidHeader {
+        name: name.to_owned(),
+        error,
+    };
+    log::error!("squall: {refusal}; nothing of the response head was written");
+    refusal
 }
 
 impl Drop for Responder {

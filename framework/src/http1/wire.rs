@@ -1,10 +1,8 @@
 //! Bytes on the wire: status lines and reason phrases, numbers without `format!`, the
-//! once-a-second `Date` line, and the checks that keep CR, LF and NUL out of a response head.
+//! once-a-second `Date` line. (What a header may hold is `httputil::header_policy`'s.)
 
 use std::time::{Instant, SystemTime};
 
-#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-use super::simd::Block;
 use super::Version;
 
 /// Defines [`reason_phrase`] and the table of complete status lines from one list.
@@ -349,98 +347,6 @@ fn word_eq<const L: usize>(s: &[u8], lower: &[u8], at: usize) -> bool {
     u64::from_le_bytes(a) | u64::from_le_bytes(case) == u64::from_le_bytes(b)
 }
 
-/// Whether a response header may be sent: a non-empty name without controls, space, `:` or
-/// DEL, and a value without CR, LF or NUL (no response splitting).
-#[inline]
-pub(super) fn header_ok(name: &str, value: &str) -> bool {
-    !name.is_empty() && !bad_name(name.as_bytes()) && !bad_value(value.as_bytes())
-}
-
-#[inline]
-fn bad_name(s: &[u8]) -> bool {
-    // 8 to 16 bytes (most names) as one SSE2 block: a few instructions where the word tricks
-    // take a dozen per word.
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    if let Some(v) = Block::load_short(s) {
-        // A control, space, `:` or DEL.
-        return v.below_unsigned(0x21) | v.eq(b':') | v.eq(0x7f) != 0;
-    }
-    any_word(s, bad_name_bytes, bad_name_byte)
-}
-
-#[inline]
-fn bad_value(s: &[u8]) -> bool {
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-    if let Some(v) = Block::load_short(s) {
-        // CR, LF or NUL.
-        return v.eq(b'\r') | v.eq(b'\n') | v.eq(0) != 0;
-    }
-    any_word(s, bad_value_bytes, bad_value_byte)
-}
-
-fn bad_name_byte(b: u8) -> bool {
-    b <= b' ' || b == b':' || b == 0x7f
-}
-
-fn bad_value_byte(b: u8) -> bool {
-    b == b'\r' || b == b'\n' || b == 0
-}
-
-const LO: u64 = u64::from_ne_bytes([0x01; 8]);
-const HI: u64 = u64::from_ne_bytes([0x80; 8]);
-
-/// Nonzero iff some byte of `x` is below `n` (exact for n <= 128; bit-twiddling "hasless").
-fn has_less(x: u64, n: u8) -> u64 {
-    x.wrapping_sub(LO * n as u64) & !x & HI
-}
-
-/// Nonzero iff some byte of `x` equals `n`.
-fn has_byte(x: u64, n: u8) -> u64 {
-    has_less(x ^ (LO * n as u64), 1)
-}
-
-fn bad_name_bytes(x: u64) -> u64 {
-    has_less(x, b' ' + 1) | has_byte(x, b':') | has_byte(x, 0x7f)
-}
-
-fn bad_value_bytes(x: u64) -> u64 {
-    // CR, LF and NUL are all below 14: one cheap test clears almost every word, and only a
-    // word with such a byte (a tab, say) pays for the exact one.
-    if has_less(x, 14) == 0 {
-        return 0;
-    }
-    has_byte(x, 0) | has_byte(x, b'\r') | has_byte(x, b'\n')
-}
-
-/// Whether any byte of `s` is flagged, eight bytes at a time (`word` tells whether a word holds
-/// such a byte, `byte` tests one byte). Words may overlap: only existence matters, so a string
-/// of 4 to 16 bytes (most header names and values) is two overlapping loads, without a loop.
-#[inline]
-fn any_word(s: &[u8], word: fn(u64) -> u64, byte: fn(u8) -> bool) -> bool {
-    let n = s.len();
-    let load = |c: &[u8]| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8]));
-    if n < 4 {
-        return s.iter().any(|&b| byte(b));
-    }
-    if n < 8 {
-        // Two overlapping 4-byte halves make one word of real bytes (no padding to flag).
-        let half = |c: &[u8]| u32::from_ne_bytes(c.try_into().unwrap_or([0; 4])) as u64;
-        return word(half(&s[..4]) | half(&s[n - 4..]) << 32) != 0;
-    }
-    if n <= 16 {
-        return (word(load(&s[..8])) | word(load(&s[n - 8..]))) != 0;
-    }
-    let mut found = 0;
-    let mut chunks = s.chunks_exact(8);
-    for c in &mut chunks {
-        found |= word(load(c));
-    }
-    if !chunks.remainder().is_empty() {
-        found |= word(load(&s[n - 8..]));
-    }
-    found != 0
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -458,45 +364,6 @@ mod tests {
             write_hex(&mut h, n);
             assert_eq!(h, format!("{n:x}").as_bytes());
         }
-    }
-
-    #[test]
-    fn header_checks_match_the_byte_rules() {
-        let bad_name = |s: &[u8]| s.iter().any(|&b| b <= b' ' || b == b':' || b == 0x7f);
-        let bad_value = |s: &[u8]| s.iter().any(|&b| b == b'\r' || b == b'\n' || b == 0);
-        for len in 1..20 {
-            for pos in 0..len {
-                for b in 0..=255u8 {
-                    // Neighbours that stress the borrows of the word tricks.
-                    for next in [b'a', 0x00, 0x80, 0xff] {
-                        let mut s = vec![b'a'; len];
-                        s[pos] = b;
-                        if pos + 1 < len {
-                            s[pos + 1] = next;
-                        }
-                        assert_eq!(
-                            any_word(&s, bad_name_bytes, bad_name_byte),
-                            bad_name(&s),
-                            "name {s:?}"
-                        );
-                        assert_eq!(
-                            any_word(&s, bad_value_bytes, bad_value_byte),
-                            bad_value(&s),
-                            "value {s:?}"
-                        );
-                        assert_eq!(super::bad_name(&s), bad_name(&s), "name {s:?}");
-                        assert_eq!(super::bad_value(&s), bad_value(&s), "value {s:?}");
-                    }
-                }
-            }
-        }
-        assert!(!header_ok("", "v"));
-        assert!(!header_ok(
-            "X-Long-Header-Name",
-            "a value that is long\r\nX: y"
-        ));
-        assert!(!header_ok("X-Long Header-Name", "v"));
-        assert!(header_ok("X-\u{dc}n\u{ef}code", "v\u{e4}lue ok"));
     }
 
     #[test]

@@ -1,162 +1,7 @@
-//! Header fields: the response [`HeaderMap`] and the validation that keeps CR, LF and NUL
-//! out of what Squall sends.
+//! Header fields: [`HeaderMap`], the ordered case-insensitive multimap of a request's or
+//! response's fields. What a field may hold to be sent is `header_policy`'s.
 
 use std::fmt;
-
-/// Why a header name or value was refused by [`validate_header_name`] or
-/// [`validate_header_value`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum InvalidHeader {
-    /// The header name is empty.
-    EmptyName,
-    /// The header name holds a byte that is not an RFC 9110 `tchar`.
-    NameByte {
-        /// The offending byte.
-        byte: u8,
-        /// Its offset in the name.
-        index: usize,
-    },
-    /// The header value holds a control character (CR, LF, NUL, DEL, ...) other than HTAB.
-    ValueByte {
-        /// The offending byte.
-        byte: u8,
-        /// Its offset in the value.
-        index: usize,
-    },
-}
-
-/// Writes `0x0d (CR)` style descriptions of a byte.
-struct ByteName(u8);
-
-impl fmt::Display for ByteName {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "0x{:02x}", self.0)?;
-        match self.0 {
-            b'\r' => f.write_str(" (CR)"),
-            b'\n' => f.write_str(" (LF)"),
-            0 => f.write_str(" (NUL)"),
-            0x20..=0x7e => write!(f, " ({:?})", self.0 as char),
-            _ => Ok(()),
-        }
-    }
-}
-
-impl fmt::Display for InvalidHeader {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match *self {
-            InvalidHeader::EmptyName => f.write_str("empty header name"),
-            InvalidHeader::NameByte { byte, index } => write!(
-                f,
-                "invalid byte {} at offset {index} in header name",
-                ByteName(byte)
-            ),
-            InvalidHeader::ValueByte { byte, index } => write!(
-                f,
-                "control character {} at offset {index} in header value",
-                ByteName(byte)
-            ),
-        }
-    }
-}
-
-impl std::error::Error for InvalidHeader {}
-
-// ---------------------------------------------------------------------------------------------
-// Header validation
-// ---------------------------------------------------------------------------------------------
-
-/// Checks that `name` is a non-empty RFC 9110 token (`!#$%&'*+-.^_`|~`, digits, letters).
-///
-/// # Errors
-///
-/// [`InvalidHeader::EmptyName`] for an empty name, [`InvalidHeader::NameByte`] naming the first
-/// byte outside the token set (space, `:`, CR, non-ASCII, ...).
-///
-/// # Examples
-///
-/// ```
-/// use squall::httputil::{validate_header_name, InvalidHeader};
-/// assert!(validate_header_name("X-Request-Id").is_ok());
-/// assert_eq!(
-///     validate_header_name("X Bad"),
-///     Err(InvalidHeader::NameByte { byte: b' ', index: 1 })
-/// );
-/// ```
-pub fn validate_header_name(name: &str) -> Result<(), InvalidHeader> {
-    if name.is_empty() {
-        return Err(InvalidHeader::EmptyName);
-    }
-    match name.bytes().enumerate().find(|&(_, b)| !is_tchar(b)) {
-        Some((index, byte)) => Err(InvalidHeader::NameByte { byte, index }),
-        None => Ok(()),
-    }
-}
-
-/// Checks that `value` holds no control character except horizontal tab.
-///
-/// CR, LF and NUL are refused (they would let a value end the header block: response
-/// splitting), and so are the other C0 controls and DEL. Non-ASCII text is allowed (RFC 9110
-/// `obs-text`).
-///
-/// # Errors
-///
-/// [`InvalidHeader::ValueByte`] naming the first control character found.
-///
-/// # Examples
-///
-/// ```
-/// use squall::httputil::{validate_header_value, InvalidHeader};
-/// assert!(validate_header_value("text/html;\tcharset=UTF-8").is_ok());
-/// assert_eq!(
-///     validate_header_value("a\r\nSet-Cookie: x"),
-///     Err(InvalidHeader::ValueByte { byte: b'\r', index: 1 })
-/// );
-/// ```
-pub fn validate_header_value(value: &str) -> Result<(), InvalidHeader> {
-    match value
-        .bytes()
-        .enumerate()
-        .find(|&(_, b)| (b < 0x20 && b != b'\t') || b == 0x7f)
-    {
-        Some((index, byte)) => Err(InvalidHeader::ValueByte { byte, index }),
-        None => Ok(()),
-    }
-}
-
-/// RFC 9110 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    TCHAR[b as usize]
-}
-
-/// `tchar` as a table: one load per byte of a header name.
-const TCHAR: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut i = 0;
-    while i < 256 {
-        let b = i as u8;
-        t[i] = b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'!' | b'#'
-                    | b'$'
-                    | b'%'
-                    | b'&'
-                    | b'\''
-                    | b'*'
-                    | b'+'
-                    | b'-'
-                    | b'.'
-                    | b'^'
-                    | b'_'
-                    | b'`'
-                    | b'|'
-                    | b'~'
-            );
-        i += 1;
-    }
-    t
-};
 
 // ---------------------------------------------------------------------------------------------
 // HeaderMap
@@ -209,7 +54,8 @@ pub(crate) fn same_name(a: &str, b: &str) -> bool {
 ///
 /// `insert` and `append` do **not** validate: the map stores what it is given. Where a name or
 /// value comes from untrusted input and will be written to the wire, check it first with
-/// [`validate_header_name`] / [`validate_header_value`].
+/// [`validate_header_name`](super::validate_header_name) /
+/// [`validate_header_value`](super::validate_header_value).
 ///
 /// # Examples
 ///
@@ -514,14 +360,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn tchar_table_is_rfc_9110() {
-        for b in 0..=255u8 {
-            let expected = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-            assert_eq!(is_tchar(b), expected, "byte {b:#04x}");
-        }
-    }
-
-    #[test]
     fn header_map_is_case_insensitive_and_ordered() {
         let mut h = HeaderMap::new();
         h.append("Content-Type", "text/html");
@@ -669,77 +507,4 @@ mod tests {
         h.append("Bad Name", "a\r\nb");
         assert_eq!(h.get("bad name"), Some("a\r\nb"));
     }
-
-    // --- validation --------------------------------------------------------------------------
-
-    #[test]
-    fn header_name_validation() {
-        assert_eq!(validate_header_name("Content-Type"), Ok(()));
-        assert_eq!(validate_header_name("!#$%&'*+-.^_`|~09azAZ"), Ok(()));
-        assert_eq!(validate_header_name(""), Err(InvalidHeader::EmptyName));
-        assert_eq!(
-            validate_header_name("Host:"),
-            Err(InvalidHeader::NameByte {
-                byte: b':',
-                index: 4
-            })
-        );
-        assert_eq!(
-            validate_header_name("a\r\n"),
-            Err(InvalidHeader::NameByte {
-                byte: b'\r',
-                index: 1
-            })
-        );
-        assert_eq!(
-            validate_header_name("é"),
-            Err(InvalidHeader::NameByte {
-                byte: 0xc3,
-                index: 0
-            })
-        );
-        for bad in ["a b", "a\"", "a(b)", "a/b", "a@b", "a{b}", "a\tb", "a,b"] {
-            assert!(validate_header_name(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn header_value_validation() {
-        assert_eq!(validate_header_value(""), Ok(()));
-        assert_eq!(validate_header_value("a\tb c ~ é"), Ok(()));
-        for (value, byte, index) in [
-            ("ab\r", b'\r', 2),
-            ("\nx", b'\n', 0),
-            ("a\0", 0, 1),
-            ("a\x7f", 0x7f, 1),
-            ("a\x1b[0m", 0x1b, 1),
-        ] {
-            assert_eq!(
-                validate_header_value(value),
-                Err(InvalidHeader::ValueByte { byte, index }),
-                "{value:?}"
-            );
-        }
-    }
-
-    #[test]
-    fn invalid_header_messages_name_the_problem() {
-        assert_eq!(InvalidHeader::EmptyName.to_string(), "empty header name");
-        assert_eq!(
-            validate_header_name("a b").unwrap_err().to_string(),
-            "invalid byte 0x20 (' ') at offset 1 in header name"
-        );
-        assert_eq!(
-            validate_header_value("x\r\n").unwrap_err().to_string(),
-            "control character 0x0d (CR) at offset 1 in header value"
-        );
-        assert_eq!(
-            validate_header_value("\0").unwrap_err().to_string(),
-            "control character 0x00 (NUL) at offset 0 in header value"
-        );
-        let e: Box<dyn std::error::Error> = Box::new(InvalidHeader::EmptyName);
-        assert_eq!(e.to_string(), "empty header name");
-    }
-
-    // --- header parameters -------------------------------------------------------------------
 }

@@ -32,6 +32,8 @@
 use std::fmt;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::httputil::is_tchar;
+
 pub use super::signed::{
     create_signed_value, decode_signed_value, signature_key_version, CookieSecrets,
     CookieSecretsError, MAX_FUTURE_SECS,
@@ -463,11 +465,6 @@ fn format_expires(at: SystemTime) -> Result<String, CookieError> {
         Ok(since) if since.as_secs() < HTTP_DATE_END => Ok(httpdate::fmt_http_date(at)),
         _ => Err(CookieError::InvalidExpires),
     }
-}
-
-/// RFC 9110 `tchar`.
-fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 fn is_token(s: &str) -> bool {

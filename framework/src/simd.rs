@@ -1,23 +1,23 @@
 //! 16-byte block tests with SSE2 (part of every x86-64 CPU, so compiled in without run-time
-//! detection): the request parser's scans and the response header checks. Other targets use
-//! the callers' word scans.
+//! detection): the request parser's scans (`http1`) and the header policy's checks
+//! (`httputil::header_policy`). Other targets use the callers' word scans.
 //!
 //! SAFETY (every `unsafe` block): the intrinsics' only requirement is SSE2, which the `cfg`
 //! on this module's declaration guarantees; the one memory load is unaligned and reads exactly
 //! the 16 bytes of the block it is given; the rest computes on registers.
 
 use std::arch::x86_64::{
-    __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_movemask_epi8,
-    _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
+    __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_min_epu8,
+    _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x, _mm_sub_epi8,
 };
 
 /// A block of 16 bytes, loaded once for the masks below.
 #[derive(Clone, Copy)]
-pub(super) struct Block(__m128i);
+pub(crate) struct Block(__m128i);
 
 impl Block {
     #[inline(always)]
-    pub(super) fn load(block: &[u8; 16]) -> Block {
+    pub(crate) fn load(block: &[u8; 16]) -> Block {
         // SAFETY: SSE2 is enabled (this module's `cfg`), and the unaligned load reads exactly
         // the 16 bytes of `block`, a live `&[u8; 16]`.
         Block(unsafe { _mm_loadu_si128(block.as_ptr() as *const __m128i) })
@@ -26,7 +26,7 @@ impl Block {
     /// `s` as one block of its first and last eight bytes (overlapping when shorter than 16:
     /// for tests of whether some byte is flagged), if it is 8 to 16 bytes long.
     #[inline(always)]
-    pub(super) fn load_short(s: &[u8]) -> Option<Block> {
+    pub(crate) fn load_short(s: &[u8]) -> Option<Block> {
         let n = s.len();
         if !(8..=16).contains(&n) {
             return None;
@@ -42,7 +42,7 @@ impl Block {
     /// Bit `i` set when byte `i` is below `limit`, comparing unsigned (0x80 and above are not
     /// below).
     #[inline(always)]
-    pub(super) fn below_unsigned(self, limit: u8) -> u32 {
+    pub(crate) fn below_unsigned(self, limit: u8) -> u32 {
         // SAFETY: SSE2 is enabled (this module's `cfg`); these intrinsics compute on registers
         // only and read no memory.
         unsafe {
@@ -55,7 +55,7 @@ impl Block {
     /// Bit `i` set when byte `i` is below `limit` (at most 0x7F), DEL, or 0x80 and above: a
     /// signed compare makes the high bytes negative, so they count as "below" too.
     #[inline(always)]
-    pub(super) fn below_or_del(self, limit: u8) -> u32 {
+    pub(crate) fn below_or_del(self, limit: u8) -> u32 {
         // SAFETY: SSE2 is enabled (this module's `cfg`); these intrinsics compute on registers
         // only and read no memory.
         unsafe {
@@ -67,9 +67,35 @@ impl Block {
 
     /// Bit `i` set when byte `i` is `b`.
     #[inline(always)]
-    pub(super) fn eq(self, b: u8) -> u32 {
+    pub(crate) fn eq(self, b: u8) -> u32 {
         // SAFETY: SSE2 is enabled (this module's `cfg`); these intrinsics compute on registers
         // only and read no memory.
         unsafe { _mm_movemask_epi8(_mm_cmpeq_epi8(self.0, _mm_set1_epi8(b as i8))) as u32 }
+    }
+
+    /// Bit `i` set when byte `i` is not an RFC 9110 `tchar` (ASCII letters, digits and
+    /// ``!#$%&'*+-.^_`|~``): a control, space, DEL, a byte from 0x80, or one of the separators
+    /// `"(),/:;<=>?@[\]{}`.
+    #[inline(always)]
+    pub(crate) fn non_tchar(self) -> u32 {
+        let x = self.0;
+        // SAFETY: SSE2 is enabled (this module's `cfg`); these intrinsics compute on registers
+        // only and read no memory.
+        unsafe {
+            let byte = |b: u8| _mm_set1_epi8(b as i8);
+            let eq = |b: u8| _mm_cmpeq_epi8(x, byte(b));
+            // lo..=hi, unsigned: x - lo (wrapping) is at most hi - lo.
+            let range = |lo: u8, hi: u8| {
+                let d = _mm_sub_epi8(x, byte(lo));
+                _mm_cmpeq_epi8(_mm_min_epu8(d, byte(hi - lo)), d)
+            };
+            // Signed, 0x80 and above are negative: below 0x21 takes them with the controls.
+            let mut bad = _mm_or_si128(_mm_cmplt_epi8(x, byte(0x21)), eq(0x7f));
+            bad = _mm_or_si128(bad, _mm_or_si128(eq(b'"'), range(b'(', b')')));
+            bad = _mm_or_si128(bad, _mm_or_si128(eq(b','), eq(b'/')));
+            bad = _mm_or_si128(bad, _mm_or_si128(range(b':', b'@'), range(b'[', b']')));
+            bad = _mm_or_si128(bad, _mm_or_si128(eq(b'{'), eq(b'}')));
+            _mm_movemask_epi8(bad) as u32
+        }
     }
 }
