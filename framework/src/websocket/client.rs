@@ -5,12 +5,29 @@
 //! Received messages wait in a queue until read; when more than the maximum message size is
 //! queued, the connection stops decoding (and so, once its read buffer is full, reading) until
 //! the queue is read: a fast server cannot make a slow reader's memory grow without bound.
+//!
+//! ### `wss://`
+//!
+//! With the `tls` feature, a `wss://` URL runs the connection over TLS, as the HTTP client does
+//! `https`: after the TCP connect the stream starts a TLS client session under its buffers
+//! (the URL's host as SNI and as the name the certificate must be valid for), verified by
+//! default against Mozilla's roots (the option `WebSocketConnectOptions::tls` for others); a
+//! failed handshake is [`ConnectError::Tls`]. Without the feature a `wss` URL is that error
+//! too, before anything is sent. Everything above the stream is the same for both.
+//!
+//! ### Bounded
+//!
+//! [`WebSocketConnectOptions::connect_timeout`] (20 s by default, Tornado's) covers everything
+//! up to the `101`: resolving, TCP, TLS and the opening handshake; past it the attempt is
+//! [`ConnectError::Timeout`] and its connection is closed.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::fmt;
+use std::io;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
+use std::time::Duration;
 
 use super::connection::{Conn, HookFuture, Hooks, PingPolicy, WebSocket};
 use super::deflate::{parse_response, CompressionOptions, Deflater, Inflater};
@@ -18,7 +35,7 @@ use super::handler::DEFAULT_MAX_MESSAGE_SIZE;
 use super::handshake::{accept_key, has_token, new_key};
 use super::message::{Message, OwnedMessage, WebSocketClosed};
 use super::protocol::{Reader, Role, Writer};
-use crate::iostream::StreamError;
+use crate::iostream::{IOStream, StreamError};
 
 /// Options of [`websocket_connect_with`].
 #[derive(Clone, Debug)]
@@ -34,6 +51,14 @@ pub struct WebSocketConnectOptions {
     pub headers: Vec<(String, String)>,
     /// Largest response head accepted.
     pub max_header_size: usize,
+    /// How long connecting may take, up to the `101`: resolving, TCP, the TLS handshake
+    /// (`wss`) and the opening handshake. Default 20 s (Tornado's `connect_timeout`); `None`:
+    /// no limit.
+    pub connect_timeout: Option<Duration>,
+    /// For `wss://` (feature `tls`): what the server's certificate is verified against.
+    /// `None` (default): Mozilla's roots, as [`ClientTlsConfig::default`](crate::tls::ClientTlsConfig).
+    #[cfg(feature = "tls")]
+    pub tls: Option<crate::tls::ClientTlsConfig>,
 }
 
 impl Default for WebSocketConnectOptions {
@@ -44,6 +69,9 @@ impl Default for WebSocketConnectOptions {
             subprotocols: Vec::new(),
             headers: Vec::new(),
             max_header_size: 64 * 1024,
+            connect_timeout: Some(Duration::from_secs(20)),
+            #[cfg(feature = "tls")]
+            tls: None,
         }
     }
 }
@@ -52,10 +80,16 @@ impl Default for WebSocketConnectOptions {
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ConnectError {
-    /// The URL is not `ws://host[:port][/path]`.
+    /// The URL is not `ws://host[:port][/path]` or `wss://host[:port][/path]`.
     InvalidUrl(String),
     /// The host did not resolve, or refused the TCP connection.
     Connect(crate::tcpclient::ConnectError),
+    /// `wss`: the TLS handshake failed (the source says why: an untrusted certificate, one
+    /// not valid for the URL's host, a server that does not speak TLS), or this build has no
+    /// `tls` feature (an error of kind `Unsupported`).
+    Tls(io::Error),
+    /// [`WebSocketConnectOptions::connect_timeout`] passed before the `101`.
+    Timeout,
     /// The connection failed or closed during the handshake.
     Stream(StreamError),
     /// The server did not accept the handshake (its status line, or what was wrong).
@@ -67,6 +101,8 @@ impl fmt::Display for ConnectError {
         match self {
             ConnectError::InvalidUrl(u) => write!(f, "invalid WebSocket URL: {u}"),
             ConnectError::Connect(e) => write!(f, "WebSocket connection failed: {e}"),
+            ConnectError::Tls(e) => write!(f, "WebSocket TLS handshake failed: {e}"),
+            ConnectError::Timeout => f.write_str("WebSocket connection timed out"),
             ConnectError::Stream(e) => write!(f, "WebSocket connection failed: {e}"),
             ConnectError::Handshake(why) => write!(f, "WebSocket handshake refused: {why}"),
         }
@@ -77,8 +113,11 @@ impl std::error::Error for ConnectError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             ConnectError::Connect(e) => Some(e),
+            ConnectError::Tls(e) => Some(e),
             ConnectError::Stream(e) => Some(e),
-            ConnectError::InvalidUrl(_) | ConnectError::Handshake(_) => None,
+            ConnectError::InvalidUrl(_) | ConnectError::Handshake(_) | ConnectError::Timeout => {
+                None
+            }
         }
     }
 }
@@ -228,6 +267,8 @@ impl WebSocketClientConnection {
 /// Where a WebSocket URL points.
 #[derive(Debug, PartialEq, Eq)]
 struct Target {
+    /// `wss` (or `https`): over TLS.
+    secure: bool,
     /// The host to connect to: a name, or an IP literal (IPv6 without brackets).
     host: String,
     port: u16,
@@ -237,15 +278,21 @@ struct Target {
     path: String,
 }
 
-/// Splits `ws://host[:port][/path]`. Nothing is resolved here: [`websocket_connect_with`]
-/// connects through [`tcpclient::connect`](crate::tcpclient::connect), which never blocks
-/// the loop.
+/// Splits `ws://host[:port][/path]` (`wss://` for TLS; `http://`, `https://` alike). Nothing
+/// is resolved here: [`websocket_connect_with`] connects through
+/// [`tcpclient::connect`](crate::tcpclient::connect), which never blocks the loop.
 fn parse_url(url: &str) -> Result<Target, ConnectError> {
     let bad = || ConnectError::InvalidUrl(url.to_owned());
-    let rest = url
-        .strip_prefix("ws://")
-        .or_else(|| url.strip_prefix("http://"))
-        .ok_or_else(bad)?;
+    let (secure, rest) = [
+        ("ws://", false),
+        ("http://", false),
+        ("wss://", true),
+        ("https://", true),
+    ]
+    .iter()
+    .find_map(|(scheme, secure)| url.strip_prefix(scheme).map(|r| (*secure, r)))
+    .ok_or_else(bad)?;
+    let default_port = if secure { 443 } else { 80 };
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -268,13 +315,13 @@ fn parse_url(url: &str) -> Result<Target, ConnectError> {
             h.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?;
             match after.strip_prefix(':') {
                 Some(p) => (h, p.parse::<u16>().map_err(|_| bad())?),
-                None if after.is_empty() => (h, 80),
+                None if after.is_empty() => (h, default_port),
                 None => return Err(bad()),
             }
         }
         None => match authority.rsplit_once(':') {
             Some((h, p)) => (h, p.parse::<u16>().map_err(|_| bad())?),
-            None => (authority, 80),
+            None => (authority, default_port),
         },
     };
     let name_ok = |h: &str| {
@@ -285,6 +332,7 @@ fn parse_url(url: &str) -> Result<Target, ConnectError> {
         return Err(bad());
     }
     Ok(Target {
+        secure,
         host: name.to_owned(),
         port,
         authority: authority.to_owned(),
@@ -292,11 +340,13 @@ fn parse_url(url: &str) -> Result<Target, ConnectError> {
     })
 }
 
-/// Opens a WebSocket connection to `url` (`ws://host[:port]/path`) on the current loop.
+/// Opens a WebSocket connection to `url` (`ws://host[:port]/path`, or `wss://` over TLS with
+/// the `tls` feature, the server's certificate verified) on the current loop.
 ///
 /// # Errors
 ///
-/// [`ConnectError`]: a bad URL, a failed connection, or a refused handshake.
+/// [`ConnectError`]: a bad URL, a failed connection or TLS handshake, a refused handshake,
+/// or the connect timeout.
 ///
 /// # Examples
 ///
@@ -325,13 +375,65 @@ pub async fn websocket_connect_with(
     url: &str,
     options: WebSocketConnectOptions,
 ) -> Result<WebSocketClientConnection, ConnectError> {
+    let target = parse_url(url)?;
+    #[cfg(not(feature = "tls"))]
+    if target.secure {
+        return Err(ConnectError::Tls(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "wss needs Squall's `tls` feature, which this build does not have",
+        )));
+    }
+    match options.connect_timeout {
+        // (A timeout drops the attempt, and with it the stream: its connection closes.)
+        Some(limit) => crate::task::with_timeout(limit, open(target, options))
+            .await
+            .map_err(|_| ConnectError::Timeout)?,
+        None => open(target, options).await,
+    }
+}
+
+/// The TLS handshake of a `wss` connection, verifying the server for `host`.
+#[cfg(feature = "tls")]
+async fn start_tls(
+    stream: &IOStream,
+    host: &str,
+    options: &WebSocketConnectOptions,
+) -> Result<(), ConnectError> {
+    let config = options.tls.clone().unwrap_or_default();
+    let failed = |e: io::Error| {
+        stream.close();
+        ConnectError::Tls(e)
+    };
+    stream.start_tls_client(&config, host).map_err(failed)?;
+    match stream.tls_handshake().await {
+        Ok(()) => Ok(()),
+        Err(StreamError::Closed { cause: Some(e) }) => Err(failed(e)),
+        Err(e) => Err(failed(io::Error::new(
+            io::ErrorKind::ConnectionAborted,
+            format!("the server closed the connection during the TLS handshake ({e})"),
+        ))),
+    }
+}
+
+/// Connects, and runs the opening handshake.
+async fn open(
+    target: Target,
+    options: WebSocketConnectOptions,
+) -> Result<WebSocketClientConnection, ConnectError> {
     let Target {
+        secure,
         host,
         port,
         authority,
         path,
-    } = parse_url(url)?;
-    let stream = crate::tcpclient::connect(&host, port).await?;
+    } = target;
+    let stream: IOStream = crate::tcpclient::connect(&host, port).await?;
+    #[cfg(feature = "tls")]
+    if secure {
+        start_tls(&stream, &host, &options).await?;
+    }
+    #[cfg(not(feature = "tls"))]
+    let _ = secure;
     let key = new_key();
     let mut req = format!(
         "GET {path} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -446,6 +548,7 @@ mod tests {
         assert_eq!(
             t,
             Target {
+                secure: false,
                 host: "127.0.0.1".into(),
                 port: 8888,
                 authority: "127.0.0.1:8888".into(),
@@ -453,7 +556,12 @@ mod tests {
             }
         );
         let t = parse_url("ws://127.0.0.1").unwrap();
-        assert_eq!((t.port, t.path.as_str()), (80, "/"));
+        assert_eq!((t.secure, t.port, t.path.as_str()), (false, 80, "/"));
+        let t = parse_url("wss://example.com/chat").unwrap();
+        assert_eq!((t.secure, t.port, t.path.as_str()), (true, 443, "/chat"));
+        let t = parse_url("wss://[::1]:8443").unwrap();
+        assert_eq!((t.secure, t.host.as_str(), t.port), (true, "::1", 8443));
+        assert!(parse_url("https://localhost/").unwrap().secure);
         let t = parse_url("ws://[::1]:9000/").unwrap();
         assert_eq!((t.host.as_str(), t.port), ("::1", 9000));
         // A name is kept as a name: resolving it is connect's job, off the loop.
@@ -463,7 +571,8 @@ mod tests {
             ("localhost", "localhost:9000", "/?a")
         );
         for bad in [
-            "wss://127.0.0.1/",
+            "wss:/127.0.0.1/",
+            "wss://",
             "ftp://x",
             "ws://",
             "ws://user@127.0.0.1/",
