@@ -13,6 +13,8 @@
 # Everything the server runs is counted, start-up included (a few hundred thousand instructions,
 # under 1 Ir/req at the request counts reached), and divided by the requests wrk saw answered.
 # Prints "MODE SCENARIO PATH: N requests, IR Ir, IR/N Ir/req" (PATH as an https URL with TLS=1).
+# SYSCALLS=1 also counts the server's system calls (callgrind --collect-systime) and prints
+# syscalls per request: the kernel's share, which instruction counts do not see.
 # Everything listens on 127.0.0.1 and stops by itself (wrk runs are bounded in time).
 set -euo pipefail
 MODE=${1:-app}
@@ -45,7 +47,8 @@ if [ "${TLS:-0}" = 1 ]; then
   SCHEME=https
 fi
 FILE=$OUT/callgrind.$MODE.$SCENARIO.$$
-valgrind --tool=callgrind --callgrind-out-file="$FILE" \
+SYSOPT=(); [ "${SYSCALLS:-0}" = 1 ] && SYSOPT=(--collect-systime=nsec)
+valgrind --tool=callgrind "${SYSOPT[@]}" --callgrind-out-file="$FILE" \
   "$TARGET/release/examples/bench" "${ARGS[@]}" >"$OUT/callgrind-server.log" 2>&1 &
 PID=$!
 trap 'kill -TERM $PID 2>/dev/null || true; wait $PID 2>/dev/null || true' EXIT
@@ -53,7 +56,7 @@ for _ in $(seq 200); do
   (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
   sleep 0.1
 done
-WRK=(wrk -t1 -c50 "$SCHEME://127.0.0.1:$PORT$URLPATH")
+WRK=(wrk -t1 -c"${CONNS:-50}" "$SCHEME://127.0.0.1:$PORT$URLPATH")
 [ "$SCENARIO" = close ] && WRK+=(-H 'Connection: close')
 [ "$MODE" = gzip ] && WRK+=(-H 'Accept-Encoding: gzip')
 [ "$SCENARIO" = pipeline ] && WRK+=(-s "$BENCH_DIR/pipeline.lua")
@@ -62,4 +65,8 @@ kill -TERM "$PID"; wait "$PID" 2>/dev/null || true; trap - EXIT
 IR=$(awk '/^(summary|totals):/ {print $2; exit}' "$FILE")
 SHOWN=$URLPATH; [ "$SCHEME" = https ] && SHOWN="https $URLPATH"
 echo "$MODE $SCENARIO $SHOWN: $N requests, $IR Ir, $((IR / N)) Ir/req"
+if [ "${SYSCALLS:-0}" = 1 ]; then
+  SC=$(awk '/^(summary|totals):/ {print $3; exit}' "$FILE")
+  echo "  $SC syscalls, $(awk -v s="$SC" -v n="$N" 'BEGIN {printf "%.3f", s / n}') syscalls/req"
+fi
 rm -f "$FILE"*
