@@ -49,7 +49,14 @@ struct Echo;
 #[handler]
 impl Echo {
     fn get(&mut self, cx: &mut Context) -> Result<()> {
-        let value = cx.argument("v")?;
+        // The raw value: `argument` makes a NUL a space (as Tornado's `get_argument`), and
+        // every byte sent must reach `set_header` here.
+        let value = cx
+            .all_arguments()?
+            .into_iter()
+            .find(|(name, _)| name == "v")
+            .and_then(|(_, mut values)| values.pop())
+            .ok_or_else(|| HttpError::new(400))?;
         cx.set_header("X-Echo", value.as_str())?;
         let name = cx
             .argument_opt("name")?

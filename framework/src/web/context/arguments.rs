@@ -1,8 +1,10 @@
 //! Request arguments, Tornado-style: from the query string and from urlencoded or
 //! multipart/form-data bodies, parsed lazily on first use.
 //!
-//! `argument` / `arguments` strip surrounding whitespace, as Tornado's `get_argument` does by
-//! default; [`all_arguments`](Context::all_arguments) gives the raw values. A body that does
+//! `argument` / `arguments` clean their values as Tornado's `get_argument` does: each control
+//! character other than tab, LF, VT, FF and CR (`\x00`-`\x08`, `\x0e`-`\x1f`) becomes a space,
+//! then surrounding whitespace is stripped (a NUL or an ESC sent in a form field does not come
+//! back into a page as is); [`all_arguments`](Context::all_arguments) gives the raw values. A body that does
 //! not parse (bad encoding, broken multipart) is a 400, never a panic.
 //!
 //! ### Cost
@@ -247,7 +249,8 @@ impl Context {
         })
     }
 
-    /// The last value of argument `name` from the query or the body, whitespace-stripped.
+    /// The last value of argument `name` from the query or the body, cleaned (control
+    /// characters made spaces, whitespace stripped: see the module docs).
     ///
     /// # Errors
     ///
@@ -269,10 +272,10 @@ impl Context {
         let last = body
             .and_then(|(index, src)| index.get(name, |h| src.name(h)).last().map(|&h| (src, h)))
             .or_else(|| query.get(name, |h| qsrc.name(h)).last().map(|&h| (qsrc, h)));
-        Ok(last.map(|(src, h)| src.value(h).trim().to_owned()))
+        Ok(last.map(|(src, h)| clean(&src.value(h))))
     }
 
-    /// Every value of argument `name` (query first, then body), whitespace-stripped.
+    /// Every value of argument `name` (query first, then body), cleaned as `argument` does.
     ///
     /// # Errors
     ///
@@ -283,7 +286,7 @@ impl Context {
         Ok(out)
     }
 
-    /// Every value of `name` in the query string, whitespace-stripped.
+    /// Every value of `name` in the query string, cleaned as `argument` does.
     ///
     /// # Errors
     ///
@@ -304,7 +307,7 @@ impl Context {
             .ok_or_else(|| HttpError::new(400).log(format!("Missing argument {name}")))
     }
 
-    /// Every value of `name` in the body (urlencoded or multipart), whitespace-stripped.
+    /// Every value of `name` in the body (urlencoded or multipart), cleaned as `argument` does.
     ///
     /// # Errors
     ///
@@ -414,11 +417,51 @@ fn pairs_of<'a>(index: &ArgIndex, src: Source<'a>) -> Vec<(Cow<'a, str>, Cow<'a,
     out
 }
 
-/// The values of `name` in one source, whitespace-stripped.
+/// The values of `name` in one source, cleaned.
 fn stripped(index: &ArgIndex, src: Source<'_>, name: &str) -> Vec<String> {
     index
         .get(name, |h| src.name(h))
         .iter()
-        .map(|&h| src.value(h).trim().to_owned())
+        .map(|&h| clean(&src.value(h)))
         .collect()
+}
+
+/// Whether `c` is one of the control characters Tornado's `get_argument` turns into a space
+/// (its `[\x00-\x08\x0e-\x1f]`: C0 controls other than the whitespace ones).
+fn is_weird_control(c: char) -> bool {
+    matches!(c, '\x00'..='\x08' | '\x0e'..='\x1f')
+}
+
+/// An argument value as `argument` gives it: weird control characters made spaces, then
+/// surrounding whitespace stripped. Copies once; the common value without any control
+/// character is only trimmed.
+fn clean(value: &str) -> String {
+    if value.contains(is_weird_control) {
+        let spaced: String = value
+            .chars()
+            .map(|c| if is_weird_control(c) { ' ' } else { c })
+            .collect();
+        spaced.trim().to_owned()
+    } else {
+        value.trim().to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean;
+
+    #[test]
+    fn clean_makes_weird_controls_spaces_then_strips() {
+        assert_eq!(clean("  ann  "), "ann");
+        assert_eq!(clean("a\x00b"), "a b");
+        assert_eq!(clean("\x00\x1b[31mred\x7f"), "[31mred\x7f");
+        assert_eq!(clean("\x01\x08x\x0e\x1f"), "x");
+        // Tab, LF, VT, FF and CR stay inside a value (Tornado keeps them); around it they
+        // are whitespace and go.
+        assert_eq!(clean("\ta\tb\nc\r\n"), "a\tb\nc");
+        assert_eq!(clean("x\x0b\x0cy"), "x\x0b\x0cy");
+        assert_eq!(clean("caf\u{e9}\u{0}"), "caf\u{e9}");
+        assert_eq!(clean(""), "");
+    }
 }
