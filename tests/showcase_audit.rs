@@ -232,3 +232,41 @@ fn arguments_make_control_characters_spaces() {
     assert_eq!(r.json(), serde_json::json!({ "a": ["\u{0}x\u{1f}"] }));
     assert_fresh_connection_serves(addr);
 }
+
+/// The 101 or the status of a WebSocket handshake to `/ws/echo` carrying `origins`, each in a
+/// header of its own.
+fn ws_handshake_status(addr: SocketAddr, origins: &[String]) -> u16 {
+    let mut request = format!(
+        "GET /ws/echo HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n"
+    );
+    for o in origins {
+        request.push_str(&format!("Origin: {o}\r\n"));
+    }
+    request.push_str("\r\n");
+    status_of(&raw_head(addr, request.as_bytes()))
+}
+
+/// A browser sends one `Origin` (RFC 6454 §7.3). The handshake used to check only the first
+/// of several, so `Origin: <same>` then `Origin: <other>` was accepted; several Origin
+/// headers are now refused as cross-origin (403), in either order. One same-origin header
+/// (or none) is still accepted.
+#[test]
+fn websocket_with_several_origins_is_refused() {
+    let server = showcase();
+    let addr = server.addr();
+    let same = format!("http://{addr}");
+    let other = "http://evil.example".to_owned();
+    assert_eq!(ws_handshake_status(addr, &[]), 101);
+    assert_eq!(ws_handshake_status(addr, std::slice::from_ref(&same)), 101);
+    assert_eq!(ws_handshake_status(addr, std::slice::from_ref(&other)), 403);
+    for origins in [
+        [same.clone(), other.clone()],
+        [other.clone(), same.clone()],
+        [same.clone(), same.clone()],
+    ] {
+        assert_eq!(ws_handshake_status(addr, &origins), 403, "{origins:?}");
+        assert_fresh_connection_serves(addr);
+    }
+}

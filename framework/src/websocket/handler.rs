@@ -6,7 +6,8 @@
 //!
 //! GET and HTTP/1.1 (else 405/400) -> `Upgrade: websocket` and `Connection: upgrade` (400)
 //! -> `Sec-WebSocket-Version: 13` (426 with the version we speak) -> one valid
-//! `Sec-WebSocket-Key` (400) -> `check_origin` when `Origin` is present (403) ->
+//! `Sec-WebSocket-Key` (400) -> more than one `Origin` (403) -> `check_origin` when `Origin`
+//! is present (403) ->
 //! `select_subprotocol` -> `get_compression_options` and the permessage-deflate offers ->
 //! `open`, which may still refuse with an `HttpError` (sent as a plain HTTP response; what it
 //! wrote to the socket is dropped) -> `101`. The request went through the HTTP server, so its
@@ -270,6 +271,11 @@ fn accept<H: WebSocketHandler>(mut h: H, cx: &mut Context) -> Result<()> {
             }
         }
     };
+    // A browser sends one `Origin` at most (RFC 6454 §7.3); with several, checking only the
+    // first would let the others pass unchecked, so the request is refused as cross-origin.
+    if cx.request().header_all("Origin").nth(1).is_some() {
+        return Err(HttpError::new(403).log("a WebSocket handshake with several Origin headers"));
+    }
     if let Some(origin) = cx.request().header("Origin").map(str::to_owned) {
         if !h.check_origin(cx, &origin) {
             return Err(HttpError::new(403).log(format!("cross-origin WebSocket from {origin:?}")));
