@@ -298,6 +298,8 @@ scenario_args() {
     close) printf '%s\n' -H 'Connection: close' URL:/plaintext ;;
     # 16 KiB of text, gzip-encoded when the server runs with --gzip (SQUALL_ARGS, TORNADO_ARGS).
     gzip) printf '%s\n' -H 'Accept-Encoding: gzip' URL:/gzip ;;
+    # TechEmpower's Fortunes page, rendered by a template (squall and tornado only).
+    fortunes) printf '%s\n' URL:/fortunes ;;
     # HTTPS (TLS_SERVERS only): keep-alive, and a new TLS connection (a full handshake: wrk
     # resumes no session) per request.
     https) printf '%s\n' URL:/plaintext ;;

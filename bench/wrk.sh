@@ -17,6 +17,9 @@
 #   TORNADO_ARGS extra arguments for the Tornado peer (none)
 # The gzip scenario (not in the default list) wants both servers compressing:
 #   SQUALL_ARGS=--gzip TORNADO_ARGS=--gzip SERVERS="squall tornado" SCENARIOS=gzip bash bench/wrk.sh
+# The fortunes scenario (not in the default list; squall and tornado serve it): TechEmpower's
+# Fortunes page, thirteen rows sorted and HTML-escaped by each server's template engine:
+#   SERVERS="squall tornado" SCENARIOS=fortunes bash bench/wrk.sh
 # The HTTPS scenarios (not in the default list; squall, squall-raw and hyper serve them, with a
 # certificate made by openssl): https (keep-alive) and handshake (a new TLS connection per
 # request):
@@ -38,6 +41,7 @@ declare -A TITLE=(
   [json]="json"
   [close]="plaintext, new connection per request"
   [gzip]="16 KiB text, gzip"
+  [fortunes]="fortunes (template)"
   [https]="plaintext over TLS"
   [handshake]="TLS handshake per request"
 )

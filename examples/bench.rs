@@ -1,7 +1,11 @@
 //! The benchmark server: TechEmpower's `GET /plaintext` and `GET /json`, either on the raw
 //! HTTP delegate or through the full Application (routing, handler, context); `GET /gzip`,
-//! 16 KiB of text for measuring response compression (Application only); and a WebSocket echo
-//! at `/ws` (Application only; permessage-deflate when the client offers it) for `bench/ws.sh`.
+//! 16 KiB of text for measuring response compression (Application only); `GET /fortunes`,
+//! TechEmpower's Fortunes page without its database (Application only: twelve fortunes kept in
+//! memory, one more added per request, sorted by message, rendered by the minijinja template
+//! `templates/bench/fortunes.html` with HTML escaping), to measure template rendering against
+//! `bench/peers/tornado_peer.py`'s same page; and a WebSocket echo at `/ws` (Application only;
+//! permessage-deflate when the client offers it) for `bench/ws.sh`.
 //!
 //! ```sh
 //! cargo run --release --example bench -- --port 8080          # through the Application
@@ -29,6 +33,7 @@ use squall::http1::HttpServerOptions;
 use squall::http1::{Request, Responder};
 use squall::httpserver::HttpServer;
 use squall::prelude::*;
+use squall::web::templates::context;
 
 #[derive(Serialize)]
 struct Message {
@@ -112,6 +117,51 @@ impl Gzip {
     }
 }
 
+/// One row of the Fortunes page.
+#[derive(Serialize)]
+struct Fortune {
+    id: u32,
+    message: &'static str,
+}
+
+/// TechEmpower's fortunes (the benchmark's database table), in memory.
+const FORTUNES: [(u32, &str); 12] = [
+    (1, "fortune: No such file or directory"),
+    (2, "A computer scientist is someone who fixes things that aren't broken."),
+    (3, "After enough decimal places, nobody gives a damn."),
+    (4, "A bad random number generator: 1, 1, 1, 1, 1, 4.33e+67, 1, 1, 1"),
+    (5, "A computer program does what you tell it to do, not what you want it to do."),
+    (6, "Emacs is a nice operating system, but I prefer UNIX. \u{2014} Tom Christaensen"),
+    (7, "Any program that runs right is obsolete."),
+    (8, "A list is only as strong as its weakest link. \u{2014} Donald Knuth"),
+    (9, "Feature: A bug with seniority."),
+    (10, "Computers make very fast, very accurate mistakes."),
+    (11, "<script>alert(\"This should not be displayed in a browser alert box.\");</script>"),
+    (12, "\u{30d5}\u{30ec}\u{30fc}\u{30e0}\u{30ef}\u{30fc}\u{30af}\u{306e}\u{30d9}\u{30f3}\u{30c1}\u{30de}\u{30fc}\u{30af}"),
+];
+
+/// `GET /fortunes`: the rows, one added, sorted by message, rendered by the template
+/// (`text/html; charset=UTF-8`, the default type). No ETag, as the Tornado peer sends none.
+#[derive(Clone, Default)]
+struct Fortunes;
+
+#[handler]
+impl Fortunes {
+    fn get(&mut self, cx: &mut Context) -> Result<()> {
+        let mut fortunes: Vec<Fortune> = FORTUNES
+            .iter()
+            .map(|&(id, message)| Fortune { id, message })
+            .collect();
+        fortunes.push(Fortune {
+            id: 0,
+            message: "Additional fortune added at request time.",
+        });
+        fortunes.sort_by(|a, b| a.message.cmp(b.message));
+        cx.set_etag_enabled(false);
+        cx.render("fortunes.html", context! { fortunes })
+    }
+}
+
 /// `GET /ws`: every WebSocket message back as it came.
 #[derive(Clone, Default)]
 struct WsEcho;
@@ -132,6 +182,9 @@ impl WsEcho {
 fn app(gzip_level: Option<u32>) -> Application {
     let mut settings = Settings {
         websocket_compression: Some(squall::websocket::CompressionOptions::default()),
+        template_path: Some(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates/bench"),
+        ),
         ..Settings::default()
     };
     if let Some(level) = gzip_level {
@@ -143,6 +196,7 @@ fn app(gzip_level: Option<u32>) -> Application {
             (r"/plaintext", Plaintext),
             (r"/json", Json),
             (r"/gzip", Gzip),
+            (r"/fortunes", Fortunes),
             (r"/ws", WsEcho)
         ],
         settings,
