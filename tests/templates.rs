@@ -1,10 +1,11 @@
 //! Templates from outside: `cx.render` with `Settings::template_path` — autoescape by
 //! extension, inheritance, and what every template sees (`xsrf_form_html()`,
 //! `static_url(..)`, `reverse_url(..)`, `current_user`, `request`, globals); compile errors at
-//! startup naming file and line; render errors as 500s (detail on the page only with debug);
-//! reloading on change with debug only.
+//! startup naming file and line; render errors as 500s (file and line in the log always, on
+//! the page only with debug); reloading on change with debug only.
 
 use std::path::Path;
+use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use squall::prelude::*;
@@ -200,6 +201,50 @@ fn render_errors_are_500_with_detail_only_in_debug() {
             "raw 1\n"
         );
     }
+}
+
+/// A logger keeping the error lines logged in this test binary (no other test here sets one).
+struct Capture(Mutex<Vec<String>>);
+
+impl log::Log for Capture {
+    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
+        m.level() <= log::Level::Error
+    }
+    fn log(&self, record: &log::Record<'_>) {
+        if record.level() <= log::Level::Error {
+            let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
+            lines.push(record.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+fn errors_logged() -> &'static Capture {
+    static LOGGER: OnceLock<&'static Capture> = OnceLock::new();
+    LOGGER.get_or_init(|| {
+        let logger: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
+        log::set_logger(logger).expect("no other logger in this test binary");
+        log::set_max_level(log::LevelFilter::Error);
+        logger
+    })
+}
+
+#[test]
+fn a_render_error_logs_file_and_line_without_debug() {
+    let log = errors_logged();
+    let (server, _t, _s) = start(false);
+    let r = TestClient::new(&server).get("/page/broken_render.html?who=logged");
+    assert_eq!(r.status(), 500);
+    assert!(!r.text().contains("broken_render.html"), "{}", r.text());
+    let lines = log.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let line = lines
+        .iter()
+        .find(|l| l.contains("/page/broken_render.html?who=logged"))
+        .unwrap_or_else(|| panic!("no error logged for the request: {lines:?}"));
+    assert!(
+        line.contains("template broken_render.html, line 2"),
+        "{line}"
+    );
 }
 
 #[test]

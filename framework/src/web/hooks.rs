@@ -2,32 +2,7 @@
 //! current user, code before and after every handler, and the error page of the whole
 //! application. What Tornado does with a base handler class every handler inherits from.
 //!
-//! ### When each runs
-//!
-//! - [`current_user`](Hooks::current_user): lazily, the first time a request asks for its user
-//!   ([`Context::current_user`], [`Context::is_authenticated`], an `#[authenticated]` method,
-//!   a template's `current_user`); at most once per request, the answer is kept.
-//! - [`before`](Hooks::before): once per request, after routing and before anything of the
-//!   handler (before its XSRF check and `prepare`), for routed and unrouted paths alike. It
-//!   may finish the request itself (a CORS preflight, a rate limit's 429): then no handler
-//!   runs. An `Err` is answered like a handler's error.
-//! - [`after`](Hooks::after): once per response, just before its head is sent (at `finish`,
-//!   or at the first `flush` of a streamed response), whoever produced it: handler, error
-//!   page, 404, 405, redirect. It may add or change headers, not the body.
-//! - [`write_error`](Hooks::write_error): writes the body of every error response of the
-//!   application (404 for unrouted paths, 405, a handler's `Err` or panic) unless the handler
-//!   has a `write_error` of its own. [`Context::write_json_error`] and
-//!   [`Context::write_html_error`] are the two usual bodies.
-//!
-//! ### Cost
-//!
-//! An application without hooks pays one test of one pointer per request and per response:
-//! the hooks live behind a single `Option<Rc<..>>`.
-//!
-//! ### Failures
-//!
-//! A panic in `before` is a 500; in `after` it is logged and the response goes out as it was;
-//! in `write_error` (or an `Err` from it) the default HTML page is sent instead.
+//! The rules (when each hook runs, what it costs, how failures are handled) are on [`Hooks`].
 
 use std::any::Any;
 use std::cell::OnceCell;
@@ -71,7 +46,34 @@ struct HookSet {
 }
 
 /// Application-wide hooks, built with a chain of calls and put in
-/// [`Settings::hooks`](super::Settings::hooks). See the [module docs](self) for when each runs.
+/// [`Settings::hooks`](super::Settings::hooks).
+///
+/// ### When each runs
+///
+/// - [`current_user`](Hooks::current_user): lazily, the first time a request asks for its user
+///   ([`Context::current_user`], [`Context::is_authenticated`], an `#[authenticated]` method,
+///   a template's `current_user`); at most once per request, the answer is kept.
+/// - [`before`](Hooks::before): once per request, after routing and before anything of the
+///   handler (before its XSRF check and `prepare`), for routed and unrouted paths alike. It
+///   may finish the request itself (a CORS preflight, a rate limit's 429): then no handler
+///   runs. An `Err` is answered like a handler's error.
+/// - [`after`](Hooks::after): once per response, just before its head is sent (at `finish`,
+///   or at the first `flush` of a streamed response), whoever produced it: handler, error
+///   page, 404, 405, redirect. It may add or change headers, not the body.
+/// - [`write_error`](Hooks::write_error): writes the body of every error response of the
+///   application (404 for unrouted paths, 405, a handler's `Err` or panic) unless the handler
+///   has a `write_error` of its own. [`Context::write_json_error`] and
+///   [`Context::write_html_error`] are the two usual bodies.
+///
+/// ### Cost
+///
+/// An application without hooks pays one test of one pointer per request and per response:
+/// the hooks live behind a single `Option<Rc<..>>`.
+///
+/// ### Failures
+///
+/// A panic in `before` is a 500; in `after` it is logged and the response goes out as it was;
+/// in `write_error` (or an `Err` from it) the default HTML page is sent instead.
 ///
 /// # Examples
 ///

@@ -4,21 +4,7 @@
 //! message names the field, shown to the client (on the error page, or as the `message` of a
 //! JSON error) and logged.
 //!
-//! ### How arguments map to fields
-//!
-//! Query and form arguments are name/value strings; a field takes the values of the argument
-//! of its name:
-//! - a scalar field (`String`, numbers, `bool`, `char`, a unit-variant enum) takes the
-//!   last value, parsed with the type's rules: numbers as Rust parses them, `bool` from
-//!   `true`/`false`, `on`/`off`, `1`/`0`, `yes`/`no` (an HTML checkbox sends `on`);
-//! - `Option<T>` is `None` when the argument is absent or its last value is empty (an empty
-//!   form input);
-//! - `Vec<T>` takes every value, in order (`?tag=a&tag=b`);
-//! - a field with no argument is an error ("missing field `name`") unless it is an `Option`
-//!   or has `#[serde(default)]`; arguments no field names are ignored (so `_xsrf` is).
-//!
-//! Values are taken as sent (not whitespace-stripped, unlike [`Context::argument`]). Nested
-//! structures are not arguments: use JSON for them.
+//! How arguments map to fields is on [`Context::query`].
 
 use std::borrow::Cow;
 
@@ -30,7 +16,23 @@ use super::context::Context;
 use super::error::{HttpError, Result};
 
 impl Context {
-    /// The query string's arguments as a `T` (see the [module docs](self) for the mapping).
+    /// The query string's arguments as a `T`.
+    ///
+    /// ### How arguments map to fields
+    ///
+    /// Query and form arguments are name/value strings; a field takes the values of the argument
+    /// of its name:
+    /// - a scalar field (`String`, numbers, `bool`, `char`, a unit-variant enum) takes the
+    ///   last value, parsed with the type's rules: numbers as Rust parses them, `bool` from
+    ///   `true`/`false`, `on`/`off`, `1`/`0`, `yes`/`no` (an HTML checkbox sends `on`);
+    /// - `Option<T>` is `None` when the argument is absent or its last value is empty (an empty
+    ///   form input);
+    /// - `Vec<T>` takes every value, in order (`?tag=a&tag=b`);
+    /// - a field with no argument is an error ("missing field `name`") unless it is an `Option`
+    ///   or has `#[serde(default)]`; arguments no field names are ignored (so `_xsrf` is).
+    ///
+    /// Values are taken as sent (not whitespace-stripped, unlike [`Context::argument`]). Nested
+    /// structures are not arguments: use JSON for them.
     ///
     /// # Errors
     ///
