@@ -7,8 +7,9 @@
 //! the 16 bytes of the block it is given; the rest computes on registers.
 
 use std::arch::x86_64::{
-    __m128i, _mm_cmpeq_epi8, _mm_cmplt_epi8, _mm_loadu_si128, _mm_max_epu8, _mm_min_epu8,
-    _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x, _mm_sub_epi8,
+    __m128i, _mm_and_si128, _mm_cmpeq_epi8, _mm_cmpgt_epi8, _mm_cmplt_epi8, _mm_loadu_si128,
+    _mm_max_epu8, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128, _mm_set1_epi8, _mm_set_epi64x,
+    _mm_sub_epi8,
 };
 
 /// A block of 16 bytes, loaded once for the masks below.
@@ -62,6 +63,44 @@ impl Block {
             let low = _mm_cmplt_epi8(self.0, _mm_set1_epi8(limit as i8));
             let del = _mm_cmpeq_epi8(self.0, _mm_set1_epi8(0x7f));
             _mm_movemask_epi8(_mm_or_si128(low, del)) as u32
+        }
+    }
+
+    /// Masks of the bytes that are letters, digits, `-` or `.` (a host name's common bytes),
+    /// of the digits and of the colons (for the `Host` check).
+    #[inline(always)]
+    pub(crate) fn host_classes(self) -> (u32, u32, u32) {
+        // SAFETY: SSE2 is enabled (this module's `cfg`); these intrinsics compute on registers
+        // only and read no memory.
+        unsafe {
+            // `lo..=hi` (both below 0x7F) by signed compares: bytes of 0x80 and above are
+            // negative, so in no range.
+            let range = |x: __m128i, lo: u8, hi: u8| {
+                _mm_and_si128(
+                    _mm_cmpgt_epi8(x, _mm_set1_epi8(lo as i8 - 1)),
+                    _mm_cmplt_epi8(x, _mm_set1_epi8(hi as i8 + 1)),
+                )
+            };
+            let digits = range(self.0, b'0', b'9');
+            // Setting bit 5 maps exactly `A..=Z` and `a..=z` into `a..=z`.
+            let letters = range(_mm_or_si128(self.0, _mm_set1_epi8(0x20)), b'a', b'z');
+            let name = _mm_or_si128(_mm_or_si128(digits, letters), range(self.0, b'-', b'.'));
+            (
+                _mm_movemask_epi8(name) as u32,
+                _mm_movemask_epi8(digits) as u32,
+                _mm_movemask_epi8(_mm_cmpeq_epi8(self.0, _mm_set1_epi8(b':' as i8))) as u32,
+            )
+        }
+    }
+
+    /// Bit `i` set when byte `i` equals byte `i` of `other`.
+    #[inline(always)]
+    pub(crate) fn eq_block(self, other: &[u8; 16]) -> u32 {
+        // SAFETY: SSE2 is enabled (this module's `cfg`); the unaligned load reads exactly the
+        // 16 bytes of `other`, a live `&[u8; 16]`; the rest computes on registers.
+        unsafe {
+            let o = _mm_loadu_si128(other.as_ptr() as *const __m128i);
+            _mm_movemask_epi8(_mm_cmpeq_epi8(self.0, o)) as u32
         }
     }
 

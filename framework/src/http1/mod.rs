@@ -38,7 +38,7 @@
 //!
 //! Anything the server cannot frame without guessing (both Content-Length and
 //! Transfer-Encoding, differing lengths, unknown transfer codings, obs-fold, control
-//! characters, a missing Host, a chunk-size line outside RFC 9112 §7.1's grammar, a bare LF
+//! characters, a missing, repeated or malformed Host, a chunk-size line outside RFC 9112 §7.1's grammar, a bare LF
 //! in the head unless `allow_bare_lf`) is answered with 400 and the connection closed; so are
 //! limits (413 body, 414 target, 431 head). The server keeps serving every other connection.
 //!
@@ -66,6 +66,7 @@ mod access_log;
 mod chunked;
 mod conn;
 mod fields;
+mod host;
 mod parse;
 mod request;
 mod request_line;

@@ -431,7 +431,13 @@ fn parse_head(
         let name = &head[n0 as usize..n1 as usize];
         let value = &head[v0 as usize..v1 as usize];
         match name.len() {
-            4 if is_name(name, b"host") => hosts += 1,
+            4 if is_name(name, b"host") => {
+                // RFC 9112 §3.2: a Host that is not `uri-host [":" port]` is 400.
+                if !super::host::valid_host(buf, v0 as usize, v1 as usize) {
+                    return Err(400);
+                }
+                hosts += 1;
+            }
             6 if is_name(name, b"expect")
                 && value.trim_ascii().eq_ignore_ascii_case(b"100-continue") =>
             {

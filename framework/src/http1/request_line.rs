@@ -235,7 +235,8 @@ impl AbsoluteForm {
 /// Recognises an absolute-form target with the `http` or `https` scheme (case-insensitive).
 /// `Ok(None)` for any other target (origin-form starts with `/`; `*` and other schemes are left
 /// to routing). `Err` for an `http(s)` URI an origin server must refuse: an empty host (RFC
-/// 9110 §4.2.1) or userinfo (§4.2.4: "treat its presence as an error").
+/// 9110 §4.2.1), userinfo (§4.2.4: "treat its presence as an error"), or an authority that is
+/// not `uri-host [":" port]` (as for a Host field, RFC 9112 §3.2).
 pub(crate) fn absolute_form(target: &[u8]) -> Result<Option<AbsoluteForm>, BadLine> {
     let scheme = if target.len() >= 7 && target[..7].eq_ignore_ascii_case(b"http://") {
         7
@@ -249,7 +250,8 @@ pub(crate) fn absolute_form(target: &[u8]) -> Result<Option<AbsoluteForm>, BadLi
         .position(|&b| b == b'/' || b == b'?')
         .map_or(target.len(), |n| scheme + n);
     let authority = &target[scheme..end];
-    if authority.is_empty() || authority.contains(&b'@') {
+    if authority.is_empty() || authority.contains(&b'@') || !super::host::valid_authority(authority)
+    {
         return Err(BadLine);
     }
     Ok(Some(AbsoluteForm {

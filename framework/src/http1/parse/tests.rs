@@ -332,7 +332,13 @@ fn reference_parse(buf: &[u8], limits: HeadLimits, parts: &mut Parts) -> Result<
         // them (pinned by `framing_errors`), so values need no second scan here.
         parts.headers.push((span(name), span(value)));
         match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => hosts += 1,
+            4 if name.eq_ignore_ascii_case(b"host") => {
+                // The grammar itself is tested in `host.rs`: here, its full (scalar) form.
+                if !crate::http1::host::valid_authority(value) {
+                    return Err(400);
+                }
+                hosts += 1;
+            }
             6 if name.eq_ignore_ascii_case(b"expect")
                 && value.trim_ascii().eq_ignore_ascii_case(b"100-continue") =>
             {
