@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use squall::testing::TestClient;
+use squall::websocket::CompressionOptions;
 use squall_tests::ws::{request, WsClient, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
 use squall_tests::ExampleServer;
 
@@ -293,6 +294,49 @@ fn server_no_context_takeover_messages_inflate_alone() {
         }
     }
     assert!(compressed > 0, "the server never compressed");
+    c.close_cleanly();
+}
+
+/// Messages shorter than `CompressionOptions::min_length` (the showcase has the default, 256
+/// bytes) are echoed uncompressed, RSV1 clear, where deflate would cost more than it saves;
+/// from that length on they are compressed, and the compressed ones inflate in order with
+/// context takeover (the uncompressed ones in between never entered either side's window).
+#[test]
+fn messages_below_min_length_are_sent_uncompressed() {
+    let server = showcase();
+    let (mut c, h) = WsClient::connect_with(
+        server.addr(),
+        "/ws/echo",
+        &[("Sec-WebSocket-Extensions", "permessage-deflate")],
+    );
+    assert!(h.header("Sec-WebSocket-Extensions").is_some(), "{h:?}");
+    let min = CompressionOptions::default().min_length;
+    assert_eq!(min, 256);
+    let text = "a chat message, and another one. ".repeat(4 * min / 30 + 1);
+    for (len, compressed) in [
+        (32, false),
+        (min - 1, false),
+        (min, true),
+        (100, false),
+        (4 * min, true),
+    ] {
+        let m = &text[..len];
+        c.send_text(m);
+        let f = c.read_frame();
+        assert_eq!((f.opcode, f.fin), (OP_TEXT, true), "{len} bytes");
+        assert_eq!(f.rsv & 4 != 0, compressed, "{len} bytes: rsv {}", f.rsv);
+        let got = if compressed {
+            assert!(
+                f.payload.len() < len,
+                "{len} bytes sent as {}",
+                f.payload.len()
+            );
+            c.inflate(&f.payload)
+        } else {
+            f.payload
+        };
+        assert_eq!(got, m.as_bytes(), "{len} bytes");
+    }
     c.close_cleanly();
 }
 

@@ -38,16 +38,24 @@ const TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
 pub struct CompressionOptions {
     /// zlib compression level, 0 (stored) to 9 (smallest); default 6.
     pub level: u32,
-    /// Messages shorter than this are sent uncompressed (RSV1 clear), where deflate would cost
-    /// more than it saves; default 32 bytes.
+    /// Messages shorter than this are sent uncompressed (RSV1 clear); default
+    /// [`DEFAULT_MIN_LENGTH`] (256 bytes). Compressing a message costs a fixed ~75,000
+    /// instructions below 1 KiB (zlib-rs), 50 times the whole echo of an uncompressed 32-byte
+    /// message, and saves little on short ones (a 32-byte text shrinks by about 24 bytes with
+    /// context takeover, by 4 without). 0 compresses everything (Tornado's behaviour).
     pub min_length: usize,
 }
+
+/// The default [`CompressionOptions::min_length`]: from 256 bytes on, a text message with
+/// context takeover compresses to about a fifth and saves some 200 bytes, which pays for
+/// the fixed cost of compressing it; below, messages go out as they are.
+pub const DEFAULT_MIN_LENGTH: usize = 256;
 
 impl Default for CompressionOptions {
     fn default() -> Self {
         CompressionOptions {
             level: 6,
-            min_length: 32,
+            min_length: DEFAULT_MIN_LENGTH,
         }
     }
 }

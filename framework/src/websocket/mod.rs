@@ -52,7 +52,7 @@ pub use client::{
     WebSocketConnectOptions,
 };
 pub use connection::WebSocket;
-pub use deflate::CompressionOptions;
+pub use deflate::{CompressionOptions, DEFAULT_MIN_LENGTH};
 pub use handler::{WebSocketHandler, DEFAULT_MAX_MESSAGE_SIZE};
 pub use handshake::accept_key;
 pub use message::{Message, OwnedMessage, WebSocketClosed};
