@@ -11,7 +11,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use squall::http1::HttpServerOptions;
-use squall_tests::{TestServer, READ_TIMEOUT};
+use squall_tests::{normalize_date, TestServer, READ_TIMEOUT};
 use tls_support::{server_tls, server_tls_sni, tls_options, Bridge};
 
 fn assert_served(bridge: &Bridge) {
@@ -124,8 +124,34 @@ fn short_header_timeout() -> HttpServerOptions {
     }
 }
 
-/// A client that opens TCP and sends nothing, or half a ClientHello, is closed by the
-/// header timeout (not kept for the hour-long idle timeout).
+/// A whole ClientHello from OpenSSL (Python's ssl on memory buffers), as a client sends it.
+fn client_hello() -> Vec<u8> {
+    let script = "import ssl,sys\n\
+        c=ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)\n\
+        c.check_hostname=False\n\
+        c.verify_mode=ssl.CERT_NONE\n\
+        i,o=ssl.MemoryBIO(),ssl.MemoryBIO()\n\
+        s=c.wrap_bio(i,o,server_hostname='localhost')\n\
+        try:\n s.do_handshake()\n\
+        except ssl.SSLWantReadError:\n pass\n\
+        sys.stdout.write(o.read().hex())\n";
+    let out = std::process::Command::new("python3")
+        .args(["-c", script])
+        .output()
+        .expect("python3 is needed for the TLS tests");
+    assert!(out.status.success(), "{out:?}");
+    let hex = String::from_utf8(out.stdout).unwrap();
+    let hello: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(hello.first(), Some(&0x16), "not a handshake record: {hex}");
+    hello
+}
+
+/// A client that opens TCP and sends nothing, or half a ClientHello, or a whole ClientHello
+/// and then never answers the server's flight, is closed by the header timeout (not kept for
+/// the hour-long idle timeout).
 #[test]
 fn a_stalled_handshake_is_closed_by_the_header_timeout() {
     let server = TestServer::echo(short_header_timeout());
@@ -142,20 +168,47 @@ fn a_stalled_handshake_is_closed_by_the_header_timeout() {
         assert_eq!(got, b"", "a stalled handshake got bytes");
         assert!(took < READ_TIMEOUT, "closed only after {took:?}");
     }
+    // Mid-handshake: the server answers the ClientHello (ServerHello, a handshake record,
+    // then its encrypted flight), the client never sends its Finished.
+    let hello = client_hello();
+    let mut midway = TcpStream::connect(server.addr()).unwrap();
+    midway.write_all(&hello).unwrap();
+    let (got, took) = read_until_closed(&mut midway);
+    assert_eq!(got.first(), Some(&0x16), "no ServerHello: {got:?}");
+    assert!(got.len() > 100, "not a server flight: {got:?}");
+    assert!(took < READ_TIMEOUT, "closed only after {took:?}");
     let bridge = Bridge::start(server.addr(), &[]);
     assert_served(&bridge);
 }
 
-/// Plain HTTP sent to the TLS port is not a ClientHello: the server answers with a TLS alert
-/// record (content type 21) or nothing, and closes; it never panics or hangs.
+/// Plain HTTP sent to the TLS port (an `http://` URL with the HTTPS port) gets a 400 in the
+/// clear saying so, then the close; other input that is not TLS gets a TLS alert record
+/// (content type 21) or nothing, and the close. Never a panic or a hang.
 #[test]
 fn plain_http_to_the_tls_port_is_closed_cleanly() {
     let server = TestServer::echo(tls_options(server_tls()));
+    let body = "This port speaks HTTPS: the request was sent in plain HTTP.\n";
+    let expected = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
+         Content-Length: {}\r\nConnection: close\r\nDate: <date>\r\n\r\n{body}",
+        body.len()
+    );
     for input in [
         &b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"[..],
+        &b"POST /form HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\na=b"[..],
+        &b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"[..],
+    ] {
+        let mut s = TcpStream::connect(server.addr()).unwrap();
+        s.write_all(input).unwrap();
+        let (got, _) = read_until_closed(&mut s);
+        assert_eq!(normalize_date(&got), expected, "for {input:?}");
+        assert_served(&Bridge::start(server.addr(), &[]));
+    }
+    for input in [
         &b"\x16\x03\x01\x00\x05hello"[..], // a handshake record that is not a ClientHello
         &b"\x17\x03\x03\x00\x05hello"[..], // application data before any handshake
         &[0u8; 64][..],
+        &b"\x80\x2e\x01\x00\x02"[..], // the start of an SSLv2 hello
     ] {
         let mut s = TcpStream::connect(server.addr()).unwrap();
         s.write_all(input).unwrap();

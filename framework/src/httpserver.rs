@@ -156,11 +156,21 @@ impl HttpServer {
     ) -> HttpServer {
         let core = ServerCore::new(delegate, options);
         let c2 = core.clone();
+        // Plain HTTP sent to the HTTPS port gets a 400 in the clear (built only then).
+        #[cfg(feature = "tls")]
+        let plain_reply: crate::iostream::PlainReply = {
+            let core = Rc::downgrade(&core);
+            Rc::new(move |w: &mut Vec<u8>| {
+                if let Some(core) = core.upgrade() {
+                    core.write_plain_http_reply(std::time::Instant::now(), w);
+                }
+            })
+        };
         let tcp = TcpServer::on(io_loop, move |stream, addr| {
             #[cfg(feature = "tls")]
             if let Some(tls) = &c2.options.tls {
                 // The handshake runs inside the stream as the client's bytes arrive.
-                if let Err(e) = stream.start_tls_server(tls) {
+                if let Err(e) = stream.start_tls_server_with_plain_reply(tls, plain_reply.clone()) {
                     log::warn!("squall: cannot start TLS with {addr}: {e}");
                     stream.close();
                     return;

@@ -265,3 +265,21 @@ impl ServerCore {
         w.extend_from_slice(self.date.borrow_mut().line(now));
     }
 }
+
+#[cfg(feature = "tls")]
+impl ServerCore {
+    /// The answer, in the clear, to a client that sent plain HTTP to the HTTPS port (an
+    /// `http://` URL with the HTTPS port): a `400` saying so, as nginx and Go's net/http
+    /// answer, rather than a TLS alert a browser would show as a broken connection. See
+    /// [`IOStream::start_tls_server_with_plain_reply`](crate::iostream::IOStream::start_tls_server_with_plain_reply).
+    pub(crate) fn write_plain_http_reply(&self, now: Instant, w: &mut Vec<u8>) {
+        const BODY: &[u8] = b"This port speaks HTTPS: the request was sent in plain HTTP.\n";
+        super::wire::write_status_line(w, super::Version::Http11, 400, None);
+        w.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
+        super::wire::write_content_length(w, BODY.len() as u64);
+        w.extend_from_slice(b"Connection: close\r\n");
+        self.write_date_line(now, w);
+        w.extend_from_slice(b"\r\n");
+        w.extend_from_slice(BODY);
+    }
+}

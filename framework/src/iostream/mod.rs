@@ -63,6 +63,8 @@ mod read;
 mod readiness;
 #[cfg(feature = "tls")]
 mod tls;
+#[cfg(feature = "tls")]
+pub use tls::PlainReply;
 
 use buffer::Buffer;
 

@@ -21,7 +21,11 @@
 //! `close_notify`) are both the end of input ([`IOStream::at_eof`]): HTTP frames its own
 //! messages, and most clients skip `close_notify`. Bad input (not TLS, a failed handshake, a
 //! corrupt record) closes the stream after sending rustls's alert, with the rustls error as
-//! the cause (`io::ErrorKind::InvalidData`).
+//! the cause (`io::ErrorKind::InvalidData`). A server stream started with
+//! [`start_tls_server_with_plain_reply`](IOStream::start_tls_server_with_plain_reply) answers
+//! a client whose first byte is a letter (plain text, such as an HTTP request sent to the
+//! HTTPS port: no TLS record starts with one) with that reply, in the clear, instead of an
+//! alert it could not read.
 //!
 //! ### Writing
 //!
@@ -41,6 +45,7 @@
 
 use std::io::{self, BufRead, IoSlice, Write};
 use std::os::fd::RawFd;
+use std::rc::Rc;
 use std::sync::Arc;
 use std::task::Poll;
 
@@ -49,12 +54,20 @@ use super::{Buffer, IOStream, Kind, State, StreamError, READ_BUDGET, READ_CHUNK}
 use crate::ioloop::{IOLoop, Trigger};
 use crate::tls::{ClientTlsConfig, ServerTlsConfig};
 
+/// Writes the answer, in the clear, for a client that sent plain text to a TLS server
+/// stream (see [`IOStream::start_tls_server_with_plain_reply`]).
+pub type PlainReply = Rc<dyn Fn(&mut Vec<u8>)>;
+
 /// A stream's TLS session.
 pub(super) struct TlsLayer {
     conn: rustls::Connection,
     /// Plaintext taken from the write buffer into rustls whose records have not all reached
     /// the kernel yet.
     unconfirmed: u64,
+    /// The first byte the peer sent (to tell plain text from TLS when the handshake fails).
+    first_byte: Option<u8>,
+    /// What to answer a peer that sent plain text (server streams that asked for it).
+    plain_reply: Option<PlainReply>,
 }
 
 impl TlsLayer {
@@ -83,7 +96,26 @@ impl IOStream {
     pub fn start_tls_server(&self, config: &ServerTlsConfig) -> io::Result<()> {
         let conn = rustls::ServerConnection::new(config.rustls_config().clone())
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        self.start_tls(conn.into())
+        self.start_tls(conn.into(), None)
+    }
+
+    /// [`start_tls_server`](IOStream::start_tls_server), and if the client's first byte is an
+    /// ASCII letter (plain text: every TLS record starts with a content type of 20 to 24, an
+    /// SSLv2 hello with a byte of 128 or more), `plain_reply` writes what is sent back in the
+    /// clear (an HTTP server's `400`, say) before the stream closes, instead of a TLS alert
+    /// the client could not read. It is called only then.
+    ///
+    /// # Errors
+    ///
+    /// As [`start_tls_server`](IOStream::start_tls_server).
+    pub fn start_tls_server_with_plain_reply(
+        &self,
+        config: &ServerTlsConfig,
+        plain_reply: PlainReply,
+    ) -> io::Result<()> {
+        let conn = rustls::ServerConnection::new(config.rustls_config().clone())
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+        self.start_tls(conn.into(), Some(plain_reply))
     }
 
     /// Makes this connected stream the client side of a TLS session with `server_name` (a
@@ -100,12 +132,16 @@ impl IOStream {
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
         let conn = rustls::ClientConnection::new(Arc::clone(config.rustls_config()), name)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-        self.start_tls(conn.into())?;
+        self.start_tls(conn.into(), None)?;
         self.flush();
         Ok(())
     }
 
-    fn start_tls(&self, mut conn: rustls::Connection) -> io::Result<()> {
+    fn start_tls(
+        &self,
+        mut conn: rustls::Connection,
+        plain_reply: Option<PlainReply>,
+    ) -> io::Result<()> {
         if self.inner.kind == Kind::Pipe {
             return Err(io::Error::new(
                 io::ErrorKind::Unsupported,
@@ -125,6 +161,7 @@ impl IOStream {
             }
             // Bytes read before the switch are the peer's first TLS bytes.
             let early = st.read.len();
+            let first_byte = st.read.bytes().first().copied();
             if early > 0 {
                 let mut rd: &[u8] = st.read.bytes();
                 while !rd.is_empty() {
@@ -142,6 +179,8 @@ impl IOStream {
             st.tls = Some(Box::new(TlsLayer {
                 conn,
                 unconfirmed: 0,
+                first_byte,
+                plain_reply,
             }));
         }
         self.inner.tls_on.set(true);
@@ -207,6 +246,7 @@ impl IOStream {
         let mut total = 0usize;
         let mut cipher = 0usize;
         let mut outcome: Option<io::Result<()>> = None; // Some(Ok) = end of input
+        let mut plain_reply = None;
         {
             let mut guard = self.inner.state.borrow_mut();
             let st: &mut State = &mut guard;
@@ -237,8 +277,16 @@ impl IOStream {
                 {
                     break;
                 }
-                let mut src = FdIo { fd, short: false };
-                match tls.conn.read_tls(&mut src) {
+                let mut src = FdIo {
+                    fd,
+                    short: false,
+                    first: None,
+                };
+                let read = tls.conn.read_tls(&mut src);
+                if tls.first_byte.is_none() {
+                    tls.first_byte = src.first;
+                }
+                match read {
                     Ok(0) => {
                         // TCP end of input: what rustls holds was moved above; nothing follows.
                         st.eof = true;
@@ -252,8 +300,15 @@ impl IOStream {
                             st.drained = true;
                         }
                         if let Err(e) = tls.conn.process_new_packets() {
-                            // rustls has queued an alert for the peer: try to deliver it.
-                            let _ = send_records(&mut tls.conn, fd);
+                            if tls.conn.is_handshaking()
+                                && tls.first_byte.is_some_and(|b| b.is_ascii_alphabetic())
+                            {
+                                // Plain text, never TLS: the reply (if any) instead of an alert.
+                                plain_reply = tls.plain_reply.take();
+                            } else {
+                                // rustls has queued an alert for the peer: try to deliver it.
+                                let _ = send_records(&mut tls.conn, fd);
+                            }
                             outcome = Some(Err(io::Error::new(io::ErrorKind::InvalidData, e)));
                             break;
                         }
@@ -278,6 +333,20 @@ impl IOStream {
                 st.read.start = 0;
                 self.inner.io_loop.give_buffer(buf);
             }
+        }
+        if let Some(reply) = plain_reply {
+            // Best effort, one write: a short answer to a peer that is waiting for one, into
+            // a socket that has sent nothing yet.
+            let mut bytes = Vec::new();
+            reply(&mut bytes);
+            let _ = io::Write::write(
+                &mut FdIo {
+                    fd,
+                    short: false,
+                    first: None,
+                },
+                &bytes,
+            );
         }
         match outcome {
             Some(Err(e)) => {
@@ -431,7 +500,11 @@ fn move_plaintext(
 /// Sends the records rustls has queued. Returns whether all went out (`false`: the socket
 /// is full).
 fn send_records(conn: &mut rustls::Connection, fd: RawFd) -> io::Result<bool> {
-    let mut dst = FdIo { fd, short: false };
+    let mut dst = FdIo {
+        fd,
+        short: false,
+        first: None,
+    };
     while conn.wants_write() {
         match conn.write_tls(&mut dst) {
             Ok(_) => {}
@@ -448,6 +521,8 @@ struct FdIo {
     fd: RawFd,
     /// The last read returned less than asked for.
     short: bool,
+    /// The first byte read through it.
+    first: Option<u8>,
 }
 
 impl io::Read for FdIo {
@@ -459,6 +534,9 @@ impl io::Read for FdIo {
         }
         let n = n as usize;
         self.short = n < buf.len();
+        if self.first.is_none() && n > 0 {
+            self.first = Some(buf[0]);
+        }
         Ok(n)
     }
 }
