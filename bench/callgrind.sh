@@ -6,7 +6,9 @@
 # usage: bash bench/callgrind.sh [app|raw|gzip] [pipeline|keepalive|close] [PATH]
 #   defaults: app pipeline /plaintext; close: a new connection per request
 #   TLS=1: over HTTPS (an ECDSA P-256 certificate made by openssl in bench/out); with close,
-#   the count is per request on a new TLS connection (a full handshake each)
+#   the count is per request on a new TLS connection, resumed (wrk resumes its session on
+#   every reconnection); TLS=full: the same with the server's session resumption off
+#   (--no-resumption), so a full handshake each
 #   gzip: the Application with compress_response on (--gzip), requests sent with
 #   Accept-Encoding: gzip (/gzip is 16 KiB of text; /plaintext measures a response too small
 #   to compress)
@@ -36,7 +38,7 @@ ARGS=(--port "$PORT")
 [ "$MODE" = raw ] && ARGS+=(--raw)
 [ "$MODE" = gzip ] && ARGS+=(--gzip)
 SCHEME=http
-if [ "${TLS:-0}" = 1 ]; then
+if [ "${TLS:-0}" != 0 ]; then
   CERT=$OUT/tls-cert.pem KEY=$OUT/tls-key.pem
   if [ ! -s "$CERT" ] || [ ! -s "$KEY" ]; then
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 30 \
@@ -44,6 +46,7 @@ if [ "${TLS:-0}" = 1 ]; then
       -keyout "$KEY" -out "$CERT" >/dev/null 2>&1
   fi
   ARGS+=(--cert "$CERT" --key "$KEY")
+  [ "$TLS" = full ] && ARGS+=(--no-resumption)
   SCHEME=https
 fi
 FILE=$OUT/callgrind.$MODE.$SCENARIO.$$

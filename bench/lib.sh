@@ -128,10 +128,12 @@ ensure_tls_cert() {
     -keyout "$TLS_KEY" -out "$TLS_CERT" >/dev/null 2>&1
 }
 
-# scenario_tls SCENARIO: "tls" for the scenarios served over HTTPS, else "plain".
+# scenario_tls SCENARIO: how the server runs for it: "tls" (HTTPS, session resumption on),
+# "tls-full" (HTTPS with --no-resumption: every handshake a full one), else "plain".
 scenario_tls() {
   case $1 in
-    https | handshake) echo tls ;;
+    https | resume) echo tls ;;
+    handshake) echo tls-full ;;
     *) echo plain ;;
   esac
 }
@@ -159,19 +161,21 @@ else:
 EOF
 }
 
-# start_server NAME PORT [plain|tls]: starts NAME pinned to $SERVER_CPU (serving HTTPS with
-# $TLS_CERT for "tls"), waits until it answers, sets SERVER_PID (the server itself: taskset
-# execs it). Returns 1 if it never comes up.
+# start_server NAME PORT [plain|tls|tls-full]: starts NAME pinned to $SERVER_CPU (serving
+# HTTPS with $TLS_CERT for "tls", without session resumption for "tls-full"), waits until it
+# answers, sets SERVER_PID (the server itself: taskset execs it). Returns 1 if it never comes
+# up.
 start_server() {
   local name=$1 port=$2 mode=${3:-plain} slog=$OUT_DIR/server-$1.log i scheme=http
   local tls=()
-  if [ "$mode" = tls ]; then
+  if [ "$mode" != plain ]; then
     case " $TLS_SERVERS " in
       *" $name "*) ;;
       *) log "$name does not serve HTTPS"; return 1 ;;
     esac
     ensure_tls_cert || { log "cannot make a certificate with openssl"; return 1; }
     tls=(--cert "$TLS_CERT" --key "$TLS_KEY")
+    [ "$mode" = tls-full ] && tls+=(--no-resumption)
     scheme=https
   fi
   case $name in
@@ -300,10 +304,13 @@ scenario_args() {
     gzip) printf '%s\n' -H 'Accept-Encoding: gzip' URL:/gzip ;;
     # TechEmpower's Fortunes page, rendered by a template (squall and tornado only).
     fortunes) printf '%s\n' URL:/fortunes ;;
-    # HTTPS (TLS_SERVERS only): keep-alive, and a new TLS connection (a full handshake: wrk
-    # resumes no session) per request.
+    # HTTPS (TLS_SERVERS only): keep-alive; a new TLS connection per request with a full
+    # handshake each (the server runs with --no-resumption); and the same with resumption on,
+    # which wrk uses: it keeps its SSL object across reconnections (SSL_clear keeps the
+    # session), so every connection after its first resumes (TLS 1.3 PSK with ECDHE: no
+    # certificate sent or signed).
     https) printf '%s\n' URL:/plaintext ;;
-    handshake) printf '%s\n' -H 'Connection: close' URL:/plaintext ;;
+    handshake | resume) printf '%s\n' -H 'Connection: close' URL:/plaintext ;;
     *) return 1 ;;
   esac
 }
@@ -321,7 +328,7 @@ to_ms() {
 run_wrk() {
   local secs=$1 out=$2 port=$3 sc=$4 args=() url_args=() a scheme=http
   mapfile -t args < <(scenario_args "$sc")
-  [ "$(scenario_tls "$sc")" = tls ] && scheme=https
+  [ "$(scenario_tls "$sc")" = plain ] || scheme=https
   # Only loopback URLs; everything after "--" goes to the Lua script.
   for a in "${args[@]}"; do
     if [[ $a == URL:* ]]; then url_args+=("$scheme://127.0.0.1:$port${a#URL:}"); else url_args+=("$a"); fi

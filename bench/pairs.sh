@@ -16,7 +16,7 @@ set -euo pipefail
 
 if [ $# -ne 3 ]; then
   echo "usage: bash bench/pairs.sh A B SCENARIO   (servers: squall squall-raw bare hyper actix tornado;" >&2
-  echo "       scenarios: plaintext pipeline json close gzip https handshake)" >&2
+  echo "       scenarios: plaintext pipeline json close gzip https handshake resume)" >&2
   exit 2
 fi
 A=$1 B=$2 SC=$3

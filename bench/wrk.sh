@@ -21,9 +21,10 @@
 # Fortunes page, thirteen rows sorted and HTML-escaped by each server's template engine:
 #   SERVERS="squall tornado" SCENARIOS=fortunes bash bench/wrk.sh
 # The HTTPS scenarios (not in the default list; squall, squall-raw and hyper serve them, with a
-# certificate made by openssl): https (keep-alive) and handshake (a new TLS connection per
-# request):
-#   SERVERS="squall hyper" SCENARIOS="https handshake" bash bench/wrk.sh
+# certificate made by openssl): https (keep-alive), handshake (a new TLS connection per
+# request, a full handshake each: the servers run without session resumption) and resume
+# (the same with resumption on: wrk resumes its session on every reconnection):
+#   SERVERS="squall hyper" SCENARIOS="https handshake resume" bash bench/wrk.sh
 #   SERVER_CPU / CLIENT_CPU                          (0 / 1)
 set -euo pipefail
 
@@ -43,7 +44,8 @@ declare -A TITLE=(
   [gzip]="16 KiB text, gzip"
   [fortunes]="fortunes (template)"
   [https]="plaintext over TLS"
-  [handshake]="TLS handshake per request"
+  [handshake]="full TLS handshake per request"
+  [resume]="resumed TLS handshake per request"
 )
 
 if ! command -v wrk >/dev/null; then
@@ -56,8 +58,9 @@ prepare_servers
 
 declare -A RPS RPC CPU SCORE CCORE P50 P99 ERR CHECK
 for name in "${READY[@]}"; do
- # One server process for the plain scenarios, another serving HTTPS for the TLS ones.
- for mode in plain tls; do
+ # One server process for the plain scenarios, another serving HTTPS for the TLS ones, a
+ # third serving HTTPS without session resumption for the full handshakes.
+ for mode in plain tls tls-full; do
   scs=()
   for sc in $SCENARIOS; do [ "$(scenario_tls "$sc")" = "$mode" ] && scs+=("$sc"); done
   [ "${#scs[@]}" -eq 0 ] && continue

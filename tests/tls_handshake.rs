@@ -11,6 +11,7 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use squall::http1::HttpServerOptions;
+use squall::tls::ServerTlsConfig;
 use squall_tests::{normalize_date, TestServer, READ_TIMEOUT};
 use tls_support::{server_tls, server_tls_sni, tls_options, Bridge};
 
@@ -220,4 +221,99 @@ fn plain_http_to_the_tls_port_is_closed_cleanly() {
     }
     let bridge = Bridge::start(server.addr(), &[]);
     assert_served(&bridge);
+}
+
+/// Two connections from one Python ssl client, the second offering the first's session:
+/// "VERSION REUSED ANSWERED" for each, `;`-separated.
+fn two_connections(server: &TestServer, version: &str) -> String {
+    let script = r#"
+import socket, ssl, sys
+port, ca, version = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_verify_locations(ca)
+if version == "1.2":
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+else:
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+session, out = None, []
+for _ in range(2):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
+            s.sendall(b"GET /__alive HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            data = b""
+            while True:
+                try:
+                    chunk = s.recv(65536)
+                except ssl.SSLEOFError:
+                    break
+                if not chunk:
+                    break
+                data += chunk
+            # (TLS 1.3 tickets come after the handshake: the session is read after the answer.)
+            session = s.session
+            out.append("%s %s %s" % (s.version(), s.session_reused, data.endswith(b"alive")))
+print(";".join(out))
+"#;
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(script)
+        .arg(server.addr().port().to_string())
+        .arg(&tls_support::pki().ca)
+        .arg(version)
+        .output()
+        .expect("python3 is needed for the TLS tests");
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
+/// A returning client resumes its session (TLS 1.3 tickets, TLS 1.2 session IDs), unless the
+/// configuration turns resumption off: then every connection makes a full handshake.
+#[test]
+fn sessions_resume_unless_turned_off() {
+    let p = tls_support::pki();
+    let on = TestServer::echo(tls_options(server_tls()));
+    let off = ServerTlsConfig::builder()
+        .certificate_pem_files(&p.cert, &p.key)
+        .map(|b| b.session_resumption(false))
+        .and_then(|b| b.build())
+        .unwrap();
+    let off = TestServer::echo(tls_options(off));
+    for (version, name) in [("1.3", "TLSv1.3"), ("1.2", "TLSv1.2")] {
+        assert_eq!(
+            two_connections(&on, version),
+            format!("{name} False True;{name} True True"),
+            "resumption on"
+        );
+        assert_eq!(
+            two_connections(&off, version),
+            format!("{name} False True;{name} False True"),
+            "resumption off"
+        );
+    }
+}
+
+/// Certificate files that cannot serve are refused when the configuration is built, with an
+/// error naming the file and the reason, never at the first handshake.
+#[test]
+fn unusable_pem_files_are_refused_with_a_clear_error() {
+    let p = tls_support::pki();
+    let cert = p.cert.display().to_string();
+    // A key that is not the certificate's.
+    let e = ServerTlsConfig::from_pem_files(&p.cert, &p.a_key).unwrap_err();
+    let text = e.to_string();
+    assert!(
+        text.starts_with(&format!("{cert}: key and certificate")),
+        "{text}"
+    );
+    // The key file given as the certificate, and the other way round.
+    let e = ServerTlsConfig::from_pem_files(&p.key, &p.key).unwrap_err();
+    assert!(e.to_string().contains("no CERTIFICATE"), "{e}");
+    let e = ServerTlsConfig::from_pem_files(&p.cert, &p.cert).unwrap_err();
+    assert!(e.to_string().contains("no usable private key"), "{e}");
+    // A second certificate for SNI is checked the same way.
+    let e = ServerTlsConfig::builder()
+        .certificate_pem_files(&p.cert, &p.key)
+        .and_then(|b| b.certificate_pem_files(&p.a_cert, &p.key))
+        .unwrap_err();
+    assert!(e.to_string().contains("key and certificate"), "{e}");
 }

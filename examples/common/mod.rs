@@ -54,15 +54,18 @@ impl Args {
         )
     }
 
-    /// The TLS settings from `--cert FILE --key FILE` (both, or neither: plain HTTP); exits
-    /// with a message when only one is given or the files are not a usable certificate and key.
+    /// The TLS settings from `--cert FILE --key FILE` (both, or neither: plain HTTP), with
+    /// session resumption unless `--no-resumption` (every handshake a full one); exits with a
+    /// message when only one is given or the files are not a usable certificate and key.
     pub fn tls(&self) -> Option<squall::tls::ServerTlsConfig> {
         let cert: Option<String> = self.get("--cert");
         let key: Option<String> = self.get("--key");
         match (cert, key) {
             (None, None) => None,
             (Some(cert), Some(key)) => Some(
-                squall::tls::ServerTlsConfig::from_pem_files(&cert, &key)
+                squall::tls::ServerTlsConfig::builder()
+                    .certificate_pem_files(&cert, &key)
+                    .and_then(|b| b.session_resumption(!self.flag("--no-resumption")).build())
                     .unwrap_or_else(|e| die(&format!("--cert/--key: {e}"))),
             ),
             _ => die("--cert and --key go together"),

@@ -15,7 +15,9 @@
 //! - TLS 1.3 and TLS 1.2 (rustls's safe cipher suites only), ALPN `http/1.1`: a client that
 //!   offers ALPN without `http/1.1` (only `h2`, say) is refused with the
 //!   `no_application_protocol` alert (RFC 7301 §3.2).
-//! - No client certificates; session resumption through rustls's in-memory cache.
+//! - No client certificates; session resumption through rustls's in-memory cache (256
+//!   sessions; TLS 1.3 clients get two single-use tickets naming them), unless
+//!   [`session_resumption(false)`](ServerTlsConfigBuilder::session_resumption) turns it off.
 //!
 //! [`ServerTlsConfig::from_rustls`] takes any `rustls::ServerConfig` instead (client
 //! certificates, other protocols); the rustls crate is re-exported as [`rustls`] so that
@@ -153,7 +155,10 @@ impl ServerTlsConfig {
 
     /// A builder, to serve several certificates chosen by SNI.
     pub fn builder() -> ServerTlsConfigBuilder {
-        ServerTlsConfigBuilder { certs: Vec::new() }
+        ServerTlsConfigBuilder {
+            certs: Vec::new(),
+            resumption: true,
+        }
     }
 
     /// Any rustls server configuration, used as it is (its ALPN list included: keep
@@ -172,6 +177,7 @@ impl ServerTlsConfig {
 #[derive(Debug)]
 pub struct ServerTlsConfigBuilder {
     certs: Vec<Arc<CertifiedKey>>,
+    resumption: bool,
 }
 
 impl ServerTlsConfigBuilder {
@@ -228,6 +234,15 @@ impl ServerTlsConfigBuilder {
         Ok(self)
     }
 
+    /// Whether returning clients may resume their session (an abbreviated handshake, no
+    /// certificate sent or signed): on by default. Off (Python's `ssl.OP_NO_TICKET` with no
+    /// session cache), every connection makes a full handshake: more CPU per connection, and
+    /// no session state kept on the server.
+    pub fn session_resumption(mut self, on: bool) -> ServerTlsConfigBuilder {
+        self.resumption = on;
+        self
+    }
+
     /// The configuration: TLS 1.3 and 1.2, ALPN `http/1.1`, the certificates by SNI.
     ///
     /// # Errors
@@ -243,6 +258,12 @@ impl ServerTlsConfigBuilder {
             .with_no_client_auth()
             .with_cert_resolver(Arc::new(SniResolver { certs: self.certs }));
         config.alpn_protocols = vec![ALPN_HTTP11.to_vec()];
+        if !self.resumption {
+            // No session IDs kept (TLS 1.2) nor TLS 1.3 tickets issued; the ticketer was
+            // never on (rustls's default).
+            config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+            config.send_tls13_tickets = 0;
+        }
         Ok(ServerTlsConfig {
             config: Arc::new(config),
         })

@@ -9,8 +9,9 @@
 //!
 //! With `--cert FILE --key FILE` it serves HTTPS through tokio-rustls, configured as Squall's
 //! `ServerTlsConfig` is: rustls 0.23 with the `ring` provider, TLS 1.3 and 1.2, ALPN
-//! `http/1.1`, rustls's default session cache and tickets. The same client then negotiates the
-//! same cipher suite with both.
+//! `http/1.1`, rustls's default session cache and tickets (none with `--no-resumption`, as
+//! Squall's `session_resumption(false)`). The same client then negotiates the same cipher
+//! suite with both.
 
 #[path = "../../peer_args.rs"]
 mod peer_args;
@@ -42,12 +43,15 @@ fn main() {
     let args = match parse_args() {
         Ok(a) => a,
         Err(msg) => {
-            eprintln!("hyper_peer: {msg}\nusage: hyper_peer --port N [--cert FILE --key FILE]");
+            eprintln!(
+                "hyper_peer: {msg}\nusage: hyper_peer --port N [--cert FILE --key FILE [--no-resumption]]"
+            );
             std::process::exit(2);
         }
     };
+    let resumption = !args.no_resumption;
     let acceptor = args.tls.map(|(cert, key)| {
-        tls_acceptor(&cert, &key).unwrap_or_else(|e| {
+        tls_acceptor(&cert, &key, resumption).unwrap_or_else(|e| {
             eprintln!("hyper_peer: --cert/--key: {e}");
             std::process::exit(2);
         })
@@ -63,7 +67,7 @@ fn main() {
     }
 }
 
-fn tls_acceptor(cert: &str, key: &str) -> Result<TlsAcceptor, String> {
+fn tls_acceptor(cert: &str, key: &str, resumption: bool) -> Result<TlsAcceptor, String> {
     let chain = CertificateDer::pem_file_iter(cert)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
         .map_err(|e| format!("{cert}: {e}"))?;
@@ -76,6 +80,10 @@ fn tls_acceptor(cert: &str, key: &str) -> Result<TlsAcceptor, String> {
         .with_single_cert(chain, key)
         .map_err(|e| e.to_string())?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    if !resumption {
+        config.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+        config.send_tls13_tickets = 0;
+    }
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
