@@ -178,3 +178,33 @@ fn a_stalled_handshake_is_a_connect_timeout() {
     let err = fetch(client(), req).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectTimeout, "{err}");
 }
+
+/// A self-signed certificate (what `openssl req -x509` or a dev server makes): refused by
+/// the default client (Mozilla's roots), with `ErrorKind::Tls` and the reason, and accepted
+/// once the client trusts that very certificate.
+#[test]
+fn a_self_signed_certificate_is_refused_unless_trusted() {
+    let made = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned()]).unwrap();
+    let (cert, key) = (made.cert.pem(), made.signing_key.serialize_pem());
+    let tls = ServerTlsConfig::builder()
+        .certificate_pem(cert.as_bytes(), key.as_bytes())
+        .and_then(|b| b.build())
+        .unwrap();
+    let server = server_with(tls);
+    let err = fetch(HttpClient::new(), server.url("/self")).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Tls, "{err}");
+    let chain = format!("{err} {:?}", std::error::Error::source(&err));
+    assert!(chain.contains("UnknownIssuer"), "{chain}");
+
+    let trusting = ClientTlsConfig::builder()
+        .add_root_pem(cert.as_bytes())
+        .and_then(|b| b.build())
+        .unwrap();
+    let client = HttpClient::with_options(HttpClientOptions {
+        tls: Some(trusting),
+        ..HttpClientOptions::default()
+    });
+    let res = fetch(client, server.url("/self")).expect("trusted self-signed");
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.text(), format!("https {}", server.addr()));
+}
