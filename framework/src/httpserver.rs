@@ -77,6 +77,10 @@ use crate::ioloop::{IOLoop, Timeout};
 use crate::process::StopSignalHandler;
 use crate::tcpserver::TcpServer;
 
+/// Idle connections closed at most each time `accept` runs out of descriptors (nginx closes
+/// 32): enough to accept a burst of clients, few enough to keep most keep-alive clients.
+const RECLAIM_BATCH: usize = 16;
+
 use crate::http1::{HttpDelegate, HttpServerOptions};
 
 /// An HTTP/1.1 server on the current loop.
@@ -178,6 +182,9 @@ impl HttpServer {
             }
             Conn::start(&c2, stream, addr)
         });
+        // Out of descriptors: close the connections idle the longest, as nginx does.
+        let c3 = core.clone();
+        tcp.on_descriptors_exhausted(move || c3.close_oldest_idle(RECLAIM_BATCH));
         HttpServer {
             inner: Rc::new(Inner {
                 tcp,

@@ -13,6 +13,12 @@
 //! `EMFILE`/`ENFILE` (and `ENOBUFS`/`ENOMEM`) leave the pending connection in the backlog, so a
 //! readable listener would stay readable and a naive loop would spin at 100% CPU. Instead the
 //! server stops watching its listeners and retries after a back-off timer.
+//!
+//! Waiting alone does not help when the descriptors are held by connections that do nothing
+//! (a client can open hundreds and never send a byte): on `EMFILE`/`ENFILE` the server first
+//! asks its [`on_descriptors_exhausted`](TcpServer::on_descriptors_exhausted) hook to close
+//! some, as nginx closes its idle keep-alive connections, and accepts again at once if it
+//! did. The back-off is for when nothing could be freed.
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
@@ -32,6 +38,7 @@ pub const ACCEPT_BATCH: usize = 128;
 pub const EMFILE_BACKOFF: Duration = Duration::from_millis(100);
 
 type StreamHandler = dyn Fn(IOStream, SocketAddr);
+type Reclaim = dyn Fn() -> usize;
 
 struct Inner {
     io_loop: IOLoop,
@@ -40,6 +47,7 @@ struct Inner {
     paused: Cell<bool>,
     backoff: Cell<Option<Timeout>>,
     accepted: Cell<u64>,
+    reclaim: RefCell<Option<Rc<Reclaim>>>,
 }
 
 impl Drop for Inner {
@@ -110,6 +118,7 @@ impl TcpServer {
                 paused: Cell::new(false),
                 backoff: Cell::new(None),
                 accepted: Cell::new(0),
+                reclaim: RefCell::new(None),
             }),
         }
     }
@@ -173,6 +182,34 @@ impl TcpServer {
         self.inner.accepted.get()
     }
 
+    /// Sets what to do when `accept` fails because the process (`EMFILE`) or the system
+    /// (`ENFILE`) has no file descriptor left: `reclaim` closes some connections and returns
+    /// how many. If it closed any, accepting goes on at once; if not, accepting pauses for
+    /// [`EMFILE_BACKOFF`]. [`HttpServer`](crate::httpserver::HttpServer) sets it to close
+    /// its connections idle the longest (fresh ones that sent nothing, keep-alive ones between
+    /// requests), so that silent connections cannot lock new clients out.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use squall::tcpserver::TcpServer;
+    ///
+    /// let server = TcpServer::new(|_stream, _addr| {});
+    /// server.on_descriptors_exhausted(|| {
+    ///     // Close some idle connections here; say how many.
+    ///     0
+    /// });
+    /// ```
+    pub fn on_descriptors_exhausted<F: Fn() -> usize + 'static>(&self, reclaim: F) {
+        *self.inner.reclaim.borrow_mut() = Some(Rc::new(reclaim));
+    }
+
+    /// Runs the `on_descriptors_exhausted` hook: how many connections it closed.
+    fn reclaim(&self) -> usize {
+        let hook = self.inner.reclaim.borrow().clone();
+        hook.map_or(0, |f| f())
+    }
+
     /// Stops accepting and closes the listening sockets. Connections already accepted are not
     /// affected.
     pub fn stop(&self) {
@@ -188,6 +225,9 @@ impl TcpServer {
 
     fn accept_ready(&self, fd: RawFd) {
         let mut requeue = true;
+        // Connections are closed to make room once per call at most: if their descriptors
+        // are not free at once, the next call (or the back-off) tries again.
+        let mut reclaimed = false;
         for _ in 0..ACCEPT_BATCH {
             match crate::netutil::accept(fd) {
                 Ok((sock, addr)) => {
@@ -209,6 +249,21 @@ impl TcpServer {
                         Some(libc::EINTR) | Some(libc::ECONNABORTED) | Some(libc::EPROTO) => {
                             requeue = true;
                             continue;
+                        }
+                        Some(libc::EMFILE) | Some(libc::ENFILE) if !reclaimed => {
+                            reclaimed = true;
+                            let n = self.reclaim();
+                            if n > 0 {
+                                log::warn!(
+                                    "squall: accept failed ({e}); closed {n} idle connections"
+                                );
+                                requeue = true;
+                                continue;
+                            }
+                            log::error!(
+                                "squall: accept failed ({e}); pausing for {EMFILE_BACKOFF:?}"
+                            );
+                            self.pause();
                         }
                         Some(libc::EMFILE) | Some(libc::ENFILE) | Some(libc::ENOBUFS)
                         | Some(libc::ENOMEM) => {

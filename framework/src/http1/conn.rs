@@ -56,7 +56,7 @@ use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::rc::{Rc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::chunked::ChunkedDecoder;
 use super::parse::Progress;
@@ -207,18 +207,27 @@ impl Conn {
         }
         stream.set_protocol(Some(conn.clone()));
         let now = stream.io_loop().time();
-        // A TLS handshake counts against the header timeout: a client that opens TLS and
-        // stalls is closed then, not after the idle timeout.
-        let first = if stream.is_tls() {
-            opts.header_timeout.or(opts.idle_timeout)
-        } else {
-            opts.idle_timeout
-        };
-        conn.set_deadline(first.map(|t| now + t));
+        conn.set_deadline(conn.first_timeout().map(|t| now + t));
         // Bytes may already be buffered (none for a fresh accept, but be general).
         if stream.read_buffered() > 0 {
             conn.process();
         }
+    }
+
+    /// How long a fresh connection may wait for its first byte: `first_byte_timeout`, at most
+    /// `idle_timeout`; over TLS, the handshake counts too and is bounded by `header_timeout`
+    /// as well (a client that opens TLS and stalls is closed then).
+    fn first_timeout(&self) -> Option<Duration> {
+        let opts = &self.server.options;
+        let tls = self
+            .stream
+            .is_tls()
+            .then_some(opts.header_timeout)
+            .flatten();
+        [opts.first_byte_timeout, opts.idle_timeout, tls]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     fn me(&self) -> Option<Rc<Conn>> {
@@ -443,6 +452,30 @@ impl Conn {
     /// Whether no request is in flight: idle, with nothing received that waits for an answer.
     pub(super) fn is_idle(&self) -> bool {
         matches!(self.phase.get(), Phase::Idle | Phase::Head(_)) && self.stream.read_buffered() == 0
+    }
+
+    /// Since when the connection has been idle (no byte of a request received, no response
+    /// being written), or `None` if it is not. Worked out from its deadline, so that keeping
+    /// it costs a request nothing: the deadline is the idle (or, before the first request,
+    /// first-byte) timeout after the moment it went idle.
+    pub(super) fn idle_since(&self) -> Option<Instant> {
+        if self.phase.get() != Phase::Idle
+            || self.stream.read_buffered() > 0
+            || self.stream.writing()
+            || self.stream.closed()
+        {
+            return None;
+        }
+        let timeout = match self.seq.get() {
+            0 => self.first_timeout(),
+            _ => self.server.options.idle_timeout,
+        };
+        // Without a deadline, as old as can be: it would otherwise wait forever.
+        let start = self.server.started;
+        Some(match (self.clock.deadline(), timeout) {
+            (Some(d), Some(t)) => d.checked_sub(t).unwrap_or(start).max(start),
+            _ => start,
+        })
     }
 
     /// Graceful shutdown: an idle connection closes now; a busy one closes after its current

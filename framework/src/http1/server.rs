@@ -94,6 +94,13 @@ pub struct HttpServerOptions {
     pub max_body_size: u64,
     /// Time allowed for a request head to arrive once it has started (slowloris defence).
     pub header_timeout: Option<Duration>,
+    /// Time a new connection may take to send the first byte of its first request, default
+    /// 10 s (over HTTPS the TLS handshake counts too, bounded by `header_timeout` as well).
+    /// A connection that sends nothing holds a file descriptor: without this bound, a few
+    /// hundred silent connections would hold them all for `idle_timeout`. (When descriptors
+    /// run out anyway, the server closes its oldest idle connections to accept new ones; see
+    /// [`TcpServer::on_descriptors_exhausted`](crate::tcpserver::TcpServer::on_descriptors_exhausted).)
+    pub first_byte_timeout: Option<Duration>,
     /// Time an idle keep-alive connection is kept.
     pub idle_timeout: Option<Duration>,
     /// Time a request body may stall (no bytes arriving).
@@ -134,6 +141,7 @@ impl Default for HttpServerOptions {
             max_request_line: 8 * 1024,
             max_body_size: 100 * 1024 * 1024,
             header_timeout: Some(Duration::from_secs(60)),
+            first_byte_timeout: Some(Duration::from_secs(10)),
             idle_timeout: Some(Duration::from_secs(3600)),
             body_timeout: Some(Duration::from_secs(60)),
             access_log: true,
@@ -159,6 +167,8 @@ pub(crate) struct ServerCore {
     pub(super) upgraded: RefCell<UpgradedSet>,
     /// Set during graceful shutdown: finish in-flight requests, then close.
     pub(crate) draining: Cell<bool>,
+    /// When the server was made (no connection of it is idle since earlier).
+    pub(super) started: Instant,
     /// Called once, while draining, when the last connection (HTTP or upgraded) has closed.
     on_empty: RefCell<Option<Box<dyn FnOnce()>>>,
 }
@@ -174,6 +184,7 @@ impl ServerCore {
             conns: RefCell::new(Vec::new()),
             upgraded: RefCell::new(UpgradedSet::default()),
             draining: Cell::new(false),
+            started: Instant::now(),
             on_empty: RefCell::new(None),
         })
     }
@@ -243,6 +254,29 @@ impl ServerCore {
             .iter()
             .filter_map(Weak::upgrade)
             .collect()
+    }
+
+    /// Closes the (at most) `n` connections idle the longest: fresh ones that have not sent a
+    /// byte and keep-alive ones between requests, never one with a request or a response in
+    /// progress. Returns how many it closed. For when the process runs out of descriptors.
+    pub(crate) fn close_oldest_idle(&self, n: usize) -> usize {
+        let mut idle: Vec<_> = self
+            .live_conns()
+            .into_iter()
+            .filter_map(|c| Some((c.idle_since()?, c)))
+            .collect();
+        let n = n.min(idle.len());
+        if n == 0 {
+            return 0;
+        }
+        if n < idle.len() {
+            idle.select_nth_unstable_by_key(n - 1, |(since, _)| *since);
+        }
+        for (_, c) in idle.drain(..n) {
+            log::debug!("squall: out of descriptors: closing idle connection {c:?}");
+            c.close();
+        }
+        n
     }
 
     /// Closes every connection at once, upgraded ones too.

@@ -105,12 +105,8 @@ impl Conn {
             BodyMode::Reject(500)
         });
         match mode {
-            BodyMode::Buffer => {
-                if let BodyProgress::Length(n) = progress {
-                    // Within max_body_size, checked above.
-                    request.parts.body.reserve(n.min(1 << 20) as usize);
-                }
-            }
+            // (The body grows as its bytes arrive: see `read_body`.)
+            BodyMode::Buffer => {}
             BodyMode::Stream(sink) => request.parts.sink = Some(sink),
             BodyMode::Reject(status) => {
                 self.fail(status);
@@ -138,6 +134,9 @@ impl Conn {
         };
         let BodyRead { request, framing } = br;
         let result: Result<bool, u16> = self.stream.with_read_buffer(|buf| {
+            if let (BodyProgress::Length(left), None) = (&*framing, &request.parts.sink) {
+                grow_for(&mut request.parts.body, buf.len(), *left);
+            }
             let mut deliver = |data: &[u8]| -> Result<(), u16> {
                 match request.parts.sink.as_mut() {
                     // As for body_mode: a panicking sink is a 500, not a wedged connection.
@@ -200,4 +199,21 @@ impl Conn {
             }
         }
     }
+}
+
+/// Makes room in `body` for the next `arrived` bytes of a body with `left` bytes still to
+/// come. Memory follows the bytes that arrived, never the length the head announced (a client
+/// could announce megabytes on each of many connections and send nothing): capacity doubles,
+/// but never past the announced length, so a body costs at most twice what arrived and never
+/// more than its length.
+#[inline]
+fn grow_for(body: &mut Vec<u8>, arrived: usize, left: u64) {
+    let left = usize::try_from(left).unwrap_or(usize::MAX);
+    let n = arrived.min(left);
+    if body.capacity() - body.len() >= n {
+        return;
+    }
+    let total = body.len().saturating_add(left);
+    let want = (body.capacity() * 2).max(body.len() + n).min(total);
+    body.reserve_exact(want - body.len());
 }

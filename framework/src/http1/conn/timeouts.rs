@@ -39,6 +39,11 @@ impl Clock {
         self.idle_pending.set(false);
     }
 
+    /// The current deadline, if any.
+    pub(super) fn deadline(&self) -> Option<Instant> {
+        self.deadline.get()
+    }
+
     /// An idle deadline is due at the end of the batch.
     #[inline]
     pub(super) fn set_idle_pending(&self) {
