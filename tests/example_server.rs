@@ -144,6 +144,35 @@ pub fn example_binary(name: &str) -> PathBuf {
     bin
 }
 
+/// Whether process `pid` holds the socket listening on 127.0.0.1:`port`: the listening
+/// socket's inode in /proc/net/tcp is among the process's open files.
+fn child_listens_on(pid: u32, port: u16) -> bool {
+    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    let local = format!("0100007F:{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // local_address, rem_address, st (0A: LISTEN) ... inode is the tenth field.
+            (f.len() > 9 && f[1] == local && f[3] == "0A").then(|| format!("socket:[{}]", f[9]))
+        })
+        .collect();
+    if inodes.is_empty() {
+        return false;
+    }
+    let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        fs::read_link(fd.path())
+            .map(|target| inodes.iter().any(|i| target.as_os_str() == i.as_str()))
+            .unwrap_or(false)
+    })
+}
+
 /// A port that was free a moment ago.
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -229,7 +258,12 @@ impl ExampleBuilder {
                     }
                     panic!("example {} exited ({status}) at start:\n{text}", self.name);
                 }
-                if TcpStream::connect_timeout(&server.addr, Duration::from_millis(200)).is_ok() {
+                // Accepting is not enough: another process may have taken the port found
+                // free, and the example then exits with "in use" after we connected to the
+                // stranger. The listening socket must be one of the child's own.
+                if TcpStream::connect_timeout(&server.addr, Duration::from_millis(200)).is_ok()
+                    && child_listens_on(server.child.id(), port)
+                {
                     return server;
                 }
                 assert!(
@@ -355,5 +389,21 @@ impl Drop for ExampleServer {
             }
         }
         let _ = fs::remove_file(&self.log);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::child_listens_on;
+
+    #[test]
+    fn a_listener_belongs_to_its_own_process_only() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(child_listens_on(std::process::id(), port));
+        // PID 1 (init) does not hold our socket.
+        assert!(!child_listens_on(1, port));
+        drop(l);
+        assert!(!child_listens_on(std::process::id(), port));
     }
 }
