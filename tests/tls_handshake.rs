@@ -12,12 +12,12 @@ use std::time::{Duration, Instant};
 
 use squall::http1::HttpServerOptions;
 use squall::tls::ServerTlsConfig;
-use squall_tests::{normalize_date, TestServer, READ_TIMEOUT};
+use squall_tests::{normalize_date, TestServer, ALIVE_PATH, READ_TIMEOUT};
 use tls_support::{server_tls, server_tls_sni, tls_options, Bridge};
 
 fn assert_served(bridge: &Bridge) {
     let mut c = bridge.connect();
-    c.send(b"GET /__alive HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+    c.send(format!("GET {ALIVE_PATH} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes());
     let r = c.read_response();
     assert_eq!((r.status, r.body.as_slice()), (200, &b"alive"[..]), "{r:?}");
     c.assert_closed();
@@ -228,7 +228,7 @@ fn plain_http_to_the_tls_port_is_closed_cleanly() {
 fn two_connections(server: &TestServer, version: &str) -> String {
     let script = r#"
 import socket, ssl, sys
-port, ca, version = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+port, ca, version, path = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 ctx.load_verify_locations(ca)
 if version == "1.2":
@@ -239,7 +239,7 @@ session, out = None, []
 for _ in range(2):
     with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
         with ctx.wrap_socket(raw, server_hostname="127.0.0.1", session=session) as s:
-            s.sendall(b"GET /__alive HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            s.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
             data = b""
             while True:
                 try:
@@ -260,6 +260,7 @@ print(";".join(out))
         .arg(server.addr().port().to_string())
         .arg(&tls_support::pki().ca)
         .arg(version)
+        .arg(ALIVE_PATH)
         .output()
         .expect("python3 is needed for the TLS tests");
     assert!(out.status.success(), "{out:?}");

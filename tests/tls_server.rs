@@ -7,7 +7,7 @@ mod tls_support;
 use std::time::Duration;
 
 use squall::ioloop::Trigger;
-use squall_tests::{echo, normalize_date, TestServer};
+use squall_tests::{echo, normalize_date, TestServer, ALIVE_PATH};
 use tls_support::{echo_expected_https, server_tls, tls_options, Bridge};
 
 fn https_echo() -> TestServer {
@@ -217,7 +217,9 @@ impl ServesTls for TestServer {
     /// A fresh TLS connection is served (after a negative case).
     fn assert_serves_tls(&self, bridge: &Bridge) {
         let mut c = bridge.connect();
-        c.send(b"GET /__alive HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        c.send(
+            format!("GET {ALIVE_PATH} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
         let r = c.read_response();
         assert_eq!((r.status, r.body.as_slice()), (200, &b"alive"[..]), "{r:?}");
         c.assert_closed();

@@ -1,9 +1,14 @@
 //! Testing applications with `cargo test`: what Tornado's `AsyncHTTPTestCase` gives.
 //!
-//! [`TestServer::start`] runs an application on 127.0.0.1 (a port the kernel picks) on a
-//! background thread with its own loop, and stops it when dropped. [`TestClient`] talks to it
-//! over a real socket: it keeps one keep-alive connection, a cookie jar, and knows how to send
-//! the XSRF token.
+//! [`TestServer::start`] runs an application (or any [`HttpDelegate`]) on 127.0.0.1 (a port the
+//! kernel picks) on a background thread with its own loop, and stops it when dropped.
+//! [`TestClient`] talks to it over a real socket: it keeps one keep-alive connection, a cookie
+//! jar, and knows how to send the XSRF token. [`WireClient`] is the raw client for protocol
+//! tests: exact bytes in, exact bytes out. [`TestServer::assert_serves`] is the check a test of
+//! bad input ends with: a fresh connection is still served.
+//!
+//! Squall's own integration tests (`tests/`) use this module: what the project trusts for its
+//! tests is what its users get.
 //!
 //! # Examples
 //!
@@ -38,17 +43,41 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 mod websocket;
+mod wire;
 
 pub use websocket::TestWebSocket;
+pub use wire::{normalize_date, Framing, WireClient, WireResponse};
 
-use crate::http1::HttpServerOptions;
-use crate::ioloop::{IOLoop, IOLoopHandle};
-use crate::web::Application;
+use crate::http1::{BodyMode, HttpDelegate, HttpServerOptions, Request, Responder};
+use crate::httpserver::HttpServer;
+use crate::ioloop::{IOLoop, IOLoopHandle, Trigger};
 
 /// How long a test client waits for any single read before failing the test.
 pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// An application served on 127.0.0.1 by a background thread; stopped when dropped.
+/// The path every [`TestServer`] answers itself, before the application or delegate sees the
+/// request: `200`, `text/plain`, body `alive` (what [`TestServer::assert_serves`] asks for).
+pub const ALIVE_PATH: &str = "/__squall_test/alive";
+
+/// Answers [`ALIVE_PATH`] and hands everything else to the test's delegate.
+struct WithAlive<D>(D);
+
+impl<D: HttpDelegate> HttpDelegate for WithAlive<D> {
+    fn body_mode(&self, request: &Request) -> BodyMode {
+        self.0.body_mode(request)
+    }
+
+    fn handle(&self, request: Request, responder: Responder) {
+        if request.path() == ALIVE_PATH {
+            responder.respond(200, &[("Content-Type", "text/plain")], b"alive");
+        } else {
+            self.0.handle(request, responder)
+        }
+    }
+}
+
+/// An application (or any [`HttpDelegate`]) served on 127.0.0.1 by a background thread with
+/// its own loop; stopped and joined when dropped.
 pub struct TestServer {
     addr: SocketAddr,
     scheme: &'static str,
@@ -65,17 +94,18 @@ impl fmt::Debug for TestServer {
 }
 
 impl TestServer {
-    /// Builds the application with `make_app` on the server thread (applications are not
-    /// `Send`) and serves it with default options.
+    /// Builds the application (or delegate) with `make` on the server thread (applications are
+    /// not `Send`) and serves it with default options.
     ///
     /// # Panics
     ///
-    /// If the server cannot bind or `make_app` panics: a test cannot go on without it.
-    pub fn start<F>(make_app: F) -> TestServer
+    /// If the server cannot bind or `make` panics: a test cannot go on without it.
+    pub fn start<D, F>(make: F) -> TestServer
     where
-        F: FnOnce() -> Application + Send + 'static,
+        D: HttpDelegate,
+        F: FnOnce() -> D + Send + 'static,
     {
-        TestServer::start_with(make_app, HttpServerOptions::default())
+        TestServer::start_with(make, HttpServerOptions::default())
     }
 
     /// As [`start`](TestServer::start), with server options (limits, timeouts, xheaders).
@@ -83,9 +113,24 @@ impl TestServer {
     /// # Panics
     ///
     /// As [`start`](TestServer::start).
-    pub fn start_with<F>(make_app: F, options: HttpServerOptions) -> TestServer
+    pub fn start_with<D, F>(make: F, options: HttpServerOptions) -> TestServer
     where
-        F: FnOnce() -> Application + Send + 'static,
+        D: HttpDelegate,
+        F: FnOnce() -> D + Send + 'static,
+    {
+        TestServer::start_on(Trigger::Level, make, options)
+    }
+
+    /// As [`start_with`](TestServer::start_with), on a loop with the given trigger mode (the
+    /// others use a level-triggered loop).
+    ///
+    /// # Panics
+    ///
+    /// As [`start`](TestServer::start).
+    pub fn start_on<D, F>(trigger: Trigger, make: F, options: HttpServerOptions) -> TestServer
+    where
+        D: HttpDelegate,
+        F: FnOnce() -> D + Send + 'static,
     {
         #[cfg(feature = "tls")]
         let scheme = if options.tls.is_some() {
@@ -99,9 +144,12 @@ impl TestServer {
         let thread = std::thread::Builder::new()
             .name("squall-test-server".into())
             .spawn(move || {
-                let io_loop = IOLoop::new().expect("test server: cannot create a loop");
+                let io_loop = IOLoop::builder()
+                    .trigger(trigger)
+                    .build()
+                    .expect("test server: cannot create a loop");
                 io_loop.make_current();
-                let server = make_app().into_server_with(options);
+                let server = HttpServer::on(&io_loop, Box::new(WithAlive(make())), options);
                 let bound = server
                     .listen(0, "127.0.0.1")
                     .map(|()| server.local_addrs()[0]);
@@ -112,13 +160,14 @@ impl TestServer {
                 }
                 server.close_all_connections();
                 server.stop();
+                drop(server);
                 io_loop.close();
                 IOLoop::clear_current();
             })
             .expect("test server: cannot spawn its thread");
         let (addr, handle) = rx
-            .recv()
-            .expect("test server thread died while starting")
+            .recv_timeout(READ_TIMEOUT)
+            .expect("test server thread died or hung while starting")
             .expect("test server: cannot bind 127.0.0.1:0");
         TestServer {
             addr,
@@ -137,13 +186,64 @@ impl TestServer {
     pub fn url(&self, path: &str) -> String {
         format!("{}://{}{}", self.scheme, self.addr, path)
     }
+
+    /// A handle to the server's loop (to run code on its thread).
+    pub fn loop_handle(&self) -> &IOLoopHandle {
+        &self.handle
+    }
+
+    /// Runs `f` on the server's thread and waits (at most [`READ_TIMEOUT`]) until it has run.
+    ///
+    /// # Panics
+    ///
+    /// If the loop is gone or does not run `f` in time.
+    pub fn run_on_loop<F: FnOnce() + Send + 'static>(&self, f: F) {
+        let (tx, rx) = mpsc::channel();
+        self.handle
+            .add_callback(move || {
+                f();
+                let _ = tx.send(());
+            })
+            .expect("test server: its loop is closed");
+        rx.recv_timeout(READ_TIMEOUT)
+            .expect("test server: the loop did not run the callback");
+    }
+
+    /// A new raw client connected to the server (plain HTTP).
+    pub fn connect(&self) -> WireClient {
+        WireClient::connect(self.addr)
+    }
+
+    /// Checks that a fresh connection is served, twice on one connection (kept alive), then
+    /// closed on `Connection: close`: what a test of bad input ends with.
+    ///
+    /// # Panics
+    ///
+    /// If it is not (a test failure).
+    pub fn assert_serves(&self) {
+        let mut c = self.connect();
+        c.send(format!("GET {ALIVE_PATH} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
+        let r = c.read_response();
+        assert_eq!(r.status, 200, "fresh connection not served: {r:?}");
+        assert_eq!(r.body, b"alive");
+        c.send(
+            format!("GET {ALIVE_PATH} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(),
+        );
+        let r = c.read_response();
+        assert_eq!(r.status, 200, "kept-alive connection not served: {r:?}");
+        c.assert_closed();
+    }
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.handle.stop();
         if let Some(t) = self.thread.take() {
-            let _ = t.join();
+            // A panic on the server thread (outside a handler's catch) fails the test, but not
+            // while the test is already panicking.
+            if t.join().is_err() && !std::thread::panicking() {
+                panic!("test server: its thread panicked");
+            }
         }
     }
 }
