@@ -149,14 +149,18 @@ impl TcpServer {
             // (`app.listen(8888)?; IOLoop::current().start()`). `stop()` (or
             // `IOLoop::close()`) removes the handler and with it this reference.
             let inner = self.inner.clone();
-            self.inner
-                .io_loop
-                .add_handler(fd, Events::READ, move |fd, _| {
-                    TcpServer {
-                        inner: inner.clone(),
-                    }
-                    .accept_ready(fd);
-                })?;
+            // SAFETY: the listener goes into `listeners` (or is dropped unregistered if this
+            // fails); stop() and Inner's Drop remove its handler before the listener closes.
+            unsafe {
+                self.inner
+                    .io_loop
+                    .add_handler(fd, Events::READ, move |fd, _| {
+                        TcpServer {
+                            inner: inner.clone(),
+                        }
+                        .accept_ready(fd);
+                    })?
+            };
             self.inner.listeners.borrow_mut().push(s);
         }
         Ok(())

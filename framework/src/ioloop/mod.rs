@@ -39,7 +39,7 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::os::fd::{BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -52,6 +52,7 @@ use tasks::{TaskKey, Tasks};
 
 mod events;
 mod handle;
+mod registration;
 pub(crate) mod tasks;
 mod timer;
 mod wait;
@@ -59,6 +60,7 @@ mod wait;
 pub use events::{Events, Trigger};
 pub(crate) use handle::Shared;
 pub use handle::{IOLoopHandle, LoopClosed};
+pub use registration::Registration;
 use timer::Timers;
 pub use timer::{PeriodicCallback, Timeout};
 
@@ -285,16 +287,66 @@ impl IOLoop {
 
     // ----- fd handlers -------------------------------------------------------------------
 
-    /// Registers `callback` for `fd`, called with the fd and the events that fired.
+    /// Registers `io` with this loop for as long as the returned [`Registration`] lives:
+    /// `callback` is called with the fd and the events that fired. The safe way to watch an fd.
     ///
     /// `events` is the interest (`READ`, `WRITE`, both, or `NONE`); `ERROR` is always reported.
-    /// The caller keeps owning the fd and must call [`remove_handler`](IOLoop::remove_handler)
-    /// before closing it.
+    /// The registration owns `io`, so the fd cannot be closed while the loop watches it;
+    /// dropping the registration removes the handler, then drops `io`. (`'static`: a leaked
+    /// registration then leaks `io` too, rather than outliving a borrowed fd.)
+    ///
+    /// ```
+    /// use squall::ioloop::{Events, IOLoop};
+    /// use std::io::Write;
+    /// use std::os::unix::net::UnixStream;
+    ///
+    /// let io_loop = IOLoop::new()?;
+    /// let (a, mut b) = UnixStream::pair()?;
+    /// let l = io_loop.clone();
+    /// let reg = io_loop.register(a, Events::READ, move |_fd, _events| l.stop())?;
+    /// b.write_all(b"x")?;
+    /// io_loop.start(); // returns once the callback saw `a` readable
+    /// drop(reg); // off the loop, then `a` is closed
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// `AlreadyExists` if the fd already has a handler; the poller's error otherwise.
+    pub fn register<T, F>(&self, io: T, events: Events, callback: F) -> io::Result<Registration<T>>
+    where
+        T: AsFd + 'static,
+        F: FnMut(RawFd, Events) + 'static,
+    {
+        let fd = io.as_fd().as_raw_fd();
+        // SAFETY: the Registration owns `io`, so the fd stays open while it is registered: its
+        // Drop removes the handler before `io` is dropped, and a forgotten Registration leaks
+        // `io` (never closed; `'static`, so no borrow can end under it).
+        unsafe { self.add_handler(fd, events, callback)? };
+        Ok(Registration {
+            io: Some(io),
+            io_loop: self.clone(),
+            fd,
+        })
+    }
+
+    /// Registers `callback` for a raw `fd`, called with the fd and the events that fired: the
+    /// loop's own streams and servers use it; [`register`](IOLoop::register) is the safe form.
+    ///
+    /// `events` is the interest (`READ`, `WRITE`, both, or `NONE`); `ERROR` is always reported.
+    /// The caller keeps owning the fd.
+    ///
+    /// # Safety
+    ///
+    /// `fd` must stay open until [`remove_handler`](IOLoop::remove_handler) has been called
+    /// for it (or the loop is closed): closing it while registered lets the kernel reuse the
+    /// number for another file, whose events would then reach this callback (polling's
+    /// `Poller::add` has the same contract).
     ///
     /// # Errors
     ///
     /// `AlreadyExists` if `fd` already has a handler; the poller's error otherwise.
-    pub fn add_handler<F>(&self, fd: RawFd, events: Events, callback: F) -> io::Result<()>
+    pub unsafe fn add_handler<F>(&self, fd: RawFd, events: Events, callback: F) -> io::Result<()>
     where
         F: FnMut(RawFd, Events) + 'static,
     {
@@ -314,8 +366,8 @@ impl IOLoop {
             ));
         }
         let ev = poll_event(key_of(fd, slot.gen), events);
-        // SAFETY: the caller promises to remove the handler before closing the fd (documented);
-        // `remove_handler` deletes it from the poller.
+        // SAFETY: the caller promises to remove the handler before closing the fd (this
+        // function's contract); `remove_handler` deletes it from the poller.
         unsafe {
             self.inner
                 .shared

@@ -89,16 +89,19 @@ fn fd_handler_roundtrip(trigger: Trigger) {
     let fd = a.as_raw_fd();
     let a = Rc::new(a);
     let a2 = a.clone();
-    l.add_handler(fd, Events::READ, move |fd2, ev| {
-        assert_eq!(fd2, fd);
-        let mut buf = [0u8; 16];
-        let n = std::io::Read::read(&mut &*a2, &mut buf).unwrap_or(0);
-        s2.borrow_mut().push((ev, n));
-        if s2.borrow().len() == 2 {
-            l2.stop();
-        }
-    })
-    .unwrap();
+    // The safe form: the registration owns (a handle to) the stream.
+    let reg = l
+        .register(a, Events::READ, move |fd2, ev| {
+            assert_eq!(fd2, fd);
+            let mut buf = [0u8; 16];
+            let n = std::io::Read::read(&mut &*a2, &mut buf).unwrap_or(0);
+            s2.borrow_mut().push((ev, n));
+            if s2.borrow().len() == 2 {
+                l2.stop();
+            }
+        })
+        .unwrap();
+    assert_eq!(reg.fd(), fd);
     std::io::Write::write_all(&mut b, b"abc").unwrap();
     let b = RefCell::new(Some(b));
     l.call_later(Duration::from_millis(5), move || {
@@ -109,8 +112,29 @@ fn fd_handler_roundtrip(trigger: Trigger) {
     assert_eq!(seen[0], (Events::READ, 3));
     assert!(seen[1].0.contains(Events::READ));
     assert_eq!(seen[1].1, 0);
-    assert!(l.remove_handler(fd));
+    assert_eq!(l.handler_count(), 1);
+    let a = reg.into_inner(); // deregistered, still open
+    assert_eq!(l.handler_count(), 0);
     assert!(!l.remove_handler(fd));
+    drop(a);
+}
+
+#[test]
+fn dropping_a_registration_deregisters_before_closing() {
+    let l = IOLoop::new().unwrap();
+    let (a, _b) = UnixStream::pair().unwrap();
+    let fd = a.as_raw_fd();
+    let reg = l.register(a, Events::WRITE, |_, _| {}).unwrap();
+    assert_eq!(l.handler_events(fd), Some(Events::WRITE));
+    reg.set_events(Events::READ).unwrap();
+    assert_eq!(l.handler_events(fd), Some(Events::READ));
+    drop(reg);
+    assert_eq!(l.handler_count(), 0);
+    // The fd number is free and unregistered: a new socket that gets it registers cleanly.
+    let (c, _d) = UnixStream::pair().unwrap();
+    let reg = l.register(c, Events::READ, |_, _| {}).unwrap();
+    assert_eq!(l.handler_count(), 1);
+    drop(reg);
     assert_eq!(l.handler_count(), 0);
 }
 
@@ -133,9 +157,12 @@ fn level_rereports_until_drained_edge_reports_once() {
         let calls = Rc::new(Cell::new(0));
         let c2 = calls.clone();
         // Never reads: level mode calls every turn, edge mode once.
-        l.add_handler(a.as_raw_fd(), Events::READ, move |_, _| {
-            c2.set(c2.get() + 1)
-        })
+        // SAFETY: `a` stays open until after the remove_handler below.
+        unsafe {
+            l.add_handler(a.as_raw_fd(), Events::READ, move |_, _| {
+                c2.set(c2.get() + 1)
+            })
+        }
         .unwrap();
         let l2 = l.clone();
         l.call_later(Duration::from_millis(30), move || l2.stop());
@@ -155,16 +182,20 @@ fn update_handler_adds_write_interest() {
     let fd = a.as_raw_fd();
     let got = Rc::new(Cell::new(Events::NONE));
     let (g2, l2) = (got.clone(), l.clone());
-    l.add_handler(fd, Events::NONE, move |_, ev| {
-        g2.set(ev);
-        l2.stop();
-    })
+    // SAFETY: `a` stays open until after the remove_handler below.
+    unsafe {
+        l.add_handler(fd, Events::NONE, move |_, ev| {
+            g2.set(ev);
+            l2.stop();
+        })
+    }
     .unwrap();
     assert_eq!(l.handler_events(fd), Some(Events::NONE));
     l.update_handler(fd, Events::WRITE).unwrap();
     l.start();
     assert_eq!(got.get(), Events::WRITE);
-    assert!(l.add_handler(fd, Events::READ, |_, _| {}).is_err());
+    // SAFETY: refused (already registered); `a` is open either way.
+    assert!(unsafe { l.add_handler(fd, Events::READ, |_, _| {}) }.is_err());
     l.remove_handler(fd);
     assert!(l.update_handler(fd, Events::READ).is_err());
 }
@@ -189,14 +220,17 @@ fn removed_handler_gets_no_stale_event() {
             l2.remove_handler(other);
             let n3 = n2.clone();
             // Re-register the other fd with WRITE-only interest; a stale READ must not fire.
-            l2.add_handler(other, Events::NONE, move |_, _| n3.set(n3.get() + 1))
+            // SAFETY: both streams stay open until after the final remove_handler calls.
+            unsafe { l2.add_handler(other, Events::NONE, move |_, _| n3.set(n3.get() + 1)) }
                 .unwrap();
             let l3 = l2.clone();
             l2.add_callback(move || l3.stop());
         }
     };
-    l.add_handler(fa, Events::READ, mk(fa, fb)).unwrap();
-    l.add_handler(fb, Events::READ, mk(fb, fa)).unwrap();
+    // SAFETY: `a` and `b` stay open until after the final remove_handler calls.
+    unsafe { l.add_handler(fa, Events::READ, mk(fa, fb)) }.unwrap();
+    // SAFETY: as above.
+    unsafe { l.add_handler(fb, Events::READ, mk(fb, fa)) }.unwrap();
     l.start();
     assert_eq!(old_calls.get(), 1, "only one of the two old handlers ran");
     assert_eq!(

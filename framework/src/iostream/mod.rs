@@ -344,11 +344,15 @@ impl IOStream {
             }),
         });
         let weak = Rc::downgrade(&inner);
-        io_loop.add_handler(inner.fd.as_raw_fd(), Events::READ, move |_, events| {
-            if let Some(inner) = weak.upgrade() {
-                IOStream { inner }.handle_events(events);
-            }
-        })?;
+        // SAFETY: the stream owns its fd and removes this handler before closing it (close
+        // and Drop both call remove_handler first).
+        unsafe {
+            io_loop.add_handler(inner.fd.as_raw_fd(), Events::READ, move |_, events| {
+                if let Some(inner) = weak.upgrade() {
+                    IOStream { inner }.handle_events(events);
+                }
+            })?;
+        }
         inner.registered.set(true);
         Ok(IOStream { inner })
     }

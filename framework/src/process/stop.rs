@@ -3,7 +3,7 @@
 use std::cell::Cell;
 use std::fmt;
 use std::io;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::rc::Rc;
 
 use super::signals::{self, WakePipe};
@@ -71,7 +71,7 @@ where
     signals::acquire_stop_handlers()?;
     let alive = Rc::new(Cell::new(true));
     let still = alive.clone();
-    let added = io_loop.add_handler(pipe.read.as_raw_fd(), Events::READ, move |fd, _| {
+    let on_readable = move |fd: RawFd, _: Events| {
         // Every byte is one delivery; report each signal once per wake-up.
         let mut seen = 0u64;
         let mut order = Vec::new();
@@ -100,7 +100,10 @@ where
             }
             callback(sig);
         }
-    });
+    };
+    // SAFETY: the pipe goes into the returned StopSignalHandler, whose Drop removes this
+    // handler before the pipe closes; on error the pipe is dropped unregistered.
+    let added = unsafe { io_loop.add_handler(pipe.read.as_raw_fd(), Events::READ, on_readable) };
     if let Err(e) = added {
         signals::release_stop_handlers();
         return Err(e);

@@ -68,9 +68,13 @@ impl Reaper {
             waiting: RefCell::new(Vec::new()),
         });
         let owned = reaper.clone();
-        io_loop.add_handler(reaper.pipe.read.as_raw_fd(), Events::READ, move |_, _| {
-            owned.reap()
-        })?;
+        // SAFETY: the closure owns a clone of the reaper, which owns the pipe: its read end
+        // cannot close while the handler is registered.
+        unsafe {
+            io_loop.add_handler(reaper.pipe.read.as_raw_fd(), Events::READ, move |_, _| {
+                owned.reap()
+            })?
+        };
         REAPERS.with(|r| {
             r.borrow_mut()
                 .push((Rc::downgrade(&io_loop.inner), Rc::downgrade(&reaper)))
