@@ -21,9 +21,10 @@
 #   SERVER_CPU / CLIENT_CPU                 (0 / 1)
 set -euo pipefail
 
+# Before lib.sh, whose own default (the HTTP servers) would otherwise win.
+SERVERS=${SERVERS:-squall tungstenite fastwebsockets tornado}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-SERVERS=${SERVERS:-squall tungstenite fastwebsockets tornado}
 SCENARIOS=${SCENARIOS:-text32 binary16k text32z binary16kz}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
