@@ -53,11 +53,39 @@ impl Parse for Options {
     }
 }
 
-/// One path argument of an HTTP method.
-struct PathParam {
-    ty: Type,
+/// One path argument of an HTTP method or of a WebSocket handler's `open`.
+pub(crate) struct PathParam {
+    pub(crate) ty: Type,
     /// `Some(T)` when the parameter is `Option<T>` (an optional group).
-    optional: Option<Type>,
+    pub(crate) optional: Option<Type>,
+}
+
+/// The names `__squall_arg0..` and the `let`s that convert the captured path groups into
+/// `params`' types (a failed conversion returns the 404/400 from the context's method).
+pub(crate) fn path_arg_bindings(
+    params: &[PathParam],
+    p: &TokenStream,
+) -> (Vec<Ident>, Vec<TokenStream>) {
+    let names: Vec<Ident> = (0..params.len())
+        .map(|i| format_ident!("__squall_arg{}", i))
+        .collect();
+    let lets = params
+        .iter()
+        .enumerate()
+        .map(|(i, prm)| {
+            let name = &names[i];
+            match &prm.optional {
+                Some(inner) => quote_spanned!(prm.ty.span()=>
+                    let #name: ::std::option::Option<#inner> = #p::path_arg_opt::<#inner>(cx, #i)?;
+                ),
+                None => {
+                    let t = &prm.ty;
+                    quote_spanned!(prm.ty.span()=> let #name: #t = #p::path_arg::<#t>(cx, #i)?;)
+                }
+            }
+        })
+        .collect();
+    (names, lets)
 }
 
 /// One HTTP method of the handler.
@@ -385,29 +413,7 @@ fn generate(model: Model) -> TokenStream {
         .collect();
     let authenticated_match = matches_any(&authenticated_variants);
 
-    let arg_bindings = |m: &HttpMethod| -> (Vec<Ident>, Vec<TokenStream>) {
-        let names: Vec<Ident> = (0..m.params.len())
-            .map(|i| format_ident!("__squall_arg{}", i))
-            .collect();
-        let lets = m
-            .params
-            .iter()
-            .enumerate()
-            .map(|(i, prm)| {
-                let name = &names[i];
-                match &prm.optional {
-                    Some(inner) => quote_spanned!(prm.ty.span()=>
-                        let #name: ::std::option::Option<#inner> = #p::path_arg_opt::<#inner>(cx, #i)?;
-                    ),
-                    None => {
-                        let t = &prm.ty;
-                        quote_spanned!(prm.ty.span()=> let #name: #t = #p::path_arg::<#t>(cx, #i)?;)
-                    }
-                }
-            })
-            .collect();
-        (names, lets)
-    };
+    let arg_bindings = |m: &HttpMethod| path_arg_bindings(&m.params, &p);
 
     let sync_arms = methods.iter().filter(|m| !m.is_async).map(|m| {
         let (names, lets) = arg_bindings(m);

@@ -8,11 +8,13 @@
 //! pattern's groups through `RouteArity<N>`.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Ident, ImplItem, ImplItemFn, ItemImpl, Pat, Type};
 
-use crate::handler::{check_receiver, combine, emit_with_errors, is_option};
+use crate::handler::{
+    check_receiver, combine, emit_with_errors, is_option, path_arg_bindings, PathParam,
+};
 
 /// The hooks a WebSocket handler may define, with how many parameters follow `&mut self`
 /// (`None`: `open`, which takes path arguments too) and whether they may be async.
@@ -26,12 +28,6 @@ const HOOKS: [(&str, Option<usize>, bool); 8] = [
     ("select_subprotocol", Some(1), false),
     ("get_compression_options", Some(1), false),
 ];
-
-/// One path argument of `open`.
-struct PathParam {
-    ty: Type,
-    optional: Option<Type>,
-}
 
 /// A hook the handler defines.
 struct Hook {
@@ -200,25 +196,7 @@ fn generate(model: Model) -> TokenStream {
     let p = quote!(::squall::__private);
     let arity = params.len();
     let async_messages = hooks.iter().any(|h| h.name == "on_message" && h.is_async);
-    let names: Vec<Ident> = (0..params.len())
-        .map(|i| format_ident!("__squall_arg{}", i))
-        .collect();
-    let lets: Vec<TokenStream> = params
-        .iter()
-        .enumerate()
-        .map(|(i, prm)| {
-            let name = &names[i];
-            match &prm.optional {
-                Some(inner) => quote_spanned!(prm.ty.span()=>
-                    let #name: ::std::option::Option<#inner> = #p::path_arg_opt::<#inner>(cx, #i)?;
-                ),
-                None => {
-                    let t = &prm.ty;
-                    quote_spanned!(prm.ty.span()=> let #name: #t = #p::path_arg::<#t>(cx, #i)?;)
-                }
-            }
-        })
-        .collect();
+    let (names, lets) = path_arg_bindings(&params, &p);
     let hook_fns = hooks.iter().map(|h| {
         let (span, ret) = (h.span, h.ret_span);
         match (h.name.as_str(), h.is_async) {
