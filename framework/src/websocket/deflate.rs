@@ -101,6 +101,13 @@ fn window_bits(v: &str) -> Option<u8> {
 /// Reads one offer's parameters (the part after `permessage-deflate;`). `None` if the offer
 /// must be declined.
 fn parse_offer<'a>(params: impl Iterator<Item = &'a str>) -> Option<Agreed> {
+    // zlib cannot deflate with a 256-byte window.
+    parse_params(params, true).filter(|a| a.server_max_window_bits >= 9)
+}
+
+/// The four RFC 7692 parameters, each at most once. `in_offer`: a client's offer, where
+/// `client_max_window_bits` may come without a value (a server's response must give one).
+fn parse_params<'a>(params: impl Iterator<Item = &'a str>, in_offer: bool) -> Option<Agreed> {
     let mut a = Agreed {
         server_max_window_bits: 15,
         client_max_window_bits: 15,
@@ -123,8 +130,10 @@ fn parse_offer<'a>(params: impl Iterator<Item = &'a str>) -> Option<Agreed> {
                 2
             }
             "client_max_window_bits" => {
-                if let Some(v) = v {
-                    a.client_max_window_bits = window_bits(v)?;
+                match v {
+                    Some(v) => a.client_max_window_bits = window_bits(v)?,
+                    None if in_offer => {}
+                    None => return None,
                 }
                 3
             }
@@ -134,8 +143,7 @@ fn parse_offer<'a>(params: impl Iterator<Item = &'a str>) -> Option<Agreed> {
             return None;
         }
     }
-    // zlib cannot deflate with a 256-byte window.
-    (a.server_max_window_bits >= 9).then_some(a)
+    Some(a)
 }
 
 /// Picks the first acceptable permessage-deflate offer among the `Sec-WebSocket-Extensions`
@@ -183,38 +191,7 @@ pub(crate) fn parse_response(value: &str) -> Option<Agreed> {
     if !name.eq_ignore_ascii_case("permessage-deflate") || value.contains(',') {
         return None;
     }
-    let mut a = Agreed {
-        server_max_window_bits: 15,
-        client_max_window_bits: 15,
-        ..Agreed::default()
-    };
-    let mut seen = [false; 4];
-    for p in parts {
-        let (k, v) = parse_param(p)?;
-        let i = match k.to_ascii_lowercase().as_str() {
-            "server_no_context_takeover" if v.is_none() => {
-                a.server_no_context_takeover = true;
-                0
-            }
-            "client_no_context_takeover" if v.is_none() => {
-                a.client_no_context_takeover = true;
-                1
-            }
-            "server_max_window_bits" => {
-                a.server_max_window_bits = window_bits(v?)?;
-                2
-            }
-            "client_max_window_bits" => {
-                a.client_max_window_bits = window_bits(v?)?;
-                3
-            }
-            _ => return None,
-        };
-        if std::mem::replace(&mut seen[i], true) {
-            return None;
-        }
-    }
-    Some(a)
+    parse_params(parts, false)
 }
 
 /// The sending side: compresses whole messages.
