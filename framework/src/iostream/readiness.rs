@@ -112,23 +112,33 @@ impl IOStream {
                 self.inner.io_loop.give_buffer(buf);
             }
         }
+        if self.close_on_fill_outcome(outcome) {
+            return total > 0;
+        }
+        self.after_fill(total);
+        total > 0
+    }
+
+    /// How a fill ends, plain or TLS (`outcome`: `Some(Ok)` end of input, `Some(Err)` a read
+    /// error): an error closes the stream; end of input closes it in futures mode (no
+    /// protocol: a peer's close ends the stream, buffered data stays readable), while a
+    /// protocol learns of it in `after_fill`. Returns whether the stream was closed.
+    #[inline]
+    pub(super) fn close_on_fill_outcome(&self, outcome: Option<io::Result<()>>) -> bool {
         match outcome {
             Some(Err(e)) => {
                 self.close_with(Some(e));
-                return total > 0;
+                true
             }
             Some(Ok(())) => {
                 let has_protocol = self.inner.state.borrow().protocol.is_some();
                 if !has_protocol {
-                    // Futures mode: a peer's close ends the stream (buffered data stays readable).
                     self.close_with(None);
-                    return total > 0;
                 }
+                !has_protocol
             }
-            None => {}
+            None => false,
         }
-        self.after_fill(total);
-        total > 0
     }
 
     pub(super) fn after_fill(&self, total: usize) {

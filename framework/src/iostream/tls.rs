@@ -348,20 +348,8 @@ impl IOStream {
                 &bytes,
             );
         }
-        match outcome {
-            Some(Err(e)) => {
-                self.close_with(Some(e));
-                return total > 0;
-            }
-            Some(Ok(())) => {
-                let has_protocol = self.inner.state.borrow().protocol.is_some();
-                if !has_protocol {
-                    // Futures mode: the end of input ends the stream (as for plain streams).
-                    self.close_with(None);
-                    return total > 0;
-                }
-            }
-            None => {}
+        if self.close_on_fill_outcome(outcome) {
+            return total > 0;
         }
         self.after_fill(cipher);
         total > 0
