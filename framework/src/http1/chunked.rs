@@ -258,7 +258,7 @@ impl ChunkedDecoder {
 
 /// The next place in a size line's extensions after byte `b` (CR is the caller's), or 400.
 fn ext_step(at: ExtAt, b: u8) -> Result<ExtAt, u16> {
-    use super::request_line::TOKEN;
+    use super::method::TOKEN;
     use ExtAt::*;
     let ws = b == b' ' || b == b'\t';
     let token = TOKEN[b as usize];

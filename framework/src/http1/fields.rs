@@ -6,16 +6,15 @@
 //! that records each field's spans as it goes. Anything else — a byte outside those classes
 //! (obs-text, control characters, DEL), a bare LF, whitespace before a colon, a line that
 //! does not start with a token character, an incomplete block, more than
-//! [`MAX_HEADERS`](super::parse::MAX_HEADERS) fields — makes it answer `None`, and httparse
+//! [`MAX_HEADERS`](super::parts::MAX_HEADERS) fields — makes it answer `None`, and httparse
 //! parses the block and decides, as it did before this fast path existed.
 //!
 //! Every block this accepts, httparse accepts too, with the same spans (pinned by the tests,
 //! which compare the two on generated blocks and on every one-byte change of them): httparse
 //! stays the judge of everything outside the common shape.
 
-use super::parse::MAX_HEADERS;
-use super::request::Span;
-use super::request_line::TOKEN;
+use super::method::TOKEN;
+use super::parts::{Span, MAX_HEADERS};
 
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);

@@ -11,7 +11,8 @@
 
 use super::chunked::ChunkedDecoder;
 use super::parse::{self, Framing, HeadLimits, Progress, Scan};
-use super::request::{Parts, Request};
+use super::parts::Parts;
+use super::Request;
 use super::{apply_xheaders, Method, Version};
 
 /// Limits small enough that fuzz inputs reach them (one with a head limit below the request

@@ -14,8 +14,12 @@
 //!   uses a handful of methods (see the `conn` module docs).
 //! - `response.rs`: the [`Responder`], which owns one response (framing, status, its
 //!   access-log entry from `access_log.rs`).
-//! - `parse.rs`, `request_line.rs`, `fields.rs`, `chunked.rs`: the request head and body
-//!   grammars; `request.rs` the [`Request`]; `wire.rs` bytes on the wire; `server.rs` what
+//! - The request, in layers that each depend only on those below: `request.rs`, the
+//!   [`Request`] (the public face) and its builder; `parse.rs`, a whole head and its framing
+//!   checks, over `request_line.rs` (the request line) and `fields.rs` (the plain field
+//!   block); at the bottom `parts.rs`, a request's pooled storage (spans into its head), and
+//!   `method.rs`, the [`Method`] and [`Version`] values and the token table.
+//! - `chunked.rs`: the chunked body grammar; `wire.rs` bytes on the wire; `server.rs` what
 //!   every connection of one server shares.
 //!
 //! ### Switching protocols (WebSocket)
@@ -67,7 +71,9 @@ mod chunked;
 mod conn;
 mod fields;
 mod host;
+mod method;
 mod parse;
+mod parts;
 mod request;
 mod request_line;
 mod response;
@@ -84,15 +90,17 @@ pub mod __fuzz;
 
 pub(crate) use conn::Conn;
 #[doc(hidden)]
-pub use request::MethodKind;
-pub use request::{BodySink, ExtensionMethod, Method, Request, RequestBuilder, Version};
+pub use method::MethodKind;
+pub use method::{ExtensionMethod, Method, Version};
+pub use parts::BodySink;
+pub use request::{Request, RequestBuilder};
 pub use response::{Responder, ResponseError};
 pub(crate) use server::ServerCore;
 pub use server::{BodyMode, HttpDelegate, HttpServerOptions};
 pub(crate) use upgraded::{ShutdownWatch, UpgradeGuard, Upgraded};
 pub use wire::reason_phrase;
 
-pub(crate) use parse::MAX_HEADERS;
+pub(crate) use parts::MAX_HEADERS;
 pub(crate) use response_parse::{
     scan_response_head, BodyDecoder, BodyError, BodyFraming, HeadError, ResponseHead, ResponseScan,
 };

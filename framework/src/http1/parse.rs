@@ -1,7 +1,9 @@
 //! Request-head parsing and the RFC 9112 framing checks: the request line is read by
 //! [`request_line`](super::request_line), the header fields by httparse — or, when they have
 //! the common plain shape that httparse would accept unchanged, by
-//! [`plain_fields`](super::fields::plain_fields) in one pass.
+//! [`plain_fields`](super::fields::plain_fields) in one pass. The middle layer of the request
+//! modules: it fills a request's [`Parts`] (`parts.rs`) and returns the [`Head`], which
+//! `Request` takes its request line's facts from.
 //!
 //! ### Rescanning
 //!
@@ -10,12 +12,10 @@
 //! parsed once, when complete. A slow client costs O(n), never O(n²).
 
 use super::fields::plain_fields;
-use super::request::{MethodKind, Parts, Span, Version};
+use super::method::{ExtensionMethod, MethodKind, Version};
+use super::parts::{Parts, Span, MAX_HEADERS};
 use super::request_line::{parse_request_line, BadLine};
 use super::wire::is_name;
-
-/// Most header fields a request may have (more: 431).
-pub(crate) const MAX_HEADERS: usize = 100;
 
 /// How the request body is framed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,7 +251,7 @@ fn has_bare_lf(fields: &[u8]) -> bool {
 }
 
 /// Longest method accepted (a longer "method" is garbage: 400).
-pub(crate) const MAX_METHOD: usize = super::request::ExtensionMethod::MAX_LEN;
+pub(crate) const MAX_METHOD: usize = ExtensionMethod::MAX_LEN;
 
 /// The verdict on the request line at the start of `body`, as far as it has arrived: the
 /// first refusal in byte order among a syntax error (400), a method longer than

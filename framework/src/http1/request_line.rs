@@ -15,7 +15,7 @@
 //! - version: `HTTP/1.1` or `HTTP/1.0` (any other is refused, as soon as a byte differs);
 //! - end of line: CRLF, or a bare LF if the caller allows it (`allow_bare_lf`).
 
-use super::request::{ExtensionMethod, MethodKind, Version};
+use super::method::{ExtensionMethod, MethodKind, Version, TOKEN};
 
 /// A complete, valid request line, as offsets into the buffer it starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,19 +38,6 @@ pub(crate) struct BadLine;
 
 const HTTP_11: u64 = u64::from_le_bytes(*b"HTTP/1.1");
 const HTTP_10: u64 = u64::from_le_bytes(*b"HTTP/1.0");
-
-/// `tchar` of RFC 9110 §5.6.2, as a table indexed by byte.
-pub(super) static TOKEN: [bool; 256] = {
-    let mut t = [false; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        t[b] = c.is_ascii_alphanumeric()
-            || matches!(c, b'!' | b'#'..=b'\'' | b'*' | b'+' | b'-' | b'.' | b'^'..=b'`' | b'|' | b'~');
-        b += 1;
-    }
-    t
-};
 
 const ONES: u64 = u64::from_le_bytes([0x01; 8]);
 const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);

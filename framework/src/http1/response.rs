@@ -29,7 +29,7 @@ use std::rc::Rc;
 
 use super::access_log::AccessEntry;
 use super::conn::Conn;
-use super::request::MethodKind;
+use super::method::MethodKind;
 use super::wire::{is_name, put_all, write_content_length, write_hex, write_status_line};
 use super::{Request, Version};
 use crate::httputil::{header_ok, validate_header_name, validate_header_value, InvalidHeader};

@@ -29,8 +29,9 @@
 use std::borrow::Cow;
 
 use super::chunked::ChunkedDecoder;
-use super::parse::{parse_content_length, token_list_contains, MAX_HEADERS};
-use super::request::Version;
+use super::method::Version;
+use super::parse::{parse_content_length, token_list_contains};
+use super::parts::MAX_HEADERS;
 use crate::httputil::HeaderMap;
 
 /// How a response's body is delimited (RFC 9112 §6.3).

@@ -8,7 +8,7 @@ use std::rc::{Rc, Weak};
 use std::time::{Duration, Instant};
 
 use super::access_log::AccessLog;
-use super::request::RequestPool;
+use super::parts::RequestPool;
 use super::upgraded::UpgradedSet;
 use super::wire::DateCache;
 use super::{BodySink, Conn, Request, Responder};
