@@ -9,7 +9,8 @@
 use std::time::{Duration, Instant};
 
 use squall::http1::{Request, Responder};
-use squall_tests::{options, Client, TestServer};
+use squall::testing::{TestServer, WireClient};
+use squall_tests::options;
 
 const BIG: usize = 64 * 1024;
 const REQUESTS: usize = 1500;
@@ -29,8 +30,8 @@ fn rss() -> usize {
 
 #[test]
 fn unread_responses_do_not_pile_up_in_the_server() {
-    let server = TestServer::start(options(), || big);
-    let mut c = Client::connect(server.addr());
+    let server = TestServer::start_with(|| big, options());
+    let mut c = WireClient::connect(server.addr());
     let mut reqs = Vec::new();
     for i in 0..REQUESTS {
         reqs.extend_from_slice(format!("GET /{i} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());

@@ -5,7 +5,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use squall::http1::{Method, Request, Responder};
-use squall_tests::{assert_rejected, echo, options, Client, TestServer};
+use squall::testing::{TestServer, WireClient};
+use squall_tests::{assert_rejected, echo, options};
 
 /// An echo server with small limits that counts the requests its delegate saw.
 fn server() -> (TestServer, Arc<AtomicUsize>) {
@@ -15,12 +16,15 @@ fn server() -> (TestServer, Arc<AtomicUsize>) {
     o.max_header_size = 4096;
     o.max_request_line = 1024;
     o.max_body_size = 1000;
-    let server = TestServer::start(o, move || {
-        move |req: Request, res: Responder| {
-            s2.fetch_add(1, Ordering::SeqCst);
-            echo(req, res)
-        }
-    });
+    let server = TestServer::start_with(
+        move || {
+            move |req: Request, res: Responder| {
+                s2.fetch_add(1, Ordering::SeqCst);
+                echo(req, res)
+            }
+        },
+        o,
+    );
     (server, seen)
 }
 
@@ -94,15 +98,18 @@ fn unknown_but_valid_method_reaches_the_delegate() {
 /// `Method::Other` keeps the method's text, up to the longest accepted (64 bytes).
 #[test]
 fn extension_method_keeps_its_text() {
-    let server = TestServer::start(options(), || {
-        |req: Request, res: Responder| {
-            let body = match req.method() {
-                Method::Other(name) => format!("other {}", name.as_str()),
-                known => format!("known {known}"),
-            };
-            res.respond(200, &[], body.as_bytes())
-        }
-    });
+    let server = TestServer::start_with(
+        || {
+            |req: Request, res: Responder| {
+                let body = match req.method() {
+                    Method::Other(name) => format!("other {}", name.as_str()),
+                    known => format!("known {known}"),
+                };
+                res.respond(200, &[], body.as_bytes())
+            }
+        },
+        options(),
+    );
     let longest = "M".repeat(64);
     for (method, want) in [
         ("PROPFIND", "other PROPFIND".to_owned()),
@@ -328,7 +335,7 @@ fn oversized_body_sent_whole_still_gets_its_413() {
     // The client sends everything before reading: the 413 must not be lost to a reset.
     let (server, _) = server();
     for _ in 0..5 {
-        let mut c = Client::connect(server.addr());
+        let mut c = WireClient::connect(server.addr());
         let mut req = b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         req.extend_from_slice(b"1000\r\n");
         req.extend_from_slice(&[b'x'; 0x1000]);
@@ -359,7 +366,7 @@ fn oversized_body_larger_than_the_read_buffer_still_gets_its_413() {
     // More than the server ever reads: it closes with data unread.
     let (server, _) = server();
     for _ in 0..5 {
-        let mut c = Client::connect(server.addr());
+        let mut c = WireClient::connect(server.addr());
         let mut req = b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n".to_vec();
         req.extend_from_slice(&vec![b'x'; 2_000_000]);
         let _ = c.try_send(&req);
@@ -368,7 +375,7 @@ fn oversized_body_larger_than_the_read_buffer_still_gets_its_413() {
         c.assert_closed();
     }
     for _ in 0..5 {
-        let mut c = Client::connect(server.addr());
+        let mut c = WireClient::connect(server.addr());
         let mut req = b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
         for _ in 0..200 {
             req.extend_from_slice(b"2710\r\n");

@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use squall::http1::{BodyMode, BodySink, HttpDelegate, Request, Responder};
 use squall::ioloop::Trigger;
-use squall_tests::{echo, echo_expected, options, Client, TestServer, READ_TIMEOUT};
+use squall::testing::{TestServer, WireClient, READ_TIMEOUT};
+use squall_tests::{echo, echo_expected, options};
 
 const CONTINUE: &[u8] = b"HTTP/1.1 100 Continue\r\n\r\n";
 
@@ -90,10 +91,7 @@ fn server_with(trigger: Trigger) -> (TestServer, Receiver<Vec<u8>>) {
     let (tx, rx) = mpsc::channel();
     let mut o = options();
     o.max_body_size = 1000;
-    (
-        TestServer::start_with(trigger, o, move || Bodies { tx }),
-        rx,
-    )
+    (TestServer::start_on(trigger, move || Bodies { tx }, o), rx)
 }
 
 #[test]
@@ -313,7 +311,7 @@ fn failing_sink_answers_its_status_and_closes() {
 #[test]
 fn http10_body_by_content_length() {
     let (server, _rx) = server();
-    let mut c = Client::connect(server.addr());
+    let mut c = WireClient::connect(server.addr());
     c.send(b"POST /old HTTP/1.0\r\nContent-Length: 4\r\n\r\nbody");
     let r = c.read_response();
     assert_eq!(

@@ -4,11 +4,12 @@
 //! `Connection: close`.
 
 use squall::http1::{Request, Responder};
-use squall_tests::{echo_expected, options, TestServer};
+use squall::testing::TestServer;
+use squall_tests::{echo, echo_expected, options};
 
 #[test]
 fn http11_persists_by_default() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     let mut c = server.connect();
     for i in 0..3 {
         let uri = format!("/r{i}");
@@ -29,7 +30,7 @@ fn http11_persists_by_default() {
 
 #[test]
 fn connection_close_is_a_case_insensitive_token_list() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     for value in [
         "close",
         "Close",
@@ -58,7 +59,7 @@ fn connection_close_is_a_case_insensitive_token_list() {
 
 #[test]
 fn http10_closes_without_keep_alive() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     let mut c = server.connect();
     c.send(b"GET /old HTTP/1.0\r\n\r\n");
     let r = c.read_response();
@@ -71,7 +72,7 @@ fn http10_closes_without_keep_alive() {
 
 #[test]
 fn http10_keep_alive_is_honoured_and_announced() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     let mut c = server.connect();
     for (i, value) in ["keep-alive", "Keep-Alive", "KEEP-ALIVE"]
         .iter()
@@ -101,7 +102,7 @@ fn http10_keep_alive_is_honoured_and_announced() {
 
 #[test]
 fn http10_keep_alive_and_close_together_closes() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     let mut c = server.connect();
     c.send(b"GET /x HTTP/1.0\r\nConnection: keep-alive, close\r\n\r\n");
     let r = c.read_response();
@@ -111,9 +112,10 @@ fn http10_keep_alive_and_close_together_closes() {
 
 #[test]
 fn delegate_connection_close_ends_the_connection() {
-    let server = TestServer::start(options(), || {
-        |_req: Request, res: Responder| res.respond(200, &[("Connection", "close")], b"bye")
-    });
+    let server = TestServer::start_with(
+        || |_req: Request, res: Responder| res.respond(200, &[("Connection", "close")], b"bye"),
+        options(),
+    );
     let mut c = server.connect();
     c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     let r = c.read_response();
@@ -127,7 +129,7 @@ fn delegate_connection_close_ends_the_connection() {
 fn no_keep_alive_option_closes_after_each_response() {
     let mut o = options();
     o.no_keep_alive = true;
-    let server = TestServer::echo(o);
+    let server = TestServer::start_with(|| echo, o);
     let mut c = server.connect();
     c.send(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n");
     let r = c.read_response();
@@ -140,7 +142,7 @@ fn no_keep_alive_option_closes_after_each_response() {
 
 #[test]
 fn client_close_after_requests_gets_every_response() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     let mut c = server.connect();
     c.send(b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\n");
     c.shutdown_write();

@@ -9,11 +9,12 @@
 
 use std::time::{Duration, Instant};
 
-use squall_tests::{echo, options, Client, TestServer};
+use squall::testing::{TestServer, WireClient};
+use squall_tests::{echo, options};
 
 /// Whether the server still reads the connection: two writes a little apart both succeed.
 /// (Bytes sent to a closed socket are answered with a reset, which fails the next write.)
-fn server_still_reads(c: &mut Client) -> bool {
+fn server_still_reads(c: &mut WireClient) -> bool {
     for _ in 0..2 {
         if c.try_send(&[b'x'; 1024]).is_err() {
             return false;
@@ -24,7 +25,7 @@ fn server_still_reads(c: &mut Client) -> bool {
 }
 
 /// The server's end of output: a read returns 0 (not a reset).
-fn assert_eof(c: &mut Client) {
+fn assert_eof(c: &mut WireClient) {
     use std::io::Read;
     let mut b = [0u8; 64];
     match c.stream.read(&mut b) {
@@ -37,11 +38,11 @@ fn server(linger: Option<Duration>) -> TestServer {
     let mut o = options();
     o.max_body_size = 1000;
     o.linger_timeout = linger;
-    TestServer::start(o, || echo)
+    TestServer::start_with(|| echo, o)
 }
 
 /// A request whose body is over the limit, and the start of that body.
-fn send_refused_request(c: &mut Client) {
+fn send_refused_request(c: &mut WireClient) {
     c.send(b"POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 10000000\r\n\r\n");
     // The server refuses on the head; the client, not knowing yet, sends body bytes.
     c.send(&[b'a'; 64 * 1024]);

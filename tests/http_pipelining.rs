@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use squall::http1::{Request, Responder};
 use squall::ioloop::Trigger;
-use squall_tests::{echo, echo_expected, options, Client, TestServer};
+use squall::testing::{TestServer, WireClient};
+use squall_tests::{echo, echo_expected, options};
 
 fn ten_gets() -> Vec<u8> {
     let mut reqs = Vec::new();
@@ -17,7 +18,7 @@ fn ten_gets() -> Vec<u8> {
 }
 
 fn ten_in_one_send(trigger: Trigger) {
-    let server = TestServer::start_with(trigger, options(), || echo);
+    let server = TestServer::start_on(trigger, || echo, options());
     let mut c = server.connect();
     // Twice: the first batch on a fresh connection, the second on a warm one.
     for _ in 0..2 {
@@ -51,7 +52,7 @@ fn ten_requests_in_one_send_edge_triggered() {
 
 #[test]
 fn mixed_pipeline_of_gets_and_posts_with_bodies() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     let mut c = server.connect();
     let reqs: &[&[u8]] = &[
         b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n",
@@ -82,7 +83,7 @@ fn mixed_pipeline_of_gets_and_posts_with_bodies() {
 #[test]
 fn pipeline_split_at_every_byte_boundary() {
     // The same pipeline delivered in two pieces, cut at every position.
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     let pipeline: &[u8] = b"POST /1 HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabcGET /2 HTTP/1.1\r\nHost: t\r\n\r\nPOST /3 HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n1;e\r\nz\r\n0\r\n\r\n";
     for cut in 1..pipeline.len() {
         let mut c = server.connect();
@@ -109,7 +110,7 @@ fn slow_first(req: Request, res: Responder) {
 
 #[test]
 fn async_response_keeps_pipelined_order() {
-    let server = TestServer::start(options(), || slow_first);
+    let server = TestServer::start_with(|| slow_first, options());
     let mut c = server.connect();
     let mut reqs = b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n".to_vec();
     for i in 0..5 {
@@ -133,7 +134,7 @@ fn async_response_keeps_pipelined_order() {
 
 #[test]
 fn connection_close_in_a_pipeline_ends_it_there() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     let mut c = server.connect();
     c.send(
         b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\nGET /3 HTTP/1.1\r\nHost: t\r\n\r\n",
@@ -159,7 +160,7 @@ fn half_close_mid_request_edge_triggered() {
 }
 
 fn half_close_mid_request(trigger: Trigger) {
-    let server = TestServer::start_with(trigger, options(), || slow_first);
+    let server = TestServer::start_on(trigger, || slow_first, options());
     // A partial head after complete requests, then EOF: the complete ones are answered.
     let mut c = server.connect();
     c.send(b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\nGET /3 HTT");
@@ -200,7 +201,7 @@ fn half_close_mid_request(trigger: Trigger) {
 
 #[test]
 fn leading_blank_lines_before_a_request_are_ignored() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     let mut c = server.connect();
     c.send(b"POST /1 HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nok\r\n\r\nGET /2 HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(c.read_response().body, b"ok");
@@ -220,8 +221,8 @@ fn many_pipelined_requests_beyond_the_read_buffer_edge_triggered() {
 fn many_pipelined(trigger: Trigger) {
     // More pipelined bytes than the connection's read buffer holds: reading pauses and resumes,
     // every request is answered, in order.
-    let server = TestServer::start_with(trigger, options(), || echo);
-    let mut c = Client::connect(server.addr());
+    let server = TestServer::start_on(trigger, || echo, options());
+    let mut c = WireClient::connect(server.addr());
     let n = 3000;
     let mut reqs = Vec::new();
     for i in 0..n {

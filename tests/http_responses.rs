@@ -9,7 +9,8 @@ use std::time::Duration;
 
 use squall::http1::{HttpDelegate, Request, Responder, ResponseError};
 use squall::httputil::InvalidHeader;
-use squall_tests::{echo, options, Framing, TestServer};
+use squall::testing::{normalize_date, Framing, TestServer, WireResponse};
+use squall_tests::{echo, options};
 
 /// Test endpoints. `/park*` write a head and a first chunk, flush, and park the responder;
 /// `/release`, `/drop` and `/abort` (on another connection) finish, drop or abort it.
@@ -156,7 +157,7 @@ impl HttpDelegate for Endpoints {
 }
 
 fn server() -> TestServer {
-    TestServer::start(options(), Endpoints::default)
+    TestServer::start_with(Endpoints::default, options())
 }
 
 #[test]
@@ -181,13 +182,13 @@ fn flushed_response_without_length_is_chunked_on_http11() {
     let want_first = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: <date>\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n";
     let mut got = Vec::new();
     let mut tmp = [0u8; 4096];
-    while squall_tests::normalize_date(&got).len() < want_first.len() {
+    while normalize_date(&got).len() < want_first.len() {
         use std::io::Read;
         let n = c.stream.read(&mut tmp).expect("first chunk");
         assert!(n > 0, "closed early");
         got.extend_from_slice(&tmp[..n]);
     }
-    assert_eq!(squall_tests::normalize_date(&got), want_first);
+    assert_eq!(normalize_date(&got), want_first);
     // Release it from another connection.
     let mut other = server.connect();
     other.send(b"GET /release HTTP/1.1\r\nHost: t\r\n\r\n");
@@ -238,7 +239,7 @@ fn http10_streaming_is_close_delimited() {
     assert_eq!(other.read_response().body, b"released");
     got.extend_from_slice(&c.read_to_close());
     assert_eq!(
-        squall_tests::normalize_date(&got),
+        normalize_date(&got),
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: <date>\r\nConnection: close\r\n\r\nhello world!"
     );
 }
@@ -254,7 +255,7 @@ fn head_gets_the_headers_of_get_and_no_body() {
         let head = c.read_head_response();
         assert_eq!(head.status, get.status);
         assert!(head.body.is_empty());
-        let strip = |r: &squall_tests::Response| -> Vec<(String, String)> {
+        let strip = |r: &WireResponse| -> Vec<(String, String)> {
             r.headers
                 .iter()
                 .filter(|(n, _)| {
@@ -329,7 +330,7 @@ fn cut_off(end: &str) {
     assert_eq!(other.read_response().status, 200);
     got.extend_from_slice(&c.read_to_close());
     assert_eq!(
-        squall_tests::normalize_date(&got),
+        normalize_date(&got),
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: <date>\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
         "no terminating chunk, and the pipelined request is not answered"
     );
@@ -353,7 +354,7 @@ fn panic_after_the_head_was_flushed_cuts_the_response_off() {
     c.send(b"GET /panic-after-head HTTP/1.1\r\nHost: t\r\n\r\n");
     let got = c.read_to_close();
     assert_eq!(
-        squall_tests::normalize_date(&got),
+        normalize_date(&got),
         "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nDate: <date>\r\nTransfer-Encoding: chunked\r\n\r\n7\r\npartial\r\n"
     );
     server.assert_serves();
@@ -398,14 +399,14 @@ fn wrong_length_responses_close_the_connection() {
     c.send(b"GET /short HTTP/1.1\r\nHost: t\r\n\r\nGET /known HTTP/1.1\r\nHost: t\r\n\r\n");
     let got = c.read_to_close();
     assert_eq!(
-        squall_tests::normalize_date(&got),
+        normalize_date(&got),
         "HTTP/1.1 200 OK\r\nDate: <date>\r\nContent-Length: 10\r\n\r\nabc"
     );
     let mut c = server.connect();
     c.send(b"GET /long HTTP/1.1\r\nHost: t\r\n\r\nGET /known HTTP/1.1\r\nHost: t\r\n\r\n");
     let got = c.read_to_close();
     assert_eq!(
-        squall_tests::normalize_date(&got),
+        normalize_date(&got),
         "HTTP/1.1 200 OK\r\nDate: <date>\r\nContent-Length: 3\r\n\r\n"
     );
     server.assert_serves();

@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use squall::http1::{Request, Responder};
-use squall_tests::{options, TestServer};
+use squall::testing::TestServer;
+use squall_tests::options;
 
 /// Answers with the number of headers, the total bytes of their values and the last value.
 fn summarize(req: Request, res: Responder) {
@@ -21,7 +22,7 @@ fn summarize(req: Request, res: Responder) {
 
 #[test]
 fn thirty_kb_head_dribbled_in_small_pieces() {
-    let server = TestServer::start(options(), || summarize);
+    let server = TestServer::start_with(|| summarize, options());
     let mut head = String::from("GET /slow HTTP/1.1\r\nHost: t\r\n");
     let mut total = 1; // "t"
     for i in 0..90 {
@@ -72,7 +73,7 @@ fn head_terminator_split_across_reads() {
         allow_bare_lf: true,
         ..options()
     };
-    let server = TestServer::start(lenient, || summarize);
+    let server = TestServer::start_with(|| summarize, lenient);
     let mut c = server.connect();
     for head in [
         &b"GET / HTTP/1.1\r\nHost: t\r\nA: b\r\n\r\n"[..],

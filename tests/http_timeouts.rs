@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use squall::http1::HttpServerOptions;
-use squall_tests::{echo, options, TestServer};
+use squall::testing::TestServer;
+use squall_tests::{echo, options};
 
 const SHORT: Duration = Duration::from_millis(200);
 const LONG: Duration = Duration::from_secs(30);
@@ -35,7 +36,7 @@ fn assert_between(d: Duration, lo: Duration, hi: Duration, what: &str) {
 
 #[test]
 fn slowloris_partial_head_then_silence_is_closed_after_header_timeout() {
-    let server = TestServer::echo(opts(SHORT, LONG, LONG));
+    let server = TestServer::start_with(|| echo, opts(SHORT, LONG, LONG));
     let mut c = server.connect();
     let t0 = Instant::now();
     c.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Slow: ");
@@ -51,7 +52,7 @@ fn slowloris_partial_head_then_silence_is_closed_after_header_timeout() {
 
 #[test]
 fn slowloris_dribbling_a_byte_every_50ms_is_closed_at_header_timeout() {
-    let server = TestServer::echo(opts(SHORT, LONG, LONG));
+    let server = TestServer::start_with(|| echo, opts(SHORT, LONG, LONG));
     let mut c = server.connect();
     let mut w = c.stream.try_clone().unwrap();
     let stop = Arc::new(AtomicBool::new(false));
@@ -92,7 +93,7 @@ fn slowloris_dribbling_a_byte_every_50ms_is_closed_at_header_timeout() {
 fn header_timeout_runs_from_the_first_byte_of_each_head() {
     // A connection that served a request and then starts a new head late is judged on the new
     // head only.
-    let server = TestServer::echo(opts(SHORT, LONG, LONG));
+    let server = TestServer::start_with(|| echo, opts(SHORT, LONG, LONG));
     let mut c = server.connect();
     c.send(b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(c.read_response().status, 200);
@@ -105,7 +106,7 @@ fn header_timeout_runs_from_the_first_byte_of_each_head() {
 
 #[test]
 fn connection_that_never_sends_is_closed_after_idle_timeout() {
-    let server = TestServer::echo(opts(LONG, SHORT, LONG));
+    let server = TestServer::start_with(|| echo, opts(LONG, SHORT, LONG));
     let mut c = server.connect();
     let d = c.assert_closed_within(SHORT + SLACK);
     assert!(d >= SHORT - Duration::from_millis(20), "closed after {d:?}");
@@ -113,7 +114,7 @@ fn connection_that_never_sends_is_closed_after_idle_timeout() {
 
 #[test]
 fn idle_keep_alive_connection_is_closed_after_idle_timeout() {
-    let server = TestServer::echo(opts(LONG, SHORT, LONG));
+    let server = TestServer::start_with(|| echo, opts(LONG, SHORT, LONG));
     let mut c = server.connect();
     c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(c.read_response().status, 200);
@@ -131,7 +132,7 @@ fn idle_keep_alive_connection_is_closed_after_idle_timeout() {
 #[test]
 fn busy_connection_is_not_closed_by_the_idle_timeout() {
     let idle = Duration::from_millis(300);
-    let server = TestServer::echo(opts(LONG, idle, LONG));
+    let server = TestServer::start_with(|| echo, opts(LONG, idle, LONG));
     let mut c = server.connect();
     let t0 = Instant::now();
     // Requests every 100 ms for well over the idle timeout.
@@ -151,18 +152,21 @@ fn busy_connection_is_not_closed_by_the_idle_timeout() {
 #[test]
 fn slow_async_response_is_not_cut_by_the_idle_timeout() {
     let idle = Duration::from_millis(150);
-    let server = TestServer::start(opts(LONG, idle, LONG), || {
-        |req: squall::http1::Request, res: squall::http1::Responder| {
-            if req.path() == "/slow" {
-                squall::task::spawn(async move {
-                    squall::task::sleep(Duration::from_millis(400)).await;
-                    res.respond(200, &[], b"slow");
-                });
-            } else {
-                echo(req, res)
+    let server = TestServer::start_with(
+        || {
+            |req: squall::http1::Request, res: squall::http1::Responder| {
+                if req.path() == "/slow" {
+                    squall::task::spawn(async move {
+                        squall::task::sleep(Duration::from_millis(400)).await;
+                        res.respond(200, &[], b"slow");
+                    });
+                } else {
+                    echo(req, res)
+                }
             }
-        }
-    });
+        },
+        opts(LONG, idle, LONG),
+    );
     let mut c = server.connect();
     c.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(c.read_response().body, b"slow");
@@ -170,7 +174,7 @@ fn slow_async_response_is_not_cut_by_the_idle_timeout() {
 
 #[test]
 fn stalled_body_is_closed_after_body_timeout() {
-    let server = TestServer::echo(opts(LONG, LONG, SHORT));
+    let server = TestServer::start_with(|| echo, opts(LONG, LONG, SHORT));
     let mut c = server.connect();
     c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n123");
     let t0 = Instant::now();
@@ -191,7 +195,7 @@ fn stalled_body_is_closed_after_body_timeout() {
 #[test]
 fn body_that_keeps_arriving_is_not_cut_by_the_body_timeout() {
     let body_timeout = Duration::from_millis(300);
-    let server = TestServer::echo(opts(LONG, LONG, body_timeout));
+    let server = TestServer::start_with(|| echo, opts(LONG, LONG, body_timeout));
     let mut c = server.connect();
     c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n");
     // 12 bytes, one every 100 ms: 1.2 s in all, never 300 ms without progress.
@@ -204,7 +208,7 @@ fn body_that_keeps_arriving_is_not_cut_by_the_body_timeout() {
 
 #[test]
 fn header_timeout_applies_to_a_pipelined_partial_head() {
-    let server = TestServer::echo(opts(SHORT, LONG, LONG));
+    let server = TestServer::start_with(|| echo, opts(SHORT, LONG, LONG));
     let mut c = server.connect();
     c.send(b"GET /1 HTTP/1.1\r\nHost: t\r\n\r\nGET /2 HTTP/1.1\r\nHo");
     assert_eq!(c.read_response().header("X-Uri"), Some("/1"));
@@ -217,12 +221,15 @@ fn slow_reader_of_a_large_response_is_not_cut_by_the_idle_timeout() {
     // it, which takes several idle timeouts: the connection is not idle meanwhile.
     const SIZE: usize = 48 << 20;
     let idle = Duration::from_millis(200);
-    let server = TestServer::start(opts(LONG, idle, LONG), || {
-        |_req: squall::http1::Request, res: squall::http1::Responder| {
-            let body = vec![b'z'; SIZE];
-            res.respond(200, &[], &body);
-        }
-    });
+    let server = TestServer::start_with(
+        || {
+            |_req: squall::http1::Request, res: squall::http1::Responder| {
+                let body = vec![b'z'; SIZE];
+                res.respond(200, &[], &body);
+            }
+        },
+        opts(LONG, idle, LONG),
+    );
     let mut c = server.connect();
     c.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
     let t0 = Instant::now();
@@ -254,12 +261,15 @@ fn slow_reader_of_a_large_response_is_not_cut_by_the_idle_timeout() {
 fn client_that_stops_reading_is_closed_after_the_idle_timeout() {
     const SIZE: usize = 48 << 20;
     let idle = Duration::from_millis(200);
-    let server = TestServer::start(opts(LONG, idle, LONG), || {
-        |_req: squall::http1::Request, res: squall::http1::Responder| {
-            let body = vec![b'z'; SIZE];
-            res.respond(200, &[], &body);
-        }
-    });
+    let server = TestServer::start_with(
+        || {
+            |_req: squall::http1::Request, res: squall::http1::Responder| {
+                let body = vec![b'z'; SIZE];
+                res.respond(200, &[], &body);
+            }
+        },
+        opts(LONG, idle, LONG),
+    );
     let mut c = server.connect();
     c.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
     // Read nothing for a while: the server gives up on us.

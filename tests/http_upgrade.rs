@@ -11,7 +11,8 @@ use squall::http1::{Request, Responder, ResponseError};
 use squall::httpserver::HttpServer;
 use squall::ioloop::{IOLoop, IOLoopHandle};
 use squall::iostream::IOStream;
-use squall_tests::{echo, normalize_date, options, Client, TestServer, READ_TIMEOUT};
+use squall::testing::{normalize_date, TestServer, WireClient, READ_TIMEOUT};
+use squall_tests::{echo, options};
 
 /// Echoes each line back as `echo: <line>` until the client closes.
 fn line_echo(stream: IOStream) {
@@ -61,7 +62,7 @@ const UPGRADE: &[u8] =
     b"GET /chat HTTP/1.1\r\nHost: t\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n";
 
 /// Reads the 101 head and checks it exactly.
-fn read_switch(c: &mut Client) {
+fn read_switch(c: &mut WireClient) {
     let head = c.read_head_response();
     assert_eq!(
         normalize_date(&head.raw),
@@ -71,7 +72,7 @@ fn read_switch(c: &mut Client) {
 }
 
 /// Reads exactly `want` (more bytes or a close fail).
-fn read_exact(c: &mut Client, want: &[u8]) {
+fn read_exact(c: &mut WireClient, want: &[u8]) {
     let got = c.read_bytes(want.len());
     assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(want));
 }
@@ -87,7 +88,7 @@ fn short_timeouts() -> HttpServerOptions {
 #[test]
 fn bytes_after_the_head_go_to_the_new_protocol() {
     let (tx, errors) = mpsc::channel();
-    let server = TestServer::start(short_timeouts(), move || upgrading(None, tx));
+    let server = TestServer::start_with(move || upgrading(None, tx), short_timeouts());
     let mut c = server.connect();
     // One write: a request first (answered over HTTP), then the upgrade, then the new
     // protocol's first bytes — one of which looks like an HTTP request and must not be parsed.
@@ -113,9 +114,10 @@ fn bytes_after_the_head_go_to_the_new_protocol() {
 #[test]
 fn an_async_handler_upgrades_later() {
     let (tx, errors) = mpsc::channel();
-    let server = TestServer::start(options(), move || {
-        upgrading(Some(Duration::from_millis(50)), tx)
-    });
+    let server = TestServer::start_with(
+        move || upgrading(Some(Duration::from_millis(50)), tx),
+        options(),
+    );
     let mut c = server.connect();
     let mut wire = UPGRADE.to_vec();
     // Sent before the 101: these wait in the read buffer, unparsed, for the new protocol.
@@ -132,7 +134,7 @@ fn an_async_handler_upgrades_later() {
 #[test]
 fn http_1_0_cannot_switch_protocols() {
     let (tx, errors) = mpsc::channel();
-    let server = TestServer::start(options(), move || upgrading(None, tx));
+    let server = TestServer::start_with(move || upgrading(None, tx), options());
     let mut c = server.connect();
     c.send(b"GET /chat HTTP/1.0\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n");
     // The responder, refused, is dropped unanswered: 500, and the 1.0 connection closes.
@@ -183,10 +185,10 @@ fn an_upgraded_connection_leaves_the_server() {
         SERVER.with(|s| s.borrow_mut().take());
     });
     let (addr, handle) = ready.recv_timeout(READ_TIMEOUT).unwrap();
-    let mut idle = Client::connect(addr);
+    let mut idle = WireClient::connect(addr);
     idle.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(idle.read_response().status, 200);
-    let mut up = Client::connect(addr);
+    let mut up = WireClient::connect(addr);
     up.send(UPGRADE);
     read_switch(&mut up);
     assert_eq!(on_server(&handle, |s| s.connection_count()), 1);

@@ -2,7 +2,8 @@
 //! `X-Forwarded-For`, and the scheme from `X-Scheme` or `X-Forwarded-Proto`; without the
 //! option those headers are ignored, and malformed values are never believed.
 
-use squall_tests::{options, TestServer};
+use squall::testing::TestServer;
+use squall_tests::{echo, options};
 
 fn ask(server: &TestServer, headers: &str) -> (String, String) {
     let mut c = server.connect();
@@ -23,7 +24,7 @@ fn pair(ip: &str, proto: &str) -> (String, String) {
 fn xheaders_enabled() {
     let mut o = options();
     o.xheaders = true;
-    let server = TestServer::echo(o);
+    let server = TestServer::start_with(|| echo, o);
     assert_eq!(ask(&server, ""), pair("127.0.0.1", "http"));
     assert_eq!(
         ask(&server, "X-Real-IP: 10.1.2.3\r\n"),
@@ -95,7 +96,7 @@ fn xheaders_enabled() {
 
 #[test]
 fn xheaders_disabled_are_ignored() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     assert_eq!(
         ask(&server, "X-Real-IP: 10.1.2.3\r\n"),
         pair("127.0.0.1", "http")
@@ -118,7 +119,7 @@ fn xheaders_disabled_are_ignored() {
 fn xheaders_apply_per_request_on_a_kept_alive_connection() {
     let mut o = options();
     o.xheaders = true;
-    let server = TestServer::echo(o);
+    let server = TestServer::start_with(|| echo, o);
     let mut c = server.connect();
     c.send(b"GET / HTTP/1.1\r\nHost: t\r\nX-Real-IP: 10.0.0.1\r\nX-Scheme: https\r\n\r\nGET / HTTP/1.1\r\nHost: t\r\n\r\n");
     let a = c.read_response();

@@ -36,6 +36,7 @@ pub use squall::testing::{
     normalize_date, Framing, WireClient as Client, WireResponse as Response, ALIVE_PATH,
     READ_TIMEOUT,
 };
+use squall::testing::{WireClient, WireResponse};
 
 /// [`squall::testing::TestServer`] with the argument order these tests were written with
 /// (options first, then the delegate's maker); everything else is the public type's (through
@@ -109,8 +110,8 @@ pub fn echo(req: Request, res: Responder) {
 }
 
 /// Sends one request on a fresh connection and reads its response.
-pub fn roundtrip(addr: SocketAddr, request: &[u8]) -> (Client, Response) {
-    let mut c = Client::connect(addr);
+pub fn roundtrip(addr: SocketAddr, request: &[u8]) -> (WireClient, WireResponse) {
+    let mut c = WireClient::connect(addr);
     c.send(request);
     let r = c.read_response();
     (c, r)
@@ -118,7 +119,11 @@ pub fn roundtrip(addr: SocketAddr, request: &[u8]) -> (Client, Response) {
 
 /// Sends `request` on a fresh connection and expects exactly one response with `status`,
 /// `Connection: close` and then the close; then checks a fresh connection is served.
-pub fn assert_rejected(server: &TestServer, request: &[u8], status: u16) -> Response {
+pub fn assert_rejected(
+    server: &squall::testing::TestServer,
+    request: &[u8],
+    status: u16,
+) -> WireResponse {
     let mut c = server.connect();
     // The server may answer and close before it has read all of `request`.
     let _ = c.try_send(request);
@@ -164,8 +169,8 @@ pub fn echo_expected(
 /// Sends `head`, then `body` from another thread while this one reads the response: a server
 /// that answers early (413, 431, 403) and closes may reset the connection once unread bytes
 /// reach it, and a single-threaded client blocked writing would never see the answer.
-pub fn send_while_reading(addr: SocketAddr, head: &[u8], body: &[u8]) -> Response {
-    let mut c = Client::connect(addr);
+pub fn send_while_reading(addr: SocketAddr, head: &[u8], body: &[u8]) -> WireResponse {
+    let mut c = WireClient::connect(addr);
     c.send(head);
     let mut w = c.stream.try_clone().expect("try_clone");
     let body = body.to_vec();
