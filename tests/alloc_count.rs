@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use squall::http1::{Request, Responder};
 use squall::ioloop::Trigger;
-use squall_tests::{options, Client, TestServer, READ_TIMEOUT};
+use squall::testing::{TestServer, WireClient, READ_TIMEOUT};
+use squall_tests::options;
 
 struct Counting;
 
@@ -90,7 +91,7 @@ fn start(trigger: Trigger) -> TestServer {
     }
     let mut o = options();
     o.access_log = false;
-    TestServer::start_with(trigger, o, || plaintext)
+    TestServer::start_on(trigger, || plaintext, o)
 }
 
 /// Turns counting on for the server thread.
@@ -118,7 +119,7 @@ fn server_allocs(server: &TestServer) -> u64 {
     slot.1.load(Ordering::SeqCst)
 }
 
-fn one_by_one(c: &mut Client, n: usize) {
+fn one_by_one(c: &mut WireClient, n: usize) {
     for _ in 0..n {
         c.send(REQUEST);
         let r = c.read_response();
@@ -127,7 +128,7 @@ fn one_by_one(c: &mut Client, n: usize) {
     }
 }
 
-fn pipelined(c: &mut Client, n: usize, depth: usize) {
+fn pipelined(c: &mut WireClient, n: usize, depth: usize) {
     let batch = REQUEST.repeat(depth);
     for _ in 0..n / depth {
         c.send(&batch);
@@ -140,7 +141,7 @@ fn pipelined(c: &mut Client, n: usize, depth: usize) {
 }
 
 /// Sends requests until the `Date` header changes (bounded).
-fn date_rollover(c: &mut Client) {
+fn date_rollover(c: &mut WireClient) {
     c.send(REQUEST);
     let first = c.read_response().header("Date").unwrap().to_owned();
     let t0 = Instant::now();
@@ -154,7 +155,7 @@ fn date_rollover(c: &mut Client) {
     }
 }
 
-fn zero_allocations(trigger: Trigger, run: fn(&mut Client, usize)) {
+fn zero_allocations(trigger: Trigger, run: fn(&mut WireClient, usize)) {
     let server = start(trigger);
     let mut c = server.connect();
     run(&mut c, WARM_UP);

@@ -10,8 +10,9 @@ use std::rc::Rc;
 
 use squall::locks::Condition;
 use squall::prelude::*;
+use squall::testing::{TestServer, WireClient, WireResponse};
 use squall::web::CompressionOptions;
-use squall_tests::{options, Client, Response, TestServer};
+use squall_tests::options;
 
 /// A text of `n` bytes that compresses well but not trivially.
 fn text(n: usize) -> Vec<u8> {
@@ -174,31 +175,34 @@ impl Declared {
 }
 
 fn server_with(compression: CompressionOptions, on: bool) -> TestServer {
-    TestServer::start(options(), move || {
-        let go = Rc::new(Condition::new());
-        let released = Rc::new(Cell::new(0));
-        Application::with_settings(
-            routes![
-                (r"/text", Text),
-                (r"/kind/([\w-]+)", Kind),
-                (
-                    r"/stream",
-                    Stream {
-                        go: go.clone(),
-                        released: released.clone()
-                    }
-                ),
-                (r"/next", Next { go, released }),
-                (r"/declared/(\d+)", Declared),
-            ],
-            Settings {
-                compress_response: on,
-                compression,
-                ..Settings::default()
-            },
-        )
-        .expect("settings")
-    })
+    TestServer::start_with(
+        move || {
+            let go = Rc::new(Condition::new());
+            let released = Rc::new(Cell::new(0));
+            Application::with_settings(
+                routes![
+                    (r"/text", Text),
+                    (r"/kind/([\w-]+)", Kind),
+                    (
+                        r"/stream",
+                        Stream {
+                            go: go.clone(),
+                            released: released.clone()
+                        }
+                    ),
+                    (r"/next", Next { go, released }),
+                    (r"/declared/(\d+)", Declared),
+                ],
+                Settings {
+                    compress_response: on,
+                    compression,
+                    ..Settings::default()
+                },
+            )
+            .expect("settings")
+        },
+        options(),
+    )
 }
 
 fn server() -> TestServer {
@@ -206,7 +210,7 @@ fn server() -> TestServer {
 }
 
 /// GET `path` with `Accept-Encoding: ae` (none when `None`) and extra header lines.
-fn get(server: &TestServer, path: &str, ae: Option<&str>, extra: &str) -> Response {
+fn get(server: &TestServer, path: &str, ae: Option<&str>, extra: &str) -> WireResponse {
     let mut c = server.connect();
     c.send(request("GET", path, ae, extra).as_bytes());
     c.read_response()
@@ -218,7 +222,7 @@ fn request(method: &str, path: &str, ae: Option<&str>, extra: &str) -> String {
 }
 
 /// The body as the client reads it: decoded according to `Content-Encoding`.
-fn decoded(r: &Response) -> Vec<u8> {
+fn decoded(r: &WireResponse) -> Vec<u8> {
     match r.header("Content-Encoding") {
         None => r.body.clone(),
         Some("gzip") => gunzip(&r.body),
@@ -431,7 +435,7 @@ fn head_gets_the_headers_of_get_without_a_body() {
 }
 
 /// Reads one chunk of a chunked body (its data; empty for the last chunk).
-fn read_chunk(c: &mut Client) -> Vec<u8> {
+fn read_chunk(c: &mut WireClient) -> Vec<u8> {
     let mut line = Vec::new();
     let mut byte = [0u8; 1];
     while !line.ends_with(b"\r\n") {
@@ -448,7 +452,7 @@ fn read_chunk(c: &mut Client) -> Vec<u8> {
 }
 
 /// Reads a response head byte by byte (so no body byte is consumed with it).
-fn read_head(c: &mut Client) -> String {
+fn read_head(c: &mut WireClient) -> String {
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {

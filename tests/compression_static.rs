@@ -10,8 +10,9 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use squall::prelude::*;
+use squall::testing::{TestServer, WireResponse};
 use squall::web::StaticFileHandler;
-use squall_tests::{options, Response, ScratchDir, TestServer};
+use squall_tests::{options, ScratchDir};
 
 fn text(n: usize, seed: u32) -> Vec<u8> {
     let words = [
@@ -113,23 +114,26 @@ fn fixture(on: bool) -> Fixture {
     let outside = ScratchDir::new("gzip-outside");
     files(root.path(), outside.path());
     let path = root.path().to_owned();
-    let server = TestServer::start(options(), move || {
-        Application::with_settings(
-            routes![(r"/static/(.*)", StaticFileHandler::new(path))],
-            Settings {
-                compress_response: on,
-                ..Settings::default()
-            },
-        )
-        .expect("settings")
-    });
+    let server = TestServer::start_with(
+        move || {
+            Application::with_settings(
+                routes![(r"/static/(.*)", StaticFileHandler::new(path))],
+                Settings {
+                    compress_response: on,
+                    ..Settings::default()
+                },
+            )
+            .expect("settings")
+        },
+        options(),
+    );
     Fixture {
         server,
         _dirs: (root, outside),
     }
 }
 
-fn fetch(server: &TestServer, method: &str, path: &str, headers: &str) -> Response {
+fn fetch(server: &TestServer, method: &str, path: &str, headers: &str) -> WireResponse {
     let mut c = server.connect();
     c.send(format!("{method} /static/{path} HTTP/1.1\r\nHost: t\r\n{headers}\r\n").as_bytes());
     if method == "HEAD" {

@@ -10,7 +10,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicIsize, Ordering};
 
-use squall_tests::{echo, options, Client, TestServer};
+use squall::testing::{TestServer, WireClient};
+use squall_tests::{echo, options};
 
 struct Counting;
 
@@ -61,7 +62,7 @@ fn head(len: usize) -> Vec<u8> {
 }
 
 /// Sends `head(len)` and waits for the server's `100 Continue`.
-fn announce(server: &TestServer, len: usize) -> Client {
+fn announce(server: &TestServer, len: usize) -> WireClient {
     let mut c = server.connect();
     c.send(&head(len));
     let want = b"HTTP/1.1 100 Continue\r\n\r\n";
@@ -72,7 +73,7 @@ fn announce(server: &TestServer, len: usize) -> Client {
 
 #[test]
 fn announced_bodies_that_never_come_hold_no_memory() {
-    let server = TestServer::start(options(), || echo);
+    let server = TestServer::start_with(|| echo, options());
     // Warm up: pools, buffers and the first connection's allocations.
     for _ in 0..2 {
         let mut c = announce(&server, 5);
@@ -82,7 +83,7 @@ fn announced_bodies_that_never_come_hold_no_memory() {
         assert_eq!(r.body, b"hello");
     }
     let before = LIVE.load(Ordering::Relaxed);
-    let clients: Vec<Client> = (0..CONNECTIONS)
+    let clients: Vec<WireClient> = (0..CONNECTIONS)
         .map(|_| announce(&server, ANNOUNCED))
         .collect();
     let held = LIVE.load(Ordering::Relaxed) - before;
@@ -99,7 +100,7 @@ fn announced_bodies_that_never_come_hold_no_memory() {
 
 #[test]
 fn a_body_that_does_arrive_in_pieces_is_whole() {
-    let server = TestServer::start(options(), || echo);
+    let server = TestServer::start_with(|| echo, options());
     for len in [1, 1000, 70_000, 600_000] {
         let mut c = announce(&server, len);
         let body: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();

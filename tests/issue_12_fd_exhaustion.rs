@@ -12,8 +12,9 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use squall::http1::HttpServerOptions;
+use squall::testing::TestServer;
 use squall_tests::app_process::AppProcess;
-use squall_tests::{echo, options, TestServer};
+use squall_tests::{echo, options};
 
 const SERVER: &str = env!("CARGO_BIN_EXE_fd_limit_server");
 
@@ -61,12 +62,12 @@ fn silent_connections_past_the_fd_limit_do_not_lock_out_a_client() {
 
 #[test]
 fn a_silent_connection_is_closed_after_the_first_byte_timeout() {
-    let server = TestServer::start(
+    let server = TestServer::start_with(
+        || echo,
         HttpServerOptions {
             first_byte_timeout: Some(Duration::from_millis(300)),
             ..options()
         },
-        || echo,
     );
     let mut silent = server.connect();
     silent.assert_closed();

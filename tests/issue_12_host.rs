@@ -3,7 +3,8 @@
 //! port), an HTTP/1.1 request without Host and one with several Host fields are 400 with the
 //! connection closed; the server serves a fresh connection after each.
 
-use squall_tests::{assert_rejected, echo, options, roundtrip, TestServer};
+use squall::testing::TestServer;
+use squall_tests::{assert_rejected, echo, options, roundtrip};
 
 fn get(host_lines: &str) -> Vec<u8> {
     format!("GET /h HTTP/1.1\r\n{host_lines}X: 1\r\n\r\n").into_bytes()
@@ -11,7 +12,7 @@ fn get(host_lines: &str) -> Vec<u8> {
 
 #[test]
 fn an_invalid_host_is_400() {
-    let server = TestServer::start(options(), || echo);
+    let server = TestServer::start_with(|| echo, options());
     for bad in [
         "exa mple.com",
         "a/b",
@@ -39,7 +40,7 @@ fn an_invalid_host_is_400() {
 
 #[test]
 fn valid_hosts_are_served() {
-    let server = TestServer::start(options(), || echo);
+    let server = TestServer::start_with(|| echo, options());
     for good in [
         "example.com",
         "127.0.0.1:8080",
@@ -58,7 +59,7 @@ fn valid_hosts_are_served() {
 
 #[test]
 fn a_missing_or_repeated_host_is_400_on_http11() {
-    let server = TestServer::start(options(), || echo);
+    let server = TestServer::start_with(|| echo, options());
     assert_rejected(&server, &get(""), 400);
     assert_rejected(&server, &get("Host: a\r\nHost: a\r\n"), 400);
     assert_rejected(&server, &get("Host: a\r\nhost: b\r\n"), 400);

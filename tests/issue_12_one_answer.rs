@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use squall_tests::{options, TestServer};
+use squall::testing::TestServer;
+use squall_tests::{echo, options};
 
 /// Sends `bytes` in two writes split at `cut` (a pause between, so that the server reads the
 /// first part alone), and returns the status of the one response, checking the server then
@@ -47,7 +48,7 @@ const CUTS: &[usize] = &[
 
 #[test]
 fn a_bad_request_line_is_400_however_the_head_is_split() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     // The input: the request line is broken at byte 16, long before the size limit.
     one_answer(&server, &with_long_tail(b"GET / HTTP/1.1\rX"), CUTS, 400);
     // A method over 64 bytes, in a head that also goes past the limit.
@@ -57,7 +58,7 @@ fn a_bad_request_line_is_400_however_the_head_is_split() {
 
 #[test]
 fn a_head_past_the_limit_is_431_whatever_its_fields_hold() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     // A NUL in a field value: bad, but the head never ends within 64 KiB, and that shows
     // first (the fields are judged once the head is complete).
     one_answer(
@@ -70,7 +71,7 @@ fn a_head_past_the_limit_is_431_whatever_its_fields_hold() {
 
 #[test]
 fn a_valid_head_split_anywhere_is_served() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     let head = b"GET /split HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nConnection: close\r\n\r\n";
     for cut in 1..head.len() {
         let mut c = server.connect();

@@ -3,7 +3,8 @@
 //! case is 400 with the connection closed, and the server serves a fresh connection after.
 
 use squall::http1::HttpServerOptions;
-use squall_tests::{assert_rejected, echo, options, roundtrip, TestServer};
+use squall::testing::TestServer;
+use squall_tests::{assert_rejected, echo, options, roundtrip};
 
 fn chunked(size_line: &str) -> Vec<u8> {
     format!(
@@ -14,7 +15,7 @@ fn chunked(size_line: &str) -> Vec<u8> {
 
 #[test]
 fn a_chunk_size_is_hex_digits_then_only_extensions() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     for bad in [
         "5 xyz", "5 5", "5 ", "5\t", "5x", "0x5", "+5", "5 ;\x01", " 5", "5;a\nb",
     ] {
@@ -38,7 +39,7 @@ const BARE_LF: &[&[u8]] = &[
 
 #[test]
 fn a_bare_lf_in_the_head_is_400_by_default() {
-    let server = TestServer::echo(options());
+    let server = TestServer::start_with(|| echo, options());
     for &head in BARE_LF {
         assert_rejected(&server, head, 400);
     }
@@ -49,12 +50,12 @@ fn a_bare_lf_in_the_head_is_400_by_default() {
 
 #[test]
 fn allow_bare_lf_accepts_it() {
-    let server = TestServer::start(
+    let server = TestServer::start_with(
+        || echo,
         HttpServerOptions {
             allow_bare_lf: true,
             ..options()
         },
-        || echo,
     );
     for &head in BARE_LF {
         let (_, r) = roundtrip(server.addr(), head);
