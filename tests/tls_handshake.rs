@@ -11,8 +11,9 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use squall::http1::HttpServerOptions;
+use squall::testing::{normalize_date, TestServer, ALIVE_PATH, READ_TIMEOUT};
 use squall::tls::ServerTlsConfig;
-use squall_tests::{normalize_date, TestServer, ALIVE_PATH, READ_TIMEOUT};
+use squall_tests::echo;
 use tls_support::{server_tls, server_tls_sni, tls_options, Bridge};
 
 fn assert_served(bridge: &Bridge) {
@@ -27,7 +28,7 @@ fn assert_served(bridge: &Bridge) {
 /// the client verifies it against that name, so a wrong choice fails the handshake.
 #[test]
 fn sni_chooses_the_certificate() {
-    let server = TestServer::echo(tls_options(server_tls_sni()));
+    let server = TestServer::start_with(|| echo, tls_options(server_tls_sni()));
     for (sni, san) in [
         ("a.test", "a.test"),
         ("x.b.test", "*.b.test"),
@@ -61,7 +62,7 @@ fn sni_chooses_the_certificate() {
 
 #[test]
 fn alpn_negotiates_http11_and_refuses_only_h2() {
-    let server = TestServer::echo(tls_options(server_tls()));
+    let server = TestServer::start_with(|| echo, tls_options(server_tls()));
     for (offer, chosen) in [("h2,http/1.1", "http/1.1"), ("http/1.1", "http/1.1")] {
         let bridge = Bridge::start(server.addr(), &["--alpn", offer]);
         assert_served(&bridge);
@@ -91,7 +92,7 @@ fn alpn_negotiates_http11_and_refuses_only_h2() {
 
 #[test]
 fn tls_12_and_13_are_both_served() {
-    let server = TestServer::echo(tls_options(server_tls()));
+    let server = TestServer::start_with(|| echo, tls_options(server_tls()));
     for (version, name) in [("1.2", "TLSv1.2"), ("1.3", "TLSv1.3")] {
         let bridge = Bridge::start(server.addr(), &["--tls", version]);
         assert_served(&bridge);
@@ -155,7 +156,7 @@ fn client_hello() -> Vec<u8> {
 /// the hour-long idle timeout).
 #[test]
 fn a_stalled_handshake_is_closed_by_the_header_timeout() {
-    let server = TestServer::echo(short_header_timeout());
+    let server = TestServer::start_with(|| echo, short_header_timeout());
     // Nothing at all.
     let mut silent = TcpStream::connect(server.addr()).unwrap();
     // The first bytes of a ClientHello record (type 22, TLS 1.0 record version, length 512),
@@ -187,7 +188,7 @@ fn a_stalled_handshake_is_closed_by_the_header_timeout() {
 /// (content type 21) or nothing, and the close. Never a panic or a hang.
 #[test]
 fn plain_http_to_the_tls_port_is_closed_cleanly() {
-    let server = TestServer::echo(tls_options(server_tls()));
+    let server = TestServer::start_with(|| echo, tls_options(server_tls()));
     let body = "This port speaks HTTPS: the request was sent in plain HTTP.\n";
     let expected = format!(
         "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n\
@@ -272,13 +273,13 @@ print(";".join(out))
 #[test]
 fn sessions_resume_unless_turned_off() {
     let p = tls_support::pki();
-    let on = TestServer::echo(tls_options(server_tls()));
+    let on = TestServer::start_with(|| echo, tls_options(server_tls()));
     let off = ServerTlsConfig::builder()
         .certificate_pem_files(&p.cert, &p.key)
         .map(|b| b.session_resumption(false))
         .and_then(|b| b.build())
         .unwrap();
-    let off = TestServer::echo(tls_options(off));
+    let off = TestServer::start_with(|| echo, tls_options(off));
     for (version, name) in [("1.3", "TLSv1.3"), ("1.2", "TLSv1.2")] {
         assert_eq!(
             two_connections(&on, version),

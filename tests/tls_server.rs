@@ -7,11 +7,12 @@ mod tls_support;
 use std::time::Duration;
 
 use squall::ioloop::Trigger;
-use squall_tests::{echo, normalize_date, TestServer, ALIVE_PATH};
+use squall::testing::{normalize_date, TestServer, ALIVE_PATH};
+use squall_tests::echo;
 use tls_support::{echo_expected_https, server_tls, tls_options, Bridge};
 
 fn https_echo() -> TestServer {
-    TestServer::echo(tls_options(server_tls()))
+    TestServer::start_with(|| echo, tls_options(server_tls()))
 }
 
 #[test]
@@ -43,7 +44,7 @@ fn keep_alive_serves_many_requests_on_one_tls_session() {
 #[test]
 fn pipelined_requests_are_answered_in_order_in_one_write() {
     for trigger in [Trigger::Level, Trigger::Edge] {
-        let server = TestServer::start_with(trigger, tls_options(server_tls()), || echo);
+        let server = TestServer::start_on(trigger, || echo, tls_options(server_tls()));
         let bridge = Bridge::start(server.addr(), &[]);
         let mut c = bridge.connect();
         c.send(
@@ -67,7 +68,7 @@ fn pipelined_requests_are_answered_in_order_in_one_write() {
 #[test]
 fn large_bodies_both_ways() {
     for trigger in [Trigger::Level, Trigger::Edge] {
-        let server = TestServer::start_with(trigger, tls_options(server_tls()), || echo);
+        let server = TestServer::start_on(trigger, || echo, tls_options(server_tls()));
         let bridge = Bridge::start(server.addr(), &[]);
         let body: Vec<u8> = (0..3 * 1024 * 1024 + 17).map(|i| (i % 251) as u8).collect();
         let head = format!(
@@ -159,18 +160,22 @@ fn bad_request_inside_tls_is_400() {
 #[test]
 fn back_pressure_resumes_with_plaintext_held_by_tls() {
     for trigger in [Trigger::Level, Trigger::Edge] {
-        let server = TestServer::start_with(trigger, tls_options(server_tls()), || {
-            |req: squall::http1::Request, res: squall::http1::Responder| {
-                if req.path() == "/slow" {
-                    let io_loop = squall::ioloop::IOLoop::current();
-                    io_loop.call_later(Duration::from_millis(200), move || {
-                        res.respond(200, &[], b"slow")
-                    });
-                } else {
-                    echo(req, res)
+        let server = TestServer::start_on(
+            trigger,
+            || {
+                |req: squall::http1::Request, res: squall::http1::Responder| {
+                    if req.path() == "/slow" {
+                        let io_loop = squall::ioloop::IOLoop::current();
+                        io_loop.call_later(Duration::from_millis(200), move || {
+                            res.respond(200, &[], b"slow")
+                        });
+                    } else {
+                        echo(req, res)
+                    }
                 }
-            }
-        });
+            },
+            tls_options(server_tls()),
+        );
         let bridge = Bridge::start(server.addr(), &[]);
         let body = vec![b'x'; 4096];
         // 31 requests of ~4.1 KB are just under the bound; up to 40 go ~40 KB over it.

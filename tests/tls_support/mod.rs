@@ -14,8 +14,9 @@ use std::sync::OnceLock;
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
 use serde_json::Value;
 use squall::http1::HttpServerOptions;
+use squall::testing::{WireClient, READ_TIMEOUT};
 use squall::tls::ServerTlsConfig;
-use squall_tests::{options, Client, READ_TIMEOUT};
+use squall_tests::options;
 
 /// Test certificates on disk (PEM), made once per test binary.
 pub struct Pki {
@@ -178,8 +179,8 @@ impl Bridge {
     }
 
     /// A plain client whose connection the bridge carries over TLS.
-    pub fn connect(&self) -> Client {
-        Client::connect(self.addr)
+    pub fn connect(&self) -> WireClient {
+        WireClient::connect(self.addr)
     }
 
     /// The next event (bounded wait).
