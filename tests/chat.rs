@@ -7,8 +7,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use squall::testing::TestClient;
-use squall_tests::{Client, ExampleServer};
+use squall::testing::{TestClient, WireClient};
+use squall_tests::ExampleServer;
 
 fn status(addr: SocketAddr) -> Value {
     TestClient::connect_to(addr).get("/a/message/status").json()
@@ -174,7 +174,7 @@ fn a_departed_client_stops_waiting() {
     let addr = server.addr();
     let mut polls: Vec<_> = (0..2)
         .map(|_| {
-            let mut c = Client::connect(addr);
+            let mut c = WireClient::connect(addr);
             c.send(b"GET /a/message/updates?cursor=0 HTTP/1.1\r\nHost: t\r\n\r\n");
             c
         })

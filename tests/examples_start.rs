@@ -5,8 +5,8 @@
 
 use std::io::{BufRead, BufReader};
 
-use squall::testing::TestClient;
-use squall_tests::{Client, ExampleServer, ScratchDir};
+use squall::testing::{TestClient, WireClient};
+use squall_tests::{ExampleServer, ScratchDir};
 
 #[test]
 fn hello() {
@@ -107,7 +107,7 @@ fn fortunes_page() -> String {
 #[test]
 fn echo_lines() {
     let server = ExampleServer::start("echo");
-    let mut c = Client::connect(server.addr());
+    let mut c = WireClient::connect(server.addr());
     c.send(b"hello\nworld\n");
     let mut r = BufReader::new(c.stream);
     let mut line = String::new();

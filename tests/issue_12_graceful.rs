@@ -6,8 +6,8 @@ use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 use squall::prelude::*;
-use squall::testing::TestClient;
-use squall_tests::{Client, ExampleServer, ScratchDir};
+use squall::testing::{TestClient, WireClient};
+use squall_tests::{ExampleServer, ScratchDir};
 
 /// Far above what a graceful stop takes here (a few ms), far below the 30 s grace period.
 const EXIT_LIMIT: Duration = Duration::from_secs(10);
@@ -36,12 +36,12 @@ fn the_showcase_answers_requests_in_flight_refuses_new_ones_and_exits_0() {
     let addr = server.addr();
 
     // A: a connection known to the server, then /slow (200 ms on the loop's timer).
-    let mut a = Client::connect(addr);
+    let mut a = WireClient::connect(addr);
     a.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(a.read_response().status, 200);
     a.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
     // C: a request whose body is still arriving holds the shutdown open until it is answered.
-    let mut c = Client::connect(addr);
+    let mut c = WireClient::connect(addr);
     c.send(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Type: text/plain\r\nContent-Length: 10\r\n\r\nhello");
     // B: its answer means the loop has read what A and C sent before B connected (loopback
     // delivers a send before it returns, and one turn of the loop dispatches every ready fd).
@@ -76,7 +76,7 @@ fn the_showcase_answers_requests_in_flight_refuses_new_ones_and_exits_0() {
 #[test]
 fn sigint_stops_the_showcase_the_same_way() {
     let mut server = ExampleServer::start("showcase");
-    let mut a = Client::connect(server.addr());
+    let mut a = WireClient::connect(server.addr());
     a.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(TestClient::connect_to(server.addr()).get("/").status(), 200);
     server.signal(libc::SIGINT);
@@ -88,7 +88,7 @@ fn sigint_stops_the_showcase_the_same_way() {
 #[test]
 fn hello_closes_idle_connections_and_exits_0() {
     let mut server = ExampleServer::start("hello");
-    let mut idle = Client::connect(server.addr());
+    let mut idle = WireClient::connect(server.addr());
     idle.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(idle.read_response().body, b"Hello, world");
     server.signal(libc::SIGTERM);
@@ -101,7 +101,7 @@ fn hello_closes_idle_connections_and_exits_0() {
 #[test]
 fn chat_answers_its_waiting_polls_and_exits_0_without_the_grace_period() {
     let mut server = ExampleServer::start("chat");
-    let mut poll = Client::connect(server.addr());
+    let mut poll = WireClient::connect(server.addr());
     poll.send(b"GET /a/message/updates HTTP/1.1\r\nHost: t\r\n\r\n");
     // Wait (on the server's own count) until the poll is waiting.
     let mut status = TestClient::connect_to(server.addr());

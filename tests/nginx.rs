@@ -17,12 +17,11 @@ use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
 use std::time::Duration;
 
-use squall::testing::TestClient;
+use squall::testing::{TestClient, WireClient};
 use squall_tests::app_process::AppProcess;
 use squall_tests::nginx_runner::{
     free_port, is_root, nginx_command, nginx_or_skip, preamble, temp_paths, Nginx, TempDir,
 };
-use squall_tests::Client;
 
 const APP: &str = env!("CARGO_BIN_EXE_scale_app");
 const LIMIT: Duration = Duration::from_secs(10);
@@ -159,7 +158,7 @@ fn remote_ip_is_the_clients_from_x_real_ip_and_cannot_be_spoofed() {
     let Some(stack) = Stack::start() else { return };
     let spoof = "X-Real-IP: 6.6.6.6\r\nX-Forwarded-For: 6.6.6.6\r\n";
     let ask = |addr: SocketAddr| {
-        let mut c = Client::connect(addr);
+        let mut c = WireClient::connect(addr);
         c.send(format!("GET /ip HTTP/1.1\r\nHost: t\r\n{spoof}X-Instance: a\r\n\r\n").as_bytes());
         let r = c.read_response();
         assert_eq!(r.status, 200, "{r:?}");
@@ -198,13 +197,13 @@ fn killing_one_instance_loses_no_request() {
     let Some(mut stack) = Stack::start() else {
         return;
     };
-    let get = |c: &mut Client, path: &str| {
+    let get = |c: &mut WireClient, path: &str| {
         c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").as_bytes());
         c.read_response()
     };
     let mut answered = 0;
     let mut before = Vec::new();
-    let mut c = Client::connect(stack.nginx.addr);
+    let mut c = WireClient::connect(stack.nginx.addr);
     for _ in 0..24 {
         let r = get(&mut c, "/");
         assert_eq!(r.status, 200, "{r:?}");
@@ -215,8 +214,8 @@ fn killing_one_instance_loses_no_request() {
 
     // Two slow requests at once: round robin gives one to each instance. Kill A while it
     // handles its one: nginx sees the connection reset and retries the GET on B.
-    let mut s1 = Client::connect(stack.nginx.addr);
-    let mut s2 = Client::connect(stack.nginx.addr);
+    let mut s1 = WireClient::connect(stack.nginx.addr);
+    let mut s2 = WireClient::connect(stack.nginx.addr);
     s1.send(b"GET /slow?ms=500 HTTP/1.1\r\nHost: t\r\n\r\n");
     s2.send(b"GET /slow?ms=500 HTTP/1.1\r\nHost: t\r\n\r\n");
     stack.a.expect_word("slow");

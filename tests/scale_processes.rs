@@ -9,8 +9,8 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use squall::testing::WireClient;
 use squall_tests::app_process::{wait_refused, AppProcess};
-use squall_tests::Client;
 
 const APP: &str = env!("CARGO_BIN_EXE_scale_app");
 
@@ -30,10 +30,10 @@ fn two_forked_workers_serve_one_socket_and_drain_on_sigterm() {
     assert!(!pids.contains(&app.pid().to_string()), "the parent serves");
 
     // Block one worker, then connect again: the other worker answers.
-    let mut blocked = Client::connect(addr);
+    let mut blocked = WireClient::connect(addr);
     blocked.send(b"GET /block?ms=1500 HTTP/1.1\r\nHost: t\r\n\r\n");
     let busy = app.expect_word("block")[1].clone();
-    let mut other = Client::connect(addr);
+    let mut other = WireClient::connect(addr);
     other.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     let r = other.read_response();
     assert_eq!(r.status, 200, "{r:?}");
@@ -45,7 +45,7 @@ fn two_forked_workers_serve_one_socket_and_drain_on_sigterm() {
     assert_eq!(served, expected);
 
     // A slow request in flight in one worker, then SIGTERM to the parent only.
-    let mut slow = Client::connect(addr);
+    let mut slow = WireClient::connect(addr);
     slow.send(b"GET /slow?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n");
     app.expect_word("slow");
     let t0 = Instant::now();

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use squall::http1::HttpServerOptions;
 use squall::http1::{Request, Responder};
 use squall::httpserver::HttpServer;
+use squall::testing::WireClient;
 use squall_tests::app_process::wait_refused;
-use squall_tests::Client;
 
 const LIMIT: Duration = Duration::from_secs(10);
 
@@ -78,7 +78,7 @@ fn every_thread_accepts_and_serves_then_all_shut_down() {
     // Connection k is accepted while threads 0..k are blocked: by a thread not yet used.
     let mut clients = Vec::new();
     for k in 0..N {
-        let mut c = Client::connect(addr);
+        let mut c = WireClient::connect(addr);
         c.send(b"GET /block HTTP/1.1\r\nHost: t\r\n\r\n");
         wait_entered(k + 1);
         clients.push(c);

@@ -11,8 +11,8 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use squall::testing::{TestClient, TestResponse};
-use squall_tests::{roundtrip, send_while_reading, Client, ExampleServer, Framing, ScratchDir};
+use squall::testing::{Framing, TestClient, TestResponse, WireClient};
+use squall_tests::{roundtrip, send_while_reading, ExampleServer, ScratchDir};
 
 fn showcase() -> ExampleServer {
     ExampleServer::start("showcase")
@@ -798,11 +798,11 @@ fn idle_and_header_timeouts_close_connections() {
         c.assert_closed_within(limit)
     });
     // Idle from the start: connected, nothing sent.
-    let idle_fresh = thread::spawn(move || Client::connect(addr).assert_closed_within(limit));
+    let idle_fresh = thread::spawn(move || WireClient::connect(addr).assert_closed_within(limit));
     // A head that keeps trickling in (a header line every 400 ms) never completes: closed
     // 5 s after its first byte although the connection is never idle for long (slowloris).
     let slow_head = thread::spawn(move || {
-        let mut s = Client::connect(addr).stream;
+        let mut s = WireClient::connect(addr).stream;
         s.set_read_timeout(Some(Duration::from_millis(400)))
             .unwrap();
         let t0 = Instant::now();

@@ -5,7 +5,8 @@
 
 use std::io::{Read, Write};
 
-use squall_tests::{roundtrip, Client, ExampleServer, Framing, Response};
+use squall::testing::{Framing, WireClient, WireResponse};
+use squall_tests::{roundtrip, ExampleServer};
 
 const LOREM_LEN: usize = 64 * 1024;
 
@@ -17,7 +18,7 @@ fn gunzip(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn get(c: &mut Client, path: &str, extra: &str) -> Response {
+fn get(c: &mut WireClient, path: &str, extra: &str) -> WireResponse {
     c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n").as_bytes());
     c.read_response()
 }
@@ -27,7 +28,7 @@ const GZ: &str = "Accept-Encoding: gzip\r\n";
 #[test]
 fn lorem_has_two_representations_each_with_its_etag() {
     let server = ExampleServer::start("showcase");
-    let mut c = Client::connect(server.addr());
+    let mut c = WireClient::connect(server.addr());
 
     let identity = get(&mut c, "/lorem", "");
     assert_eq!(identity.status, 200);
@@ -84,7 +85,7 @@ fn lorem_has_two_representations_each_with_its_etag() {
 #[test]
 fn stream_chunks_decode_one_by_one_with_gzip() {
     let server = ExampleServer::start("showcase");
-    let mut c = Client::connect(server.addr());
+    let mut c = WireClient::connect(server.addr());
     c.send(b"GET /stream HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n");
     let r = c.read_response();
     assert_eq!(r.status, 200);
@@ -126,7 +127,7 @@ fn stream_chunks_decode_one_by_one_with_gzip() {
 #[test]
 fn small_bodies_and_binary_static_files_stay_as_they_were() {
     let server = ExampleServer::start("showcase");
-    let mut c = Client::connect(server.addr());
+    let mut c = WireClient::connect(server.addr());
     // /etag: too small to compress, so its contract is unchanged for a gzip client.
     let r = get(&mut c, "/etag", GZ);
     assert_eq!(r.body, b"etag body\n");

@@ -14,8 +14,8 @@ use squall::http1::HttpServerOptions;
 use squall::http1::{Request, Responder};
 use squall::httpserver::HttpServer;
 use squall::ioloop::IOLoop;
+use squall::testing::WireClient;
 use squall_tests::app_process::{wait_refused, AppProcess};
-use squall_tests::Client;
 
 const APP: &str = env!("CARGO_BIN_EXE_scale_app");
 
@@ -32,12 +32,12 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_0() 
     let (mut app, addr) = start(&["--grace-ms", "5000"]);
 
     // An idle keep-alive connection, and a request that takes 1 s.
-    let mut idle = Client::connect(addr);
+    let mut idle = WireClient::connect(addr);
     idle.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     let r = idle.read_response();
     assert_eq!(r.status, 200, "{r:?}");
     assert_eq!(r.header("Connection"), None, "kept alive: {r:?}");
-    let mut slow = Client::connect(addr);
+    let mut slow = WireClient::connect(addr);
     slow.send(b"GET /slow?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n");
     app.expect_word("slow");
 
@@ -73,7 +73,7 @@ fn sigterm_finishes_the_request_in_flight_refuses_new_connections_and_exits_0() 
 #[test]
 fn a_request_slower_than_the_grace_period_is_cut_off_and_the_process_exits_0() {
     let (mut app, addr) = start(&["--grace-ms", "300"]);
-    let mut slow = Client::connect(addr);
+    let mut slow = WireClient::connect(addr);
     slow.send(b"GET /slow?ms=20000 HTTP/1.1\r\nHost: t\r\n\r\n");
     app.expect_word("slow");
 
@@ -98,7 +98,7 @@ fn a_request_slower_than_the_grace_period_is_cut_off_and_the_process_exits_0() {
 #[test]
 fn sigint_also_shuts_down_gracefully() {
     let (mut app, addr) = start(&["--grace-ms", "5000"]);
-    let mut c = Client::connect(addr);
+    let mut c = WireClient::connect(addr);
     c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
     assert_eq!(c.read_response().status, 200);
     app.signal(libc::SIGINT);
@@ -112,12 +112,12 @@ fn threads_mode_drains_every_thread_on_sigterm() {
     let (mut app, addr) = start(&["--threads", "2", "--grace-ms", "5000"]);
     let mut idle = Vec::new();
     for _ in 0..4 {
-        let mut c = Client::connect(addr);
+        let mut c = WireClient::connect(addr);
         c.send(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n");
         assert_eq!(c.read_response().status, 200);
         idle.push(c);
     }
-    let mut slow = Client::connect(addr);
+    let mut slow = WireClient::connect(addr);
     slow.send(b"GET /slow?ms=1000 HTTP/1.1\r\nHost: t\r\n\r\n");
     app.expect_word("slow");
     let t0 = Instant::now();
@@ -171,7 +171,7 @@ fn shutdown_handle_from_another_thread_drains_and_completes_wait_closed() {
         IOLoop::clear_current();
     });
     let (addr, handle) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
-    let mut slow = Client::connect(addr);
+    let mut slow = WireClient::connect(addr);
     slow.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
     started.recv_timeout(Duration::from_secs(10)).unwrap();
 
