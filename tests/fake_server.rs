@@ -4,7 +4,7 @@
 //!
 //! Every connection runs its script on its own thread; every blocking read has a timeout, and
 //! a script that waits for the client (a stall) waits for the client to close, so nothing
-//! outlives the test by more than [`READ_TIMEOUT`](crate::READ_TIMEOUT).
+//! outlives the test by more than [`READ_TIMEOUT`](squall::testing::READ_TIMEOUT).
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use crate::READ_TIMEOUT;
+use squall::testing::READ_TIMEOUT;
 
 /// One accepted connection, handed to the script.
 pub struct Conn {

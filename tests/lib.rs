@@ -1,10 +1,10 @@
 //! Shared helpers for Squall's black-box integration tests.
 //!
-//! The server and the raw client are the public [`squall::testing`] module's (the project
-//! tests with what its users get); this crate adds what only Squall's own tests need:
-//! - [`TestServer`]: `squall::testing::TestServer` with options-first constructors (being
-//!   folded into the public constructors), and [`Client`] / [`Response`]: its
-//!   [`WireClient`](squall::testing::WireClient) / [`WireResponse`](squall::testing::WireResponse).
+//! The server and the raw client are the public [`squall::testing`] module's
+//! ([`TestServer`](squall::testing::TestServer), [`WireClient`](squall::testing::WireClient),
+//! [`WireResponse`](squall::testing::WireResponse)): the project tests with what its users get.
+//! This crate adds only what Squall's own test setup needs:
+//! - [`options`]: server options with the access log off.
 //! - [`echo`], [`echo_expected`], [`assert_rejected`], [`roundtrip`]: the raw HTTP tests'
 //!   delegate and checks.
 //! - [`app_process::AppProcess`]: a server program run as a child process (its own process
@@ -30,53 +30,8 @@ pub use example_server::{
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr};
 
-use squall::http1::{HttpDelegate, HttpServerOptions, Request, Responder};
-use squall::ioloop::Trigger;
-pub use squall::testing::{
-    normalize_date, Framing, WireClient as Client, WireResponse as Response, ALIVE_PATH,
-    READ_TIMEOUT,
-};
-use squall::testing::{WireClient, WireResponse};
-
-/// [`squall::testing::TestServer`] with the argument order these tests were written with
-/// (options first, then the delegate's maker); everything else is the public type's (through
-/// `Deref`). Being folded into the public type's own constructors, file by file.
-pub struct TestServer(squall::testing::TestServer);
-
-impl std::ops::Deref for TestServer {
-    type Target = squall::testing::TestServer;
-
-    fn deref(&self) -> &squall::testing::TestServer {
-        &self.0
-    }
-}
-
-impl TestServer {
-    /// Starts a server (level-triggered loop) with `options` and the delegate `make` builds.
-    pub fn start<D, F>(options: HttpServerOptions, make: F) -> TestServer
-    where
-        D: HttpDelegate,
-        F: FnOnce() -> D + Send + 'static,
-    {
-        TestServer(squall::testing::TestServer::start_with(make, options))
-    }
-
-    /// Starts a server on a loop with the given trigger mode.
-    pub fn start_with<D, F>(trigger: Trigger, options: HttpServerOptions, make: F) -> TestServer
-    where
-        D: HttpDelegate,
-        F: FnOnce() -> D + Send + 'static,
-    {
-        TestServer(squall::testing::TestServer::start_on(
-            trigger, make, options,
-        ))
-    }
-
-    /// Starts a server answering every request with [`echo`].
-    pub fn echo(options: HttpServerOptions) -> TestServer {
-        TestServer::start(options, || echo)
-    }
-}
+use squall::http1::{HttpServerOptions, Request, Responder};
+use squall::testing::{TestServer, WireClient, WireResponse};
 
 /// Options for tests: no access log, everything else default.
 pub fn options() -> HttpServerOptions {
@@ -119,11 +74,7 @@ pub fn roundtrip(addr: SocketAddr, request: &[u8]) -> (WireClient, WireResponse)
 
 /// Sends `request` on a fresh connection and expects exactly one response with `status`,
 /// `Connection: close` and then the close; then checks a fresh connection is served.
-pub fn assert_rejected(
-    server: &squall::testing::TestServer,
-    request: &[u8],
-    status: u16,
-) -> WireResponse {
+pub fn assert_rejected(server: &TestServer, request: &[u8], status: u16) -> WireResponse {
     let mut c = server.connect();
     // The server may answer and close before it has read all of `request`.
     let _ = c.try_send(request);

@@ -197,7 +197,7 @@ impl Nginx {
             dir,
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
         };
-        let deadline = Instant::now() + crate::READ_TIMEOUT;
+        let deadline = Instant::now() + squall::testing::READ_TIMEOUT;
         // Listening means: nginx wrote its pid file (it does so only after binding its
         // sockets) and the port accepts. The port alone could be someone else's listener.
         let pid_file = n.dir.0.join("nginx.pid");

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use flate2::{Decompress, FlushDecompress};
 
-use crate::READ_TIMEOUT;
+use squall::testing::READ_TIMEOUT;
 
 /// A key the tests use (RFC 6455's example) and its accept value.
 pub const KEY: &str = "dGhlIHNhbXBsZSBub25jZQ==";
