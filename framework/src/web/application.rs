@@ -12,227 +12,16 @@
 
 use std::cell::{Cell, RefCell};
 use std::fmt;
-use std::path::PathBuf;
 use std::rc::Rc;
-use std::time::Duration;
 
-use super::compression::{CompressionOptions, EncoderPool};
-use super::context::VersionCache;
-use super::context::{Context, ContextParts};
-use super::cookies::CookieSecrets;
+use super::context::{AppShared, Context, PathArgs, RouteTarget, Settings};
 use super::error::{HttpError, SetupError, SetupErrorKind};
-use super::hooks::Hooks;
-use super::router::{DefaultHandler, PathArgs, Route, RouteSpec, RouteTarget, Router, Routes};
+use super::route_name::NamedRoutes;
+use super::router::{Route, RouteSpec, Router, Routes};
 use super::static_files::StaticFileHandler;
+use super::static_version::VersionCache;
 use crate::http1::{BodyMode, HttpDelegate, HttpServerOptions, Request, Responder};
 use crate::httpserver::HttpServer;
-
-/// Application settings (Tornado's `Application(**settings)`).
-///
-/// # Examples
-///
-/// ```
-/// use squall::web::Settings;
-/// let s = Settings {
-///     xsrf_cookies: true,
-///     cookie_secret: Some("a long random secret".into()),
-///     ..Settings::default()
-/// };
-/// assert!(!s.debug);
-/// ```
-#[derive(Clone)]
-pub struct Settings {
-    /// Show error details (log messages, panic text) on error pages. Never in production.
-    pub debug: bool,
-    /// Require an XSRF token on POST, PUT, PATCH and DELETE (needs `cookie_secret`).
-    pub xsrf_cookies: bool,
-    /// The key(s) for signed cookies and XSRF; `"secret".into()` for one key, or
-    /// [`CookieSecrets::from_env`]. An empty key is refused at start-up; use at least 32
-    /// random bytes.
-    pub cookie_secret: Option<CookieSecrets>,
-    /// Folder served under `static_url_prefix` by a built-in
-    /// [`StaticFileHandler`](super::StaticFileHandler) route, added after the application's
-    /// own routes, if set; also the folder of [`Context::static_url`].
-    pub static_path: Option<PathBuf>,
-    /// URL prefix of the static route (default `/static/`); must start with `/`.
-    pub static_url_prefix: Option<String>,
-    /// The handler for requests no route matches (default: a plain 404).
-    pub default_handler: Option<DefaultHandler>,
-    /// The most arguments the query string may hold, and the most the body may (urlencoded
-    /// fields, or multipart parts): default 10,000, as Django's
-    /// `DATA_UPLOAD_MAX_NUMBER_FIELDS` defaults to 1,000 per source. Reading the arguments of
-    /// a request with more is a 400 "Too many arguments", before they cost any memory; reading
-    /// them always takes time linear in the request. `usize::MAX` lifts the limit.
-    pub max_arguments: usize,
-    /// Compress responses with gzip or deflate when the request's `Accept-Encoding` allows
-    /// (Tornado's `compress_response`): text, JSON, JavaScript, XML and SVG bodies of at
-    /// least `compression.min_length` bytes, and streamed ones, with `Vary: Accept-Encoding`
-    /// and an ETag per representation. Off by default. See the README's Compression section.
-    pub compress_response: bool,
-    /// How [`compress_response`](Settings::compress_response) compresses: level, minimum
-    /// length, streams at once.
-    pub compression: CompressionOptions,
-    /// Largest WebSocket message accepted, after reassembly and decompression (Tornado's
-    /// `websocket_max_message_size`); `None` is 10 MiB. A larger one closes the connection
-    /// with 1009.
-    pub websocket_max_message_size: Option<usize>,
-    /// Send a Ping this often on every WebSocket connection (Tornado's
-    /// `websocket_ping_interval`); `None` sends none.
-    pub websocket_ping_interval: Option<Duration>,
-    /// Close a WebSocket connection whose Ping is not answered within this time (Tornado's
-    /// `websocket_ping_timeout`); `None` is the ping interval.
-    pub websocket_ping_timeout: Option<Duration>,
-    /// permessage-deflate for WebSocket handlers that do not override
-    /// `get_compression_options`: `None` (the default) is off.
-    pub websocket_compression: Option<crate::websocket::CompressionOptions>,
-    /// Unsent output a WebSocket connection may hold before it is closed as not reading;
-    /// `None` is twice the maximum message size, at least 1 MiB.
-    pub websocket_max_write_buffer: Option<usize>,
-    /// Where `#[authenticated]` methods send anonymous GET and HEAD requests, with
-    /// `next=<the URL asked for>` added to its query (Tornado's `login_url`). Required when
-    /// such a method exists.
-    pub login_url: Option<String>,
-    /// Application-wide hooks: the current user, code before and after every handler, the
-    /// error page (see [`Hooks`]).
-    pub hooks: Hooks,
-    /// The folder of the templates [`Context::render`] renders (all compiled at startup; see
-    /// [`templates`](super::templates)).
-    #[cfg(feature = "templates")]
-    pub template_path: Option<PathBuf>,
-    /// Values every template sees, by name (a site name, a version...).
-    #[cfg(feature = "templates")]
-    pub template_globals: Vec<(String, super::templates::TemplateValue)>,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            debug: false,
-            xsrf_cookies: false,
-            cookie_secret: None,
-            static_path: None,
-            static_url_prefix: None,
-            default_handler: None,
-            max_arguments: 10_000,
-            compress_response: false,
-            compression: CompressionOptions::default(),
-            websocket_max_message_size: None,
-            websocket_ping_interval: None,
-            websocket_ping_timeout: None,
-            websocket_compression: None,
-            websocket_max_write_buffer: None,
-            login_url: None,
-            hooks: Hooks::default(),
-            #[cfg(feature = "templates")]
-            template_path: None,
-            #[cfg(feature = "templates")]
-            template_globals: Vec::new(),
-        }
-    }
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = f.debug_struct("Settings");
-        s.field("debug", &self.debug)
-            .field("xsrf_cookies", &self.xsrf_cookies)
-            .field("cookie_secret", &self.cookie_secret)
-            .field("static_path", &self.static_path)
-            .field("static_url_prefix", &self.static_url_prefix)
-            .field("default_handler", &self.default_handler.is_some())
-            .field("max_arguments", &self.max_arguments)
-            .field("compress_response", &self.compress_response)
-            .field("compression", &self.compression)
-            .field(
-                "websocket_max_message_size",
-                &self.websocket_max_message_size,
-            )
-            .field("websocket_ping_interval", &self.websocket_ping_interval)
-            .field("websocket_ping_timeout", &self.websocket_ping_timeout)
-            .field("websocket_compression", &self.websocket_compression)
-            .field(
-                "websocket_max_write_buffer",
-                &self.websocket_max_write_buffer,
-            )
-            .field("login_url", &self.login_url)
-            .field("hooks", &self.hooks);
-        #[cfg(feature = "templates")]
-        s.field("template_path", &self.template_path)
-            .field("template_globals", &self.template_globals);
-        s.finish()
-    }
-}
-
-impl Settings {
-    /// The static URL prefix in effect.
-    pub fn static_url_prefix(&self) -> &str {
-        self.static_url_prefix.as_deref().unwrap_or("/static/")
-    }
-}
-
-/// State shared by every request of an application.
-pub(crate) struct AppInner {
-    pub(crate) settings: Settings,
-    router: Router,
-    /// The parts of the last context given back: the only ones a loop of sync handlers uses.
-    spare: Cell<Option<Box<ContextParts>>>,
-    /// More parts, when several contexts were alive at once (async handlers).
-    // Boxed on purpose: parts move in and out of contexts as one pointer.
-    #[allow(clippy::vec_box)]
-    parts: RefCell<Vec<Box<ContextParts>>>,
-    /// The hashes behind `static_url`'s versioned URLs.
-    pub(crate) static_versions: std::sync::Arc<VersionCache>,
-    /// The compiled templates, if `template_path` is set.
-    #[cfg(feature = "templates")]
-    pub(crate) templates: Option<Rc<super::templates::Templates>>,
-    /// The compressors of `compress_response`.
-    pub(crate) encoders: Rc<EncoderPool>,
-}
-
-impl AppInner {
-    pub(crate) fn take_parts(&self) -> Box<ContextParts> {
-        match self.spare.take() {
-            Some(parts) => parts,
-            None => self.parts.borrow_mut().pop().unwrap_or_default(),
-        }
-    }
-
-    // Always inline: called once per request, and a call costs it a frame of its own.
-    #[inline(always)]
-    pub(crate) fn give_parts(&self, mut parts: Box<ContextParts>) {
-        if parts.body.capacity() > 256 * 1024 {
-            return;
-        }
-        parts.reset();
-        // The newest parts wait in the spare slot; the ones they displace go to the pool.
-        if let Some(older) = self.spare.replace(Some(parts)) {
-            let mut pool = self.parts.borrow_mut();
-            if pool.len() < 256 {
-                pool.push(older);
-            }
-        }
-    }
-
-    pub(crate) fn reverse_url(
-        &self,
-        name: &str,
-        args: &[&dyn fmt::Display],
-    ) -> Result<String, SetupError> {
-        self.router.reverse(name, args)
-    }
-
-    /// The target for `request`; the route's groups go to `args` (which start empty).
-    #[inline]
-    fn route_request(&self, request: &Request, args: &mut PathArgs) -> Option<&dyn RouteTarget> {
-        match self.router.find(request.path(), args) {
-            Some(i) => Some(&*self.router.routes[i].target),
-            None => {
-                args.len = 0;
-                self.settings.default_handler.as_ref().map(|d| &*d.0)
-            }
-        }
-    }
-}
 
 /// Answers a request no route (and no default handler) took: 404, except for the target `*`
 /// (asterisk-form, RFC 9112 §3.2.4), which names the server itself and is for OPTIONS only:
@@ -302,14 +91,17 @@ fn static_route(prefix: &str, root: &std::path::Path) -> Result<Route, SetupErro
 /// ```
 #[derive(Clone)]
 pub struct Application {
-    inner: Rc<AppInner>,
+    /// What every context of the application shares.
+    shared: Rc<AppShared>,
+    /// The compiled routing table.
+    router: Rc<Router>,
 }
 
 impl fmt::Debug for Application {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Application")
-            .field("routes", &self.inner.router.routes)
-            .field("settings", &self.inner.settings)
+            .field("routes", &self.router.routes)
+            .field("settings", &self.shared.settings)
             .finish()
     }
 }
@@ -376,19 +168,16 @@ impl Application {
         }
         let router = Router::new(routes)?;
         let static_versions: std::sync::Arc<VersionCache> = Default::default();
+        let mut named = NamedRoutes::default();
+        for r in &router.routes {
+            if let Some(name) = r.name {
+                named.push(name, r.reverse, r.groups);
+            }
+        }
+        let named = std::sync::Arc::new(named);
         #[cfg(feature = "templates")]
         let templates = match &settings.template_path {
             Some(root) => {
-                let routes = router
-                    .routes
-                    .iter()
-                    .filter_map(|r| {
-                        Some(super::templates::ReverseEntry {
-                            name: r.name?,
-                            pieces: r.reverse?,
-                        })
-                    })
-                    .collect();
                 let setup = super::templates::TemplateSetup {
                     root: root.clone(),
                     debug: settings.debug,
@@ -396,16 +185,16 @@ impl Application {
                     static_path: settings.static_path.clone(),
                     static_prefix: settings.static_url_prefix().to_owned(),
                     versions: static_versions.clone(),
-                    routes: std::sync::Arc::new(routes),
+                    routes: named.clone(),
                 };
                 Some(Rc::new(super::templates::Templates::load(setup)?))
             }
             None => None,
         };
         Ok(Application {
-            inner: Rc::new(AppInner {
+            shared: Rc::new(AppShared {
                 settings,
-                router,
+                named,
                 spare: Cell::new(None),
                 parts: RefCell::new(Vec::new()),
                 static_versions,
@@ -413,6 +202,7 @@ impl Application {
                 templates,
                 encoders: Rc::default(),
             }),
+            router: Rc::new(router),
         })
     }
 
@@ -422,21 +212,21 @@ impl Application {
     ///
     /// As [`with_settings`](Application::with_settings).
     pub fn settings(self, settings: Settings) -> Result<Application, SetupError> {
-        let inner = Rc::try_unwrap(self.inner).map_err(|_| {
+        let router = Rc::try_unwrap(self.router).map_err(|_| {
             SetupError::new(
                 SetupErrorKind::Config,
                 "settings() on an application already in use",
             )
         })?;
         // The static route of the old settings goes; the new ones add their own.
-        let mut routes = inner.router.routes;
+        let mut routes = router.routes;
         routes.retain(|r| !r.builtin);
         Application::with_settings(Routes(routes), settings)
     }
 
     /// The settings.
     pub fn get_settings(&self) -> &Settings {
-        &self.inner.settings
+        &self.shared.settings
     }
 
     /// The URL of the route named `name` with `args` (percent-encoded) in its groups. The
@@ -451,7 +241,7 @@ impl Application {
         name: impl AsRef<str>,
         args: &[&dyn fmt::Display],
     ) -> Result<String, SetupError> {
-        self.inner.reverse_url(name.as_ref(), args)
+        self.shared.reverse_url(name.as_ref(), args)
     }
 
     /// An [`HttpServer`] for this application with default options, not yet listening.
@@ -555,12 +345,25 @@ impl Application {
     }
 }
 
+impl Application {
+    /// The target for `request`; the route's groups go to `args` (which start empty).
+    #[inline]
+    fn route_request(&self, request: &Request, args: &mut PathArgs) -> Option<&dyn RouteTarget> {
+        match self.router.find(request.path(), args) {
+            Some(i) => Some(&*self.router.routes[i].target),
+            None => {
+                args.len = 0;
+                self.shared.settings.default_handler.as_ref().map(|d| &*d.0)
+            }
+        }
+    }
+}
+
 impl HttpDelegate for Application {
     fn body_mode(&self, request: &Request) -> BodyMode {
         let mut args = PathArgs::default();
-        let target = self.inner.route_request(request, &mut args);
-        match target {
-            Some(t) if t.streams_body() => t.body_sink(&self.inner, request, args),
+        match self.route_request(request, &mut args) {
+            Some(t) if t.streams_body() => t.body_sink(request),
             _ => BodyMode::Buffer,
         }
     }
@@ -568,17 +371,17 @@ impl HttpDelegate for Application {
     fn handle(&self, request: Request, responder: Responder) {
         // The context is built first and routed in place: its path groups are filled where
         // they live, not returned and moved.
-        let mut cx = Some(Context::new(self.inner.clone(), request, responder));
+        let mut cx = Some(Context::new(self.shared.clone(), request, responder));
         let target = match cx.as_mut() {
             Some(c) => {
                 let (request, args) = c.request_and_args();
-                self.inner.route_request(request, args)
+                self.route_request(request, args)
             }
             None => None,
         };
         // The application's `before` hook may answer the request itself.
         let go = match cx.as_mut() {
-            Some(c) if self.inner.settings.hooks.any() => super::hooks::run_before(c),
+            Some(c) if self.shared.settings.hooks.any() => super::context::run_before(c),
             _ => true,
         };
         match target {

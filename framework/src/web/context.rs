@@ -21,25 +21,31 @@ use std::borrow::Cow;
 use std::fmt;
 use std::rc::Rc;
 
-use super::application::{AppInner, Settings};
 use super::compression::Lease;
 use super::error::{HttpError, Result};
 use super::etag;
 use crate::http1::{Method, MethodKind, Request, Responder};
 use crate::httputil::{same_name, validate_header_name, validate_header_value, HeaderMap};
 
+mod app;
 mod arguments;
 mod conditional;
 mod encoding;
+mod hooks;
+#[cfg(feature = "templates")]
+mod render;
 mod security;
 mod static_url;
 
-pub(crate) use security::now_secs;
 pub use security::{SIGNED_COOKIE_MAX_AGE, XSRF_NAME};
-pub(crate) use static_url::{names_current_version, versioned_url, VersionCache, IMMUTABLE};
+pub(crate) use static_url::names_current_version;
 
+pub(crate) use app::{AppShared, PathArgs, RouteTarget, MAX_PATH_ARGS};
+pub use app::{DefaultHandler, Settings};
 pub(crate) use encoding::Encoding;
 use encoding::Plan;
+pub use hooks::Hooks;
+pub(crate) use hooks::{run_before, write_app_error};
 
 /// The state of a context that is reused across requests: buffers, the path groups and the
 /// lazily filled caches. Boxed and pooled by the application, so building a context and giving
@@ -52,14 +58,14 @@ pub(crate) struct ContextParts {
     /// it was computed from.
     pub(crate) etag: etag::EtagMemo,
     /// The route's groups (`len` 0 between requests: a literal route leaves them so).
-    pub(crate) args: super::router::PathArgs,
+    pub(crate) args: PathArgs,
     pub(crate) args_cache: arguments::ArgsCache,
     pub(crate) xsrf_cache: Option<crate::web::xsrf::XsrfToken>,
     /// The compressor of a compressed response, while it has one. Kept here, not in the
     /// `Context`, so that giving a context back drops nothing when there is none.
     pub(crate) lease: Option<Lease>,
     /// What the application's hooks keep per request: the current user, once asked for.
-    pub(crate) hook_state: super::hooks::HookState,
+    pub(crate) hook_state: hooks::HookState,
     /// Set when any of `args_cache`, `xsrf_cache` or `hook_state` is filled: then `reset`
     /// must forget them.
     pub(crate) touched: std::cell::Cell<bool>,
@@ -99,7 +105,7 @@ impl ContextParts {
 /// Every handler method receives `&mut Context`. See the methods for what Tornado users know
 /// as `self.request`, `self.get_argument`, `self.write`, `self.set_header`, ...
 pub struct Context {
-    pub(crate) app: Rc<AppInner>,
+    pub(crate) app: Rc<AppShared>,
     request: Request,
     responder: Option<Responder>,
     dispatch_method: MethodKind,
@@ -130,7 +136,7 @@ impl fmt::Debug for Context {
 impl Context {
     /// A context for `request`, with pooled parts (empty path groups).
     #[inline]
-    pub(crate) fn new(app: Rc<AppInner>, request: Request, responder: Responder) -> Context {
+    pub(crate) fn new(app: Rc<AppShared>, request: Request, responder: Responder) -> Context {
         let parts = app.take_parts();
         let method = request.method_kind();
         Context {
@@ -160,7 +166,7 @@ impl Context {
     }
 
     /// The request and the path groups, for routing the context in place.
-    pub(crate) fn request_and_args(&mut self) -> (&Request, &mut super::router::PathArgs) {
+    pub(crate) fn request_and_args(&mut self) -> (&Request, &mut PathArgs) {
         (&self.request, &mut self.parts.args)
     }
 
@@ -542,7 +548,7 @@ impl Context {
             Some(r) => self.set_status_with_reason(error.status(), r.to_owned()),
             None => self.set_status(error.status()),
         }
-        super::hooks::write_app_error(self, error.status(), &error);
+        hooks::write_app_error(self, error.status(), &error);
         let _ = self.finish();
     }
 
@@ -573,7 +579,7 @@ impl Context {
             return Err(HttpError::internal("flush() after finish()"));
         }
         if !self.head_sent && self.app.settings.hooks.any() {
-            super::hooks::run_after(self);
+            hooks::run_after(self);
         }
         let status = sanitize_status(self.status);
         if !self.head_sent {
@@ -648,7 +654,7 @@ impl Context {
         // The application's `after` hook, before the head goes; kept out of `send_rest` so
         // that an application without hooks runs the same code as before hooks existed.
         if self.app.settings.hooks.any() && !self.head_sent && !self.finished {
-            super::hooks::run_after(self);
+            hooks::run_after(self);
             if self.finished {
                 return Ok(());
             }
@@ -845,4 +851,26 @@ pub(crate) fn default_error_page(cx: &mut Context, status: u16, error: &HttpErro
         }
     }
     cx.write("</body></html>");
+}
+
+/// Logs an error answered for `cx`'s request: 5xx as errors, others with a log message as
+/// warnings.
+pub(crate) fn log_error(cx: &Context, e: &HttpError) {
+    let status = e.status();
+    let detail = e.detail();
+    if status < 500 && detail.is_none() {
+        return;
+    }
+    let summary = format!(
+        "{} {} ({})",
+        cx.request().method_str(),
+        cx.request().uri(),
+        cx.request().remote_ip()
+    );
+    match (status, detail) {
+        (500.., Some(m)) => log::error!("squall: {status} {summary}: {m}"),
+        (500.., None) => log::error!("squall: {status} {summary}"),
+        (_, Some(m)) => log::warn!("squall: {status} {summary}: {m}"),
+        (_, None) => {}
+    }
 }

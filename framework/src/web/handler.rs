@@ -21,7 +21,7 @@ use std::pin::pin;
 use std::rc::Rc;
 use std::task::{Poll, Waker};
 
-use super::context::Context;
+use super::context::{log_error, Context};
 use super::error::{HttpError, Result};
 use crate::http1::MethodKind;
 use crate::task::CatchUnwind;
@@ -143,7 +143,7 @@ pub trait RequestHandler: Sized + 'static {
     ///
     /// An error here is logged and the default page is used instead.
     fn write_error(&mut self, cx: &mut Context, status: u16, error: &HttpError) -> Result<()> {
-        super::hooks::write_app_error(cx, status, error);
+        super::context::write_app_error(cx, status, error);
         Ok(())
     }
 }
@@ -248,7 +248,7 @@ pub(crate) fn serve<H: RequestHandler>(mut h: H, slot: &mut Option<Context>, all
         } else {
             let e = HttpError::new(405);
             cx.set_status(405);
-            super::hooks::write_app_error(cx, 405, &e);
+            super::context::write_app_error(cx, 405, &e);
         }
         let _ = cx.set_header("Allow", allow);
         let _ = cx.finish();
@@ -360,28 +360,6 @@ fn fail<H: RequestHandler>(h: &mut H, cx: &mut Context, e: HttpError) {
     }
     if !cx.is_finished() {
         let _ = cx.finish();
-    }
-}
-
-/// Logs an error answered for `cx`'s request: 5xx as errors, others with a log message as
-/// warnings.
-pub(crate) fn log_error(cx: &Context, e: &HttpError) {
-    let status = e.status();
-    let detail = e.detail();
-    if status < 500 && detail.is_none() {
-        return;
-    }
-    let summary = format!(
-        "{} {} ({})",
-        cx.request().method_str(),
-        cx.request().uri(),
-        cx.request().remote_ip()
-    );
-    match (status, detail) {
-        (500.., Some(m)) => log::error!("squall: {status} {summary}: {m}"),
-        (500.., None) => log::error!("squall: {status} {summary}"),
-        (_, Some(m)) => log::warn!("squall: {status} {summary}: {m}"),
-        (_, None) => {}
     }
 }
 

@@ -2,30 +2,29 @@
 //!
 //! ### Who owns what
 //!
-//! The request's journey, top to bottom:
-//! - `application.rs`: [`Application`] and [`Settings`], the per-application state shared by
-//!   its contexts (pools, the static-version cache, compressors, templates) and the
-//!   [`HttpDelegate`](crate::http1::HttpDelegate) that routes each request and builds its
-//!   context.
-//! - `router.rs`: the routing types, [`Route`], [`RouteSpec`], [`Routes`], [`DefaultHandler`],
-//!   the path groups of a match (`PathArgs`), the compiled table (`Router`: literal routes,
-//!   regexes, the multi-pattern search) and `reverse_url`.
-//! - `handler.rs` + `streaming.rs`: the [`RequestHandler`] lifecycle (XSRF check, `prepare`,
-//!   the method, `on_finish`, errors and panics) and streamed request bodies; `hooks.rs` the
-//!   application-wide [`Hooks`] (current user, before/after, the error page).
-//! - `typed.rs` (query, form and JSON into serde types), `route_name.rs` ([`RouteName`],
-//!   names checked at compile time), `templates` (minijinja, behind the `templates` feature).
+//! The request's journey, top to bottom (each file imports only files below it):
+//! - `application.rs`: [`Application`]: checks the [`Settings`], builds the routing table and
+//!   the state its contexts share, and is the [`HttpDelegate`](crate::http1::HttpDelegate)
+//!   that routes each request, runs the `before` hook and hands the context to its route.
+//! - `router.rs`: the routing types, [`Route`], [`RouteSpec`], [`Routes`], [`RouteArity`],
+//!   the handler factories behind a route (and [`DefaultHandler::new`]) and the compiled
+//!   table (`Router`: literal routes, regexes, the multi-pattern search).
+//! - `streaming.rs`: streamed request bodies; `static_files.rs`: the [`StaticFileHandler`].
+//! - `handler.rs`: the [`RequestHandler`] lifecycle (XSRF check, `prepare`, the method,
+//!   `on_finish`, errors and panics).
+//! - `typed.rs`: query, form and JSON into serde types.
 //! - `context.rs`: [`Context`], Tornado's `self` (request accessors, response building,
-//!   `finish`); its children add the methods of one concern each: `context/arguments.rs`
-//!   (query/body arguments, linear and capped), `context/security.rs` (cookies, signed
-//!   cookies, XSRF), `context/conditional.rs` (`check_preconditions`), `context/static_url.rs`
-//!   (versioned URLs and their cache), `context/encoding.rs` (response compression).
-//! - `static_files.rs`: the [`StaticFileHandler`]; `static_fs.rs` its filesystem side (paths
-//!   kept inside the root, regular files only, identity stamps), shared with
-//!   `context/static_url.rs`.
-//! - `error.rs`: [`HttpError`] and [`SetupError`].
+//!   `finish`). Its children add one concern each: `context/arguments.rs` (query/body
+//!   arguments, linear and capped), `context/security.rs` (cookies, signed cookies, XSRF),
+//!   `context/conditional.rs` (`check_preconditions`), `context/static_url.rs` (versioned
+//!   URLs for a request), `context/encoding.rs` (response compression), `context/render.rs`
+//!   (templates for a request), `context/hooks.rs` (the application-wide [`Hooks`]), and
+//!   `context/app.rs`: the application as a context sees it ([`Settings`], the shared state,
+//!   [`DefaultHandler`] and the type-erased face of a route's handler).
+//! - `templates` (minijinja, behind the `templates` feature): loading and compiling the
+//!   templates, their functions and escaping; no request types.
 //!
-//! Below them, pure formats and cryptography over plain strings, bytes and times (no I/O, no
+//! Below them, pure formats and cryptography over plain strings, bytes, files and times (no
 //! request types), pinned byte for byte by their tests:
 //! - [`cookies`]: the `Cookie` request header, `Set-Cookie` values, and (from `signed.rs`)
 //!   Tornado's signed values and the cookie secrets; `secrets.rs` checks the secret at start.
@@ -35,16 +34,21 @@
 //! - [`etag`]: ETags and `If-None-Match` / `If-Match` evaluation.
 //! - `compression.rs`: the rules of `Settings::compress_response` (negotiation, eligibility,
 //!   coded ETags, the compressor pool); the [`Context`] applies them.
+//! - `static_fs.rs`: the filesystem side of static files (paths kept inside the root,
+//!   regular files only, identity stamps); `static_version.rs`: the versions behind
+//!   versioned URLs (the hash, its cache, the URL), shared by `Context::static_url`, the
+//!   static handler and the templates.
+//! - `route_name.rs`: [`RouteName`] and the table of named routes behind every
+//!   `reverse_url`.
+//! - `error.rs`: [`HttpError`] and [`SetupError`].
 //!
 //! ### Dependencies
 //!
-//! The pure modules import none of the journey's. Within the journey, one knot is there by
-//! construction and is the only import cycle of this folder: [`Settings`] holds the
-//! [`DefaultHandler`] and a [`Route`] holds its handler factory, both of which serve a
-//! [`Context`], while a `Context` reads its application's settings and stores the route's
-//! `PathArgs`: `application`, `router`, `handler`, `streaming`, `context` (and
-//! `static_files`, the one handler the application adds itself) refer to one another.
-//! Everything else points one way.
+//! No import cycle between the files of this folder. One knot of types is there by
+//! construction: [`Settings`] holds [`Hooks`] and a [`DefaultHandler`] that run on a
+//! [`Context`], and a `Context` reads its settings. Those types live in one module tree,
+//! `context` and its children (a parent and the children that extend it, as any Rust type
+//! split by concern), and everything that builds them points down at it.
 
 mod application;
 mod compression;
@@ -54,28 +58,28 @@ mod crypto;
 mod error;
 pub mod etag;
 mod handler;
-mod hooks;
 mod route_name;
 mod router;
 mod secrets;
 mod signed;
 mod static_files;
 mod static_fs;
+mod static_version;
 mod streaming;
 #[cfg(feature = "templates")]
 pub mod templates;
 mod typed;
 pub mod xsrf;
 
-pub use application::{Application, Settings};
+pub use application::Application;
 pub use compression::CompressionOptions;
 pub use context::Context;
+pub use context::{DefaultHandler, Hooks, Settings};
 pub use context::{SIGNED_COOKIE_MAX_AGE, XSRF_NAME};
 pub use error::{HttpError, Result, SetupError, SetupErrorKind};
 pub use handler::{IntoHandlerResult, PathArg, RequestHandler};
-pub use hooks::Hooks;
 pub use route_name::RouteName;
-pub use router::{DefaultHandler, Route, RouteArity, RouteSpec, Routes};
+pub use router::{Route, RouteArity, RouteSpec, Routes};
 pub use secrets::RECOMMENDED_SECRET_LEN;
 pub use static_files::StaticFileHandler;
 

@@ -14,42 +14,10 @@ use std::rc::Rc;
 
 use regex::Regex;
 
-use super::application::AppInner;
-use super::context::Context;
+use super::context::{Context, DefaultHandler, PathArgs, RouteTarget, MAX_PATH_ARGS};
 use super::error::{SetupError, SetupErrorKind};
 use super::handler::{allow_header, serve, RequestHandler};
 use crate::http1::{BodyMode, Request};
-
-/// Largest number of path groups a route may have.
-pub(crate) const MAX_PATH_ARGS: usize = 16;
-
-/// The spans of a route's groups within the request path (`None`: the group did not match).
-#[derive(Clone, Copy, Default, Debug)]
-pub(crate) struct PathArgs {
-    pub(crate) len: usize,
-    pub(crate) spans: [Option<(u32, u32)>; MAX_PATH_ARGS],
-}
-
-/// Serves one matched request: the type-erased face of a handler type.
-pub(crate) trait RouteTarget {
-    /// Builds a handler and runs the request through it. The context stays in the caller's
-    /// slot (a sync handler works on it in place, no move of the whole context per request);
-    /// an async handler takes it out.
-    fn serve(&self, cx: &mut Option<Context>);
-    /// Whether the handler streams request bodies (`stream_request_body`).
-    fn streams_body(&self) -> bool {
-        false
-    }
-    /// Whether an anonymous GET or HEAD is redirected to the login URL (an `#[authenticated]`
-    /// `get` or `head`).
-    fn redirects_to_login(&self) -> bool {
-        false
-    }
-    /// Builds a body sink for a streamed request.
-    fn body_sink(&self, _app: &Rc<AppInner>, _request: &Request, _args: PathArgs) -> BodyMode {
-        BodyMode::Buffer
-    }
-}
 
 /// Proof that handler `H` serves routes with `N` groups: `#[handler]` implements it for the
 /// number of path arguments its methods take, `#[websocket_handler]` for the number its
@@ -126,8 +94,8 @@ impl<H: RequestHandler, M: Make<H>> RouteTarget for Factory<H, M> {
             || H::__authenticated(crate::http1::MethodKind::Head)
     }
 
-    fn body_sink(&self, app: &Rc<AppInner>, request: &Request, args: PathArgs) -> BodyMode {
-        super::streaming::body_sink(self.make.make(), app, request, args)
+    fn body_sink(&self, request: &Request) -> BodyMode {
+        super::streaming::body_sink(self.make.make(), request)
     }
 }
 
@@ -138,7 +106,7 @@ pub struct Route {
     pub(super) name: Option<&'static str>,
     /// Literal pieces around the groups, for `reverse_url` (None: not reversible).
     pub(super) reverse: Option<&'static [&'static str]>,
-    groups: usize,
+    pub(super) groups: usize,
     /// Added by the application from its settings (the static route), not by the user.
     pub(super) builtin: bool,
     pub(super) target: Rc<dyn RouteTarget>,
@@ -235,29 +203,12 @@ impl Routes {
     }
 }
 
-/// The handler for unmatched requests, set in [`Settings::default_handler`](super::Settings::default_handler).
-#[derive(Clone)]
-pub struct DefaultHandler(pub(super) Rc<dyn RouteTarget>);
-
-impl fmt::Debug for DefaultHandler {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("DefaultHandler(..)")
-    }
-}
-
 impl DefaultHandler {
     /// Serves unmatched requests with clones of `handler` (its methods take no path arguments).
     pub fn new<H: RouteArity<0> + Clone>(handler: H) -> DefaultHandler {
         DefaultHandler(Rc::new(Factory::<H, _>::new(ByClone(handler))))
     }
 }
-
-/// What `reverse_url` escapes in an argument: all but unreserved characters.
-const PATH_ARG: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
 
 /// Regex routes tried one by one up to this many; beyond, a `RegexSet` answers first.
 const LINEAR_REGEX_LIMIT: usize = 4;
@@ -377,46 +328,6 @@ impl Router {
             }
             None => literal,
         }
-    }
-
-    /// The URL of the route named `name` with `args` (percent-encoded) in its groups.
-    pub(super) fn reverse(
-        &self,
-        name: &str,
-        args: &[&dyn fmt::Display],
-    ) -> Result<String, SetupError> {
-        let route = self
-            .routes
-            .iter()
-            .find(|r| r.name == Some(name))
-            .ok_or_else(|| {
-                SetupError::new(SetupErrorKind::Route, format!("no route named {name:?}"))
-            })?;
-        let pieces = route.reverse.ok_or_else(|| {
-            SetupError::new(
-                SetupErrorKind::Route,
-                format!("route {name:?} is not reversible"),
-            )
-        })?;
-        if args.len() != route.groups {
-            return Err(SetupError::new(
-                SetupErrorKind::Route,
-                format!(
-                    "route {name:?} takes {} arguments, got {}",
-                    route.groups,
-                    args.len()
-                ),
-            ));
-        }
-        let mut out = String::from(pieces[0]);
-        for (arg, piece) in args.iter().zip(&pieces[1..]) {
-            // Each argument fills one path group: escape everything but RFC 3986's unreserved
-            // characters (`/` included, so the URL routes back to the same groups).
-            let text = arg.to_string();
-            out.extend(percent_encoding::utf8_percent_encode(&text, PATH_ARG));
-            out.push_str(piece);
-        }
-        Ok(out)
     }
 
     fn captures(&self, i: usize, path: &str, args: &mut PathArgs) {

@@ -14,13 +14,14 @@ use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::compression::{self, ContentCoding};
+use super::context::names_current_version;
 use super::context::Context;
-use super::context::{names_current_version, IMMUTABLE};
 use super::error::{HttpError, Result};
 use super::etag::{if_match, if_none_match, EntityTag};
 use super::static_fs::{
     canonical_inside, canonical_root, is_hidden, open_regular, relative_path, FileStamp, CHUNK,
 };
+use super::static_version::IMMUTABLE;
 use crate::handler;
 use crate::http1::Method;
 

@@ -8,11 +8,8 @@
 //! lifecycle runs on the same handler value (`prepare`, then the method) with an empty body.
 
 use std::any::Any;
-use std::rc::Rc;
 
-use super::application::AppInner;
 use super::handler::RequestHandler;
-use super::router::PathArgs;
 use crate::http1::{BodyMode, BodySink, Request};
 
 /// The sink a streaming handler's body goes to; holds the handler until the body ends.
@@ -49,12 +46,7 @@ impl<H: RequestHandler> BodySink for HandlerSink<H> {
 }
 
 /// Builds the handler for a streamed request and lets it see the head.
-pub(crate) fn body_sink<H: RequestHandler>(
-    mut handler: H,
-    _app: &Rc<AppInner>,
-    request: &Request,
-    _args: PathArgs,
-) -> BodyMode {
+pub(crate) fn body_sink<H: RequestHandler>(mut handler: H, request: &Request) -> BodyMode {
     match handler.__body_started(request) {
         Ok(()) => BodyMode::Stream(Box::new(HandlerSink {
             handler,

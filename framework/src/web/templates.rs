@@ -1,4 +1,4 @@
-//! Templates: [`Context::render`] (Tornado's `self.render`) over
+//! Templates: [`Context::render`](super::Context::render) (Tornado's `self.render`) over
 //! [minijinja](https://docs.rs/minijinja), the Jinja2 engine of Rust.
 //!
 //! Every file below [`Settings::template_path`](super::Settings::template_path) is a template,
@@ -36,29 +36,21 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::SystemTime;
 
-use minijinja::value::{merge_maps, Rest};
+use minijinja::value::Rest;
 use minijinja::{AutoEscape, Environment, Value};
 
-use super::context::Context;
-use super::context::{versioned_url, VersionCache};
 use super::error::{HttpError, Result, SetupError as Error, SetupErrorKind as ErrorKind};
-use super::xsrf::{form_html, XsrfToken};
+use super::route_name::NamedRoutes;
+use super::static_version::{versioned_url, VersionCache};
 
 pub use minijinja::context;
 
 /// What a template may be given as a value (re-exported from minijinja): build one with
 /// [`Value::from`], [`Value::from_serialize`] or the [`context!`] macro.
 pub type TemplateValue = Value;
-
-/// What the templates' `reverse_url` needs of each named route.
-#[derive(Debug, Clone)]
-pub(crate) struct ReverseEntry {
-    pub(crate) name: &'static str,
-    pub(crate) pieces: &'static [&'static str],
-}
 
 /// The application-wide part of the templates' functions (`static_url`, `reverse_url`).
 #[derive(Clone)]
@@ -69,7 +61,7 @@ pub(crate) struct TemplateSetup {
     pub(crate) static_path: Option<PathBuf>,
     pub(crate) static_prefix: String,
     pub(crate) versions: Arc<VersionCache>,
-    pub(crate) routes: Arc<Vec<ReverseEntry>>,
+    pub(crate) routes: Arc<NamedRoutes>,
 }
 
 /// One file's identity, to notice changes in debug mode.
@@ -137,7 +129,7 @@ fn stamps(files: &[(String, PathBuf)]) -> Vec<Stamp> {
 }
 
 /// A template error as "name, line N: message".
-fn describe(e: &minijinja::Error) -> String {
+pub(crate) fn describe(e: &minijinja::Error) -> String {
     let mut s = String::new();
     match (e.name(), e.line()) {
         (Some(name), Some(line)) => {
@@ -161,7 +153,7 @@ fn describe(e: &minijinja::Error) -> String {
 }
 
 /// Whether templates called `name` escape HTML.
-fn escapes_html(name: &str) -> bool {
+pub(crate) fn escapes_html(name: &str) -> bool {
     let ext = name.rsplit_once('.').map_or("", |(_, e)| e);
     ["html", "htm", "xml", "xhtml", "svg"]
         .iter()
@@ -179,7 +171,7 @@ impl Templates {
     }
 
     /// The environment to render with: reloaded first in debug mode if a file changed.
-    fn environment(&self) -> Result<Rc<Environment<'static>>> {
+    pub(crate) fn environment(&self) -> Result<Rc<Environment<'static>>> {
         if self.setup.debug {
             let files = list_files(&self.setup.root).map_err(|e| {
                 HttpError::internal(format!("template_path {}: {e}", self.setup.root.display()))
@@ -276,8 +268,11 @@ fn build(setup: &TemplateSetup) -> std::result::Result<(Environment<'static>, Ve
     env.add_function(
         "reverse_url",
         move |name: &str, args: Rest<Value>| -> std::result::Result<String, minijinja::Error> {
-            reverse(&routes, name, &args)
-                .map_err(|m| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, m))
+            let args: Vec<&dyn std::fmt::Display> =
+                args.iter().map(|a| a as &dyn std::fmt::Display).collect();
+            routes
+                .url(name, &args)
+                .map_err(|m| template_error(format!("reverse_url: {m}")))
         },
     );
     // Each template is compiled when added; check that every one also resolves (a syntax
@@ -289,191 +284,8 @@ fn build(setup: &TemplateSetup) -> std::result::Result<(Environment<'static>, Ve
     Ok((env, stamps))
 }
 
-/// The templates' `reverse_url(name, args...)`: the route's literal pieces around its
-/// arguments, each percent-encoded as `Context::reverse_url` does.
-fn reverse(
-    routes: &[ReverseEntry],
-    name: &str,
-    args: &[Value],
-) -> std::result::Result<String, String> {
-    let route = routes
-        .iter()
-        .find(|r| r.name == name)
-        .ok_or_else(|| format!("reverse_url: no route named {name:?}"))?;
-    if args.len() + 1 != route.pieces.len() {
-        return Err(format!(
-            "reverse_url: route {name:?} takes {} arguments, got {}",
-            route.pieces.len() - 1,
-            args.len()
-        ));
-    }
-    let mut out = String::from(route.pieces[0]);
-    for (arg, piece) in args.iter().zip(&route.pieces[1..]) {
-        out.push_str(&crate::escape::url_escape(&arg.to_string(), true).replace('+', "%20"));
-        out.push_str(piece);
-    }
-    Ok(out)
-}
-
-/// The request as templates see it.
-#[derive(serde::Serialize)]
-struct RequestView<'a> {
-    method: &'a str,
-    uri: &'a str,
-    path: &'a str,
-    query: &'a str,
-    host: &'a str,
-    protocol: &'a str,
-    remote_ip: String,
-    arguments: std::collections::BTreeMap<String, Vec<String>>,
-}
-
-/// The XSRF token behind a render's `xsrf_form_html()`: the one of the request's cookie, or
-/// one made on the first call (then set as the cookie after the render).
-struct XsrfState {
-    token: Option<XsrfToken>,
-    fresh: bool,
-}
-
-fn template_error(message: impl Into<String>) -> minijinja::Error {
+pub(crate) fn template_error(message: impl Into<String>) -> minijinja::Error {
     minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, message.into())
-}
-
-impl XsrfState {
-    fn encoded(&mut self) -> std::result::Result<String, minijinja::Error> {
-        let token = match &self.token {
-            Some(t) => t,
-            None => {
-                let now = super::context::now_secs();
-                let t = XsrfToken::generate(now)
-                    .map_err(|e| template_error(format!("no randomness for XSRF: {e}")))?;
-                self.fresh = true;
-                self.token.insert(t)
-            }
-        };
-        token
-            .encode_v2()
-            .map_err(|e| template_error(format!("no randomness for XSRF: {e}")))
-    }
-}
-
-impl Context {
-    /// Renders template `name` (a path below [`Settings::template_path`](super::Settings::template_path))
-    /// with `context` and writes it as the response body (Tornado's `self.render`). The
-    /// `Content-Type` is the template's (by extension) unless one was set; HTML by default.
-    ///
-    /// `context` is any serializable value whose fields become the template's variables:
-    /// a struct, a map, or the [`context!`] macro. See the [module docs](self) for what every
-    /// template sees besides.
-    ///
-    /// # Errors
-    ///
-    /// 500 if there is no `template_path`, no such template, or rendering fails (the log
-    /// names the template and line; the page does too with `debug`).
-    ///
-    /// # Examples
-    ///
-    /// ```no_run
-    /// use squall::prelude::*;
-    /// use squall::web::templates::context;
-    ///
-    /// #[derive(Clone, Default)]
-    /// struct Page;
-    ///
-    /// #[handler]
-    /// impl Page {
-    ///     fn get(&mut self, cx: &mut Context) -> Result<()> {
-    ///         let name = cx.argument_opt("name")?.unwrap_or_default();
-    ///         // page.html: <p>Hello, {{ name }}</p><form method="post">{{ xsrf_form_html() }}</form>
-    ///         cx.render("page.html", context! { name })
-    ///     }
-    /// }
-    /// ```
-    pub fn render<S: serde::Serialize>(&mut self, name: &str, context: S) -> Result<()> {
-        let body = self.render_string(name, context)?;
-        if !self.response_headers().contains("Content-Type") && !escapes_html(name) {
-            if let Some(mime) = mime_guess::from_path(name).first() {
-                let ct = match mime.type_() {
-                    mime_guess::mime::TEXT => format!("{mime}; charset=UTF-8"),
-                    _ => mime.to_string(),
-                };
-                self.set_header("Content-Type", ct)?;
-            }
-        }
-        self.write(body);
-        Ok(())
-    }
-
-    /// Renders template `name` with `context` into a string, without writing it (Tornado's
-    /// `render_string`).
-    ///
-    /// # Errors
-    ///
-    /// As [`render`](Context::render).
-    pub fn render_string<S: serde::Serialize>(&mut self, name: &str, context: S) -> Result<String> {
-        let templates = self
-            .app
-            .templates
-            .clone()
-            .ok_or_else(|| HttpError::internal("render() needs Settings::template_path"))?;
-        let env = templates.environment()?;
-        let template = env.get_template(name).map_err(|e| {
-            let m = describe(&e);
-            log::error!("squall: {m}");
-            HttpError::internal(m)
-        })?;
-        let xsrf = Arc::new(Mutex::new(XsrfState {
-            token: self.known_xsrf_token(),
-            fresh: false,
-        }));
-        let (x1, x2) = (xsrf.clone(), xsrf.clone());
-        let base = context! {
-            current_user => self.current_user_value(),
-            request => Value::from_serialize(self.request_view()),
-            xsrf_form_html => Value::from_function(move || -> std::result::Result<Value, minijinja::Error> {
-                let encoded = x1.lock().map_err(|_| template_error("xsrf state poisoned"))?.encoded()?;
-                Ok(Value::from_safe_string(form_html(&encoded)))
-            }),
-            xsrf_token => Value::from_function(move || -> std::result::Result<String, minijinja::Error> {
-                x2.lock().map_err(|_| template_error("xsrf state poisoned"))?.encoded()
-            }),
-        };
-        let rendered = template.render(merge_maps([Value::from_serialize(&context), base]));
-        // A token made during the render becomes the request's (and its cookie).
-        let made = xsrf
-            .lock()
-            .ok()
-            .and_then(|mut s| s.fresh.then(|| s.token.take()).flatten());
-        if let Some(token) = made {
-            self.adopt_xsrf_token(token)?;
-        }
-        rendered.map_err(|e| {
-            let m = describe(&e);
-            log::error!(
-                "squall: {} {}: {m}",
-                self.request().method_str(),
-                self.request().uri()
-            );
-            HttpError::internal(m)
-        })
-    }
-
-    fn request_view(&self) -> RequestView<'_> {
-        let mut arguments = std::collections::BTreeMap::new();
-        if let Ok(all) = self.all_arguments() {
-            arguments.extend(all);
-        }
-        RequestView {
-            method: self.request().method_str(),
-            uri: self.uri(),
-            path: self.path(),
-            query: self.query_string(),
-            host: self.host(),
-            protocol: self.protocol(),
-            remote_ip: self.remote_ip().to_string(),
-            arguments,
-        }
-    }
 }
 
 #[cfg(test)]
@@ -488,27 +300,5 @@ mod tests {
         assert!(!escapes_html("mail.txt"));
         assert!(!escapes_html("app.js"));
         assert!(!escapes_html("noext"));
-    }
-
-    #[test]
-    fn reverse_fills_and_escapes_groups() {
-        let routes = vec![ReverseEntry {
-            name: "user",
-            pieces: &["/user/", "/posts"],
-        }];
-        assert_eq!(
-            reverse(&routes, "user", &[Value::from("a b/c")]).unwrap(),
-            "/user/a%20b%2Fc/posts"
-        );
-        assert_eq!(
-            reverse(&routes, "user", &[Value::from(42)]).unwrap(),
-            "/user/42/posts"
-        );
-        assert!(reverse(&routes, "user", &[])
-            .unwrap_err()
-            .contains("takes 1 arguments"));
-        assert!(reverse(&routes, "nope", &[])
-            .unwrap_err()
-            .contains("no route named"));
     }
 }

@@ -212,6 +212,7 @@ impl Context {
         Ok(token)
     }
 
+    #[cfg(feature = "templates")]
     /// The request's XSRF token if it has one already: made earlier in this request, or from
     /// a valid `_xsrf` cookie. Sets nothing.
     pub(crate) fn known_xsrf_token(&self) -> Option<XsrfToken> {
@@ -222,6 +223,7 @@ impl Context {
             .and_then(|c| XsrfToken::decode(c, now_secs()))
     }
 
+    #[cfg(feature = "templates")]
     /// Makes `token` (made without a cookie, by a template) the request's XSRF token, setting
     /// the `_xsrf` cookie, unless the request has one already.
     pub(crate) fn adopt_xsrf_token(&mut self, token: XsrfToken) -> Result<()> {

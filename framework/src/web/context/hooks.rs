@@ -1,4 +1,4 @@
-//! Application-wide hooks ([`Hooks`], set in [`Settings::hooks`](super::Settings::hooks)): the
+//! Application-wide hooks ([`Hooks`], set in [`Settings::hooks`](crate::web::Settings::hooks)): the
 //! current user, code before and after every handler, and the error page of the whole
 //! application. What Tornado does with a base handler class every handler inherits from.
 //!
@@ -10,8 +10,8 @@ use std::fmt;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 
-use super::context::Context;
-use super::error::{HttpError, Result};
+use super::Context;
+use crate::web::error::{HttpError, Result};
 
 /// A user value as the hooks keep it: any `'static` serializable type, seen by handlers
 /// through [`Context::current_user`] and by templates as `current_user`.
@@ -46,7 +46,7 @@ struct HookSet {
 }
 
 /// Application-wide hooks, built with a chain of calls and put in
-/// [`Settings::hooks`](super::Settings::hooks).
+/// [`Settings::hooks`](crate::web::Settings::hooks).
 ///
 /// ### When each runs
 ///
@@ -301,7 +301,7 @@ impl Context {
     ///
     /// Never; `Result` for use as a hook's return value.
     pub fn write_html_error(&mut self, status: u16, error: &HttpError) -> Result<()> {
-        super::context::default_error_page(self, status, error);
+        super::default_error_page(self, status, error);
         Ok(())
     }
 }
@@ -330,7 +330,7 @@ pub(crate) fn run_before(cx: &mut Context) -> bool {
             crate::ioloop::panic_message(&*p)
         )),
     };
-    super::handler::log_error(cx, &error);
+    super::log_error(cx, &error);
     cx.send_error(error);
     false
 }
@@ -389,7 +389,7 @@ pub(crate) fn write_app_error(cx: &mut Context, status: u16, error: &HttpError) 
         cx.clear();
         cx.set_status(keep);
     }
-    super::context::default_error_page(cx, status, error);
+    super::default_error_page(cx, status, error);
 }
 
 /// `s` as a JSON string literal (quotes included).
