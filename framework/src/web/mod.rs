@@ -13,8 +13,9 @@
 //! - `handler.rs`: the [`RequestHandler`] lifecycle (XSRF check, `prepare`, the method,
 //!   `on_finish`, errors and panics).
 //! - `typed.rs`: query, form and JSON into serde types.
-//! - `context.rs`: [`Context`], Tornado's `self` (request accessors, response building,
-//!   `finish`). Its children add one concern each: `context/arguments.rs` (query/body
+//! - `context.rs`: [`Context`], Tornado's `self` (request accessors, response building).
+//!   Its children add one concern each: `context/send.rs` (flush, finish, abort, the
+//!   protocol hand-over), `context/arguments.rs` (query/body
 //!   arguments, linear and capped), `context/security.rs` (cookies, signed cookies, XSRF),
 //!   `context/conditional.rs` (`check_preconditions`), `context/static_url.rs` (versioned
 //!   URLs for a request), `context/encoding.rs` (response compression), `context/render.rs`
