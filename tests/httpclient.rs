@@ -5,20 +5,14 @@
 
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::future::Future;
 use std::rc::Rc;
 use std::time::Duration;
 
 use squall::http1::Method;
 use squall::httpclient::{fetch, ErrorKind, HttpClient, HttpClientOptions, HttpRequest};
-use squall::ioloop::IOLoop;
 use squall::prelude::*;
 use squall::testing::TestServer;
-
-/// Runs `f` on a fresh loop (requests carry their own timeouts, so this always ends).
-fn run<T: 'static>(f: impl Future<Output = T> + 'static) -> T {
-    IOLoop::new().unwrap().run_sync(f)
-}
+use squall_tests::run_sync;
 
 /// A request with a timeout that ends any test that would hang.
 fn req(url: String) -> HttpRequest {
@@ -210,7 +204,7 @@ fn server() -> TestServer {
 fn fetches_status_headers_and_body() {
     let s = server();
     let url = s.url("/hello");
-    let res = run(fetch(req(url.clone()))).unwrap();
+    let res = run_sync(fetch(req(url.clone()))).unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.reason(), "OK");
     assert_eq!(res.text(), "Hello, client");
@@ -219,7 +213,7 @@ fn fetches_status_headers_and_body() {
     assert_eq!(res.effective_url(), url);
     assert_eq!(res.redirects(), 0);
 
-    let res = run(fetch(req(s.url("/missing")))).unwrap();
+    let res = run_sync(fetch(req(s.url("/missing")))).unwrap();
     assert_eq!(res.status(), 404, "any status is a response");
     let err = res.error_for_status().unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Status);
@@ -227,7 +221,7 @@ fn fetches_status_headers_and_body() {
 
     // An extension method is sent by its name: the Application answers it 405 with Allow.
     let propfind = Method::parse("PROPFIND").unwrap();
-    let res = run(fetch(req(url.clone()).method(propfind))).unwrap();
+    let res = run_sync(fetch(req(url.clone()).method(propfind))).unwrap();
     assert_eq!(res.status(), 405);
     assert_eq!(res.header("Allow"), Some("GET, HEAD, OPTIONS"));
 }
@@ -236,7 +230,7 @@ fn fetches_status_headers_and_body() {
 fn keep_alive_reuses_one_connection() {
     let s = server();
     let url = s.url("/port");
-    let (ports, idle) = run(async move {
+    let (ports, idle) = run_sync(async move {
         let client = HttpClient::new();
         let mut ports = Vec::new();
         for _ in 0..5 {
@@ -259,7 +253,7 @@ fn keep_alive_reuses_one_connection() {
 fn connection_close_is_honoured() {
     let s = server();
     let url = s.url("/port");
-    let (ports, idle) = run(async move {
+    let (ports, idle) = run_sync(async move {
         let client = HttpClient::new();
         let mut ports = HashSet::new();
         for _ in 0..3 {
@@ -276,7 +270,7 @@ fn connection_close_is_honoured() {
 fn connections_per_host_are_bounded() {
     let s = server();
     let url = s.url("/slow");
-    let ports = run(async move {
+    let ports = run_sync(async move {
         let client = HttpClient::with_options(HttpClientOptions {
             max_connections_per_host: 2,
             ..HttpClientOptions::default()
@@ -303,7 +297,7 @@ fn connections_per_host_are_bounded() {
 #[test]
 fn chunked_responses_are_decoded() {
     let s = server();
-    let res = run(fetch(req(s.url("/chunks")))).unwrap();
+    let res = run_sync(fetch(req(s.url("/chunks")))).unwrap();
     assert_eq!(res.header("Transfer-Encoding"), Some("chunked"));
     assert_eq!(res.text(), "first,second,third");
 }
@@ -314,7 +308,7 @@ fn streaming_callback_gets_the_body_in_pieces() {
     let url = s.url("/big/300000");
     let pieces = Rc::new(RefCell::new(Vec::<Vec<u8>>::new()));
     let p2 = pieces.clone();
-    let res = run(async move {
+    let res = run_sync(async move {
         let r = req(url).streaming_callback(move |data| p2.borrow_mut().push(data.to_vec()));
         fetch(r).await
     })
@@ -332,7 +326,7 @@ fn request_bodies_are_sent() {
     let url = s.url("/echo");
     let big = "x".repeat(2 << 20);
     let expected_big = format!("PUT|-|{big}");
-    let out = run(async move {
+    let out = run_sync(async move {
         let client = HttpClient::new();
         let post = req(url.clone())
             .method(Method::Post)
@@ -357,7 +351,7 @@ fn expect_continue_interim_response_is_skipped() {
         .method(Method::Post)
         .header("Expect", "100-continue")
         .body("after continue");
-    let res = run(fetch(r)).unwrap();
+    let res = run_sync(fetch(r)).unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.text(), "POST|-|after continue");
 }
@@ -366,7 +360,7 @@ fn expect_continue_interim_response_is_skipped() {
 fn head_and_304_have_no_body_and_keep_the_connection() {
     let s = server();
     let (port_url, hello) = (s.url("/port"), s.url("/hello"));
-    run(async move {
+    run_sync(async move {
         let client = HttpClient::new();
         let head = client
             .fetch(req(port_url.clone()).method(Method::Head))
@@ -412,7 +406,7 @@ const METHOD_RULES: &[(u16, Method, &str)] = &[
 fn redirects_follow_the_method_rules() {
     let s = server();
     let base = s.url("");
-    run(async move {
+    run_sync(async move {
         let client = HttpClient::new();
         for &(status, method, expected) in METHOD_RULES {
             let url = format!("{base}/redirect/{status}?to=/echo");
@@ -444,7 +438,7 @@ fn redirects_are_bounded_or_not_followed() {
     let s = server();
     let url = s.url("/loop");
     let once = s.url("/redirect/302?to=/hello");
-    run(async move {
+    run_sync(async move {
         let err = fetch(req(url.clone()).max_redirects(3)).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::TooManyRedirects);
         assert_eq!(err.status(), Some(302));
@@ -463,7 +457,7 @@ fn credentials_follow_redirects_only_to_the_same_origin() {
     let b = server();
     let same = a.url("/redirect/302?to=/headers");
     let other = a.url(&format!("/redirect/307?to={}", b.url("/headers")));
-    run(async move {
+    run_sync(async move {
         let with_creds = |url: String| {
             req(url)
                 .header("Authorization", "Bearer secret")
@@ -488,7 +482,7 @@ fn credentials_follow_redirects_only_to_the_same_origin() {
 fn url_credentials_become_basic_auth() {
     let s = server();
     let url = s.url("/headers").replace("http://", "http://user:p%40ss@");
-    let text = run(fetch(req(url))).unwrap().text().into_owned();
+    let text = run_sync(fetch(req(url))).unwrap().text().into_owned();
     // base64("user:p@ss")
     assert!(text.contains("authorization: Basic dXNlcjpwQHNz"), "{text}");
 }
@@ -497,7 +491,7 @@ fn url_credentials_become_basic_auth() {
 fn max_response_size_is_enforced() {
     let s = server();
     let (small, big) = (s.url("/big/1000"), s.url("/big/100000"));
-    run(async move {
+    run_sync(async move {
         let client = HttpClient::new();
         let err = client
             .fetch(req(big.clone()).max_response_size(10_000))
@@ -534,7 +528,7 @@ fn max_response_size_is_enforced() {
 fn idle_connections_expire() {
     let s = server();
     let url = s.url("/port");
-    run(async move {
+    run_sync(async move {
         let client = HttpClient::with_options(HttpClientOptions {
             idle_timeout: Duration::from_millis(100),
             ..HttpClientOptions::default()
@@ -557,7 +551,7 @@ fn idle_connections_expire() {
 fn host_names_resolve_off_the_loop() {
     let s = server();
     let url = format!("http://localhost:{}/hello", s.addr().port());
-    let res = run(fetch(req(url))).unwrap();
+    let res = run_sync(fetch(req(url))).unwrap();
     assert_eq!(res.text(), "Hello, client");
 }
 
@@ -567,19 +561,19 @@ fn refused_connections_and_bad_urls_are_errors() {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let err = run(fetch(req(format!("http://127.0.0.1:{port}/")))).unwrap_err();
+    let err = run_sync(fetch(req(format!("http://127.0.0.1:{port}/")))).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connect);
     let source = std::error::Error::source(&err).expect("the io::Error as source");
     let io = source.downcast_ref::<std::io::Error>().unwrap();
     assert_eq!(io.kind(), std::io::ErrorKind::ConnectionRefused);
 
     for bad in ["127.0.0.1/x", "ftp://127.0.0.1/", "http://127.0.0.1:99999/"] {
-        let err = run(fetch(req(bad.to_owned()))).unwrap_err();
+        let err = run_sync(fetch(req(bad.to_owned()))).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::InvalidUrl, "{bad}");
     }
     // (The tests build Squall with `tls`: https is attempted like http. Without the feature
     // it is ErrorKind::Unsupported.)
-    let err = run(fetch(req(format!("https://127.0.0.1:{port}/")))).unwrap_err();
+    let err = run_sync(fetch(req(format!("https://127.0.0.1:{port}/")))).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Connect);
 }
 
@@ -616,7 +610,7 @@ fn handlers_fetch_on_the_servers_loop_and_failures_are_502() {
         ])
     });
     let (live, dead) = (front.url("/live"), front.url("/dead"));
-    run(async move {
+    run_sync(async move {
         let res = fetch(req(live)).await.unwrap();
         assert_eq!(res.text(), "proxied 200: Hello, client");
         let res = fetch(req(dead)).await.unwrap();

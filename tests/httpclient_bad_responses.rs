@@ -3,17 +3,12 @@
 //! close or a reset is an error rather than a shorter success, timeouts end stalls, limits
 //! hold, interim responses are skipped, stale pooled connections are retried.
 
-use std::future::Future;
 use std::time::{Duration, Instant};
 
 use squall::http1::Method;
 use squall::httpclient::{ErrorKind, HttpClient, HttpRequest, HttpResponse};
-use squall::ioloop::IOLoop;
 use squall_tests::fake_server::{FakeServer, Unanswering};
-
-fn run<T: 'static>(f: impl Future<Output = T> + 'static) -> T {
-    IOLoop::new().unwrap().run_sync(f)
-}
+use squall_tests::run_sync;
 
 fn req(url: String) -> HttpRequest {
     HttpRequest::new(url).request_timeout(Duration::from_secs(10))
@@ -30,7 +25,7 @@ fn fetch_twice(
     usize,
 ) {
     let url = server.url("/");
-    run(async move {
+    run_sync(async move {
         let client = HttpClient::new();
         let a = client.fetch(req(url.clone())).await;
         let idle_a = client.idle_connections();
@@ -106,7 +101,7 @@ fn bad_chunk_framing_is_refused() {
     ] {
         let server = FakeServer::once_then_close(raw);
         let url = server.url("/");
-        let err = run(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
+        let err = run_sync(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::BadResponse, "{err}");
     }
     // A size with more hex digits than a u64 holds is over any limit.
@@ -114,7 +109,7 @@ fn bad_chunk_framing_is_refused() {
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10000000000000000\r\n",
     );
     let url = server.url("/");
-    let err = run(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
+    let err = run_sync(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
     assert!(
         matches!(err.kind(), ErrorKind::BadResponse | ErrorKind::TooLarge),
         "{err}"
@@ -147,7 +142,7 @@ fn huge_heads_are_refused() {
         }
     });
     let url = server.url("/");
-    let err = run(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
+    let err = run_sync(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TooLarge, "{err}");
 
     let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
@@ -163,7 +158,7 @@ fn a_close_mid_body_is_an_error_not_a_short_success() {
     let server =
         FakeServer::once_then_close(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n0123456789");
     let url = server.url("/");
-    let err = run(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
+    let err = run_sync(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Closed);
     assert!(
         err.to_string().contains("after 10 of 100 body bytes"),
@@ -174,14 +169,14 @@ fn a_close_mid_body_is_an_error_not_a_short_success() {
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
     );
     let url = server.url("/");
-    let err = run(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
+    let err = run_sync(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Closed);
     assert!(err.to_string().contains("chunked body"), "{err}");
 
     // Cut inside the head.
     let server = FakeServer::once_then_close(b"HTTP/1.1 200 OK\r\nContent-Le");
     let url = server.url("/");
-    let err = run(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
+    let err = run_sync(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Closed);
     assert!(
         err.to_string().contains("inside the response head"),
@@ -199,7 +194,7 @@ fn a_reset_mid_body_is_an_error_with_its_cause() {
         }
     });
     let url = server.url("/");
-    let err = run(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
+    let err = run_sync(async move { HttpClient::new().fetch(req(url)).await }).unwrap_err();
     assert_eq!(
         err.kind(),
         ErrorKind::Closed,
@@ -279,7 +274,7 @@ fn a_stall_mid_body_hits_the_request_timeout() {
     });
     let url = server.url("/");
     let t0 = Instant::now();
-    let err = run(async move {
+    let err = run_sync(async move {
         let r = HttpRequest::new(url).request_timeout(Duration::from_millis(300));
         HttpClient::new().fetch(r).await
     })
@@ -298,7 +293,7 @@ fn a_stall_mid_body_hits_the_request_timeout() {
         }
     });
     let url = server.url("/");
-    let err = run(async move {
+    let err = run_sync(async move {
         let r = HttpRequest::new(url).request_timeout(Duration::from_millis(300));
         HttpClient::new().fetch(r).await
     })
@@ -312,7 +307,7 @@ fn an_unanswered_connect_hits_the_connect_timeout() {
     let listener = Unanswering::start().expect("the accept queue of a backlog-0 listener fills");
     let url = listener.url();
     let t0 = Instant::now();
-    let err = run(async move {
+    let err = run_sync(async move {
         let r = req(url).connect_timeout(Duration::from_millis(300));
         HttpClient::new().fetch(r).await
     })
@@ -330,7 +325,7 @@ fn max_response_size_holds_for_every_framing() {
     ] {
         let server = FakeServer::once_then_close(raw);
         let url = server.url("/");
-        let err = run(async move {
+        let err = run_sync(async move {
             HttpClient::new()
                 .fetch(req(url).max_response_size(40))
                 .await
@@ -351,7 +346,7 @@ fn an_early_response_is_read_while_the_body_is_refused() {
         }
     });
     let url = server.url("/");
-    let res = run(async move {
+    let res = run_sync(async move {
         let client = HttpClient::new();
         let r = req(url).method(Method::Put).body(vec![b'x'; 8 << 20]);
         let res = client.fetch(r).await;
@@ -376,7 +371,7 @@ fn a_pooled_connection_closed_by_the_server_is_retried_for_idempotent_methods() 
         }
     });
     let url = server.url("/");
-    let (get, post) = run(async move {
+    let (get, post) = run_sync(async move {
         let client = HttpClient::new();
         client.fetch(req(url.clone())).await.unwrap();
         let get = client.fetch(req(url.clone())).await;
@@ -405,7 +400,7 @@ fn a_fetch_that_fails_gives_its_pool_slot_back() {
         }
     });
     let url = server.url("/");
-    let (stalled, waited, after) = run(async move {
+    let (stalled, waited, after) = run_sync(async move {
         let client = HttpClient::with_options(squall::httpclient::HttpClientOptions {
             max_connections_per_host: 1,
             ..Default::default()

@@ -8,20 +8,15 @@
 //! `SQUALL_REQUIRE_NGINX=1`, as `.ci/run` sets).
 
 use std::fs;
-use std::future::Future;
 use std::path::Path;
 use std::time::Duration;
 
 use squall::http1::Method;
 use squall::httpclient::{ErrorKind, HttpClient, HttpRequest};
-use squall::ioloop::IOLoop;
 use squall::prelude::*;
 use squall::testing::TestServer;
 use squall_tests::nginx_runner::{nginx_or_skip, preamble, temp_paths, Nginx};
-
-fn run<T: 'static>(f: impl Future<Output = T> + 'static) -> T {
-    IOLoop::new().unwrap().run_sync(f)
-}
+use squall_tests::run_sync;
 
 fn req(url: String) -> HttpRequest {
     HttpRequest::new(url).request_timeout(Duration::from_secs(10))
@@ -144,7 +139,7 @@ fn conn(text: &str) -> (u64, u64) {
 fn keep_alive_reuses_nginx_connections() {
     let Some(stack) = Stack::start() else { return };
     let url = stack.url("/conn");
-    let seen = run(async move {
+    let seen = run_sync(async move {
         let client = HttpClient::new();
         let mut seen = Vec::new();
         for _ in 0..5 {
@@ -170,7 +165,7 @@ fn static_files_head_and_304_from_nginx() {
         stack.url("/files/big.bin"),
         stack.url("/conn"),
     );
-    run(async move {
+    run_sync(async move {
         let client = HttpClient::new();
         let res = client.fetch(req(hello.clone())).await.unwrap();
         assert_eq!(res.status(), 200);
@@ -201,7 +196,7 @@ fn static_files_head_and_304_from_nginx() {
 fn chunked_responses_through_nginx() {
     let Some(stack) = Stack::start() else { return };
     let url = stack.url("/app/chunks");
-    let res = run(async move { HttpClient::new().fetch(req(url)).await }).unwrap();
+    let res = run_sync(async move { HttpClient::new().fetch(req(url)).await }).unwrap();
     assert_eq!(res.status(), 200, "{}", stack.nginx.error_log());
     assert_eq!(res.header("Transfer-Encoding"), Some("chunked"));
     assert_eq!(res.text(), "piece 0;piece 1;piece 2;piece 3;piece 4;");
@@ -211,7 +206,7 @@ fn chunked_responses_through_nginx() {
 fn nginx_redirects_follow_the_method_rules() {
     let Some(stack) = Stack::start() else { return };
     let base = stack.url("");
-    run(async move {
+    run_sync(async move {
         let client = HttpClient::new();
         for (path, expected) in [
             ("/r301", "GET|-|"),
@@ -241,7 +236,7 @@ fn nginx_redirects_follow_the_method_rules() {
 fn an_idle_connection_closed_by_nginx_is_not_a_failure() {
     let Some(stack) = Stack::start() else { return };
     let url = stack.url("/conn-short");
-    let (a, b, idle) = run(async move {
+    let (a, b, idle) = run_sync(async move {
         let client = HttpClient::new();
         let a = conn(&client.fetch(req(url.clone())).await.unwrap().text());
         // nginx closes the connection after its 1 s keepalive_timeout.

@@ -16,6 +16,7 @@
 //!   HTTP client's tests), counting connections.
 //! - [`nginx_runner::Nginx`]: nginx as a child process with a test's configuration.
 //! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
+//! - [`run_sync`]: a future run to completion on a fresh loop (for the clients under test).
 
 pub mod app_process;
 mod example_server;
@@ -27,10 +28,12 @@ pub use example_server::{
     example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,
 };
 
+use std::future::Future;
 use std::io::Write;
 use std::net::{Shutdown, SocketAddr};
 
 use squall::http1::{HttpServerOptions, Request, Responder};
+use squall::ioloop::IOLoop;
 use squall::testing::{TestServer, WireClient, WireResponse};
 
 /// Options for tests: no access log, everything else default.
@@ -70,6 +73,16 @@ pub fn roundtrip(addr: SocketAddr, request: &[u8]) -> (WireClient, WireResponse)
     c.send(request);
     let r = c.read_response();
     (c, r)
+}
+
+/// Runs `f` to completion on a fresh loop on this thread (for the clients under test:
+/// `HttpClient`, `websocket_connect`, `IOStream`).
+///
+/// # Panics
+///
+/// If the loop cannot be created.
+pub fn run_sync<T: 'static>(f: impl Future<Output = T> + 'static) -> T {
+    IOLoop::new().expect("a new loop").run_sync(f)
 }
 
 /// Sends `request` on a fresh connection and expects exactly one response with `status`,

@@ -12,11 +12,11 @@ use std::time::Duration;
 use squall::httpclient::{
     Error, ErrorKind, HttpClient, HttpClientOptions, HttpRequest, HttpResponse,
 };
-use squall::ioloop::IOLoop;
 use squall::prelude::*;
 use squall::testing::TestServer;
 use squall::tls::{ClientTlsConfig, ServerTlsConfig};
-use tls_support::{pki, server_tls, tls_options};
+use squall_tests::run_sync;
+use tls_support::{client_tls, pki, server_tls, tls_options};
 
 #[derive(Clone, Default)]
 struct Echo;
@@ -45,25 +45,16 @@ fn server_with(tls: ServerTlsConfig) -> TestServer {
 
 /// A client trusting only the test CA.
 fn client() -> HttpClient {
-    let tls = ClientTlsConfig::builder()
-        .add_root_pem_file(&pki().ca)
-        .map(|b| b.without_webpki_roots())
-        .and_then(|b| b.build())
-        .expect("client config");
     HttpClient::with_options(HttpClientOptions {
-        tls: Some(tls),
+        tls: Some(client_tls()),
         ..HttpClientOptions::default()
     })
-}
-
-fn run<T: 'static>(f: impl std::future::Future<Output = T> + 'static) -> T {
-    IOLoop::new().expect("loop").run_sync(f)
 }
 
 /// One fetch on a fresh loop.
 fn fetch(client: HttpClient, req: impl Into<HttpRequest>) -> Result<HttpResponse, Error> {
     let req = req.into();
-    run(async move { client.fetch(req).await })
+    run_sync(async move { client.fetch(req).await })
 }
 
 #[test]
@@ -72,7 +63,7 @@ fn https_fetch_verifies_and_reuses_the_connection() {
     let client = client();
     let url = server.url("/hello");
     assert!(url.starts_with("https://127.0.0.1:"));
-    let (a, b, idle) = run(async move {
+    let (a, b, idle) = run_sync(async move {
         let a = client.fetch(url.clone()).await.expect("first fetch");
         let b = client.fetch(url).await.expect("second fetch");
         (a, b, client.idle_connections())

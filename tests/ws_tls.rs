@@ -9,14 +9,14 @@ mod tls_support;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use squall::ioloop::IOLoop;
 use squall::prelude::*;
 use squall::testing::TestServer;
-use squall::tls::{ClientTlsConfig, ServerTlsConfig};
+use squall::tls::ServerTlsConfig;
 use squall::websocket::{
     websocket_connect_with, CompressionOptions, ConnectError, OwnedMessage, WebSocketConnectOptions,
 };
-use tls_support::{pki, server_tls, tls_options};
+use squall_tests::run_sync;
+use tls_support::{client_tls, pki, server_tls, tls_options};
 
 #[derive(Clone, Default)]
 struct Echo;
@@ -42,24 +42,15 @@ fn server_with(tls: ServerTlsConfig) -> TestServer {
 
 /// Options trusting only the test CA.
 fn trusting_the_test_ca() -> WebSocketConnectOptions {
-    let tls = ClientTlsConfig::builder()
-        .add_root_pem_file(&pki().ca)
-        .map(|b| b.without_webpki_roots())
-        .and_then(|b| b.build())
-        .expect("client config");
     WebSocketConnectOptions {
-        tls: Some(tls),
+        tls: Some(client_tls()),
         ..WebSocketConnectOptions::default()
     }
 }
 
-fn run<T: 'static>(f: impl std::future::Future<Output = T> + 'static) -> T {
-    IOLoop::new().expect("loop").run_sync(f)
-}
-
 /// Connects and returns the error, which the test expects.
 fn connect_err(url: String, options: WebSocketConnectOptions) -> ConnectError {
-    run(async move {
+    run_sync(async move {
         match websocket_connect_with(&url, options).await {
             Ok(_) => panic!("connected to {url}"),
             Err(e) => e,
@@ -94,7 +85,7 @@ fn wss_echoes_text_binary_and_compressed_messages_then_closes() {
         };
         let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
         let expected = big.clone();
-        let (text, binary, code) = run(async move {
+        let (text, binary, code) = run_sync(async move {
             let conn = websocket_connect_with(&url, options)
                 .await
                 .unwrap_or_else(|e| panic!("{url}: {}", chain(&e)));
@@ -134,7 +125,7 @@ fn an_untrusted_certificate_is_refused() {
     assert!(matches!(e, ConnectError::Tls(_)), "{}", chain(&e));
     // The server still serves a client that trusts it.
     let url = format!("wss://localhost:{}/ws", server.addr().port());
-    run(async move {
+    run_sync(async move {
         let conn = websocket_connect_with(&url, trusting_the_test_ca())
             .await
             .expect("connect");

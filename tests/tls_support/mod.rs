@@ -15,7 +15,7 @@ use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, 
 use serde_json::Value;
 use squall::http1::HttpServerOptions;
 use squall::testing::{WireClient, READ_TIMEOUT};
-use squall::tls::ServerTlsConfig;
+use squall::tls::{ClientTlsConfig, ServerTlsConfig};
 use squall_tests::options;
 
 /// Test certificates on disk (PEM), made once per test binary.
@@ -96,6 +96,16 @@ pub fn server_tls_sni() -> ServerTlsConfig {
         .and_then(|b| b.certificate_pem_files(&p.a_cert, &p.a_key))
         .and_then(|b| b.build())
         .expect("server config")
+}
+
+/// A client configuration trusting the test CA and nothing else (not Mozilla's roots): what
+/// Squall's own clients (`HttpClient`, `websocket_connect`) take to reach the test servers.
+pub fn client_tls() -> ClientTlsConfig {
+    ClientTlsConfig::builder()
+        .add_root_pem_file(&pki().ca)
+        .map(|b| b.without_webpki_roots())
+        .and_then(|b| b.build())
+        .expect("client config")
 }
 
 /// The tests' [`options`] serving HTTPS with `tls`.
