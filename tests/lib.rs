@@ -6,7 +6,7 @@
 //! This crate adds only what Squall's own test setup needs:
 //! - [`options`]: server options with the access log off.
 //! - [`echo`], [`echo_expected`], [`assert_rejected`], [`roundtrip`]: the raw HTTP tests'
-//!   delegate and checks.
+//!   delegate and checks; [`WsEcho`]: the WebSocket tests' echo handler.
 //! - [`app_process::AppProcess`]: a server program run as a child process (its own process
 //!   group, killed when the test ends), for signals, forking and nginx.
 //! - [`ExampleServer`]: one of the example programs (`examples/*.rs`, which take `--port` and
@@ -34,7 +34,9 @@ use std::net::{Shutdown, SocketAddr};
 
 use squall::http1::{HttpServerOptions, Request, Responder};
 use squall::ioloop::IOLoop;
+use squall::prelude::{websocket_handler, Context, Message, WebSocket};
 use squall::testing::{TestServer, WireClient, WireResponse};
+use squall::websocket::CompressionOptions;
 
 /// Options for tests: no access log, everything else default.
 pub fn options() -> HttpServerOptions {
@@ -65,6 +67,27 @@ pub fn echo(req: Request, res: Responder) {
         ],
         req.body(),
     );
+}
+
+/// The standard WebSocket test handler: sends every message back as it came. Compressed
+/// (permessage-deflate, when the client offers it) with `compression`; not by default.
+#[derive(Clone, Debug, Default)]
+pub struct WsEcho {
+    /// What [`get_compression_options`](squall::websocket::WebSocketHandler::get_compression_options)
+    /// answers.
+    pub compression: Option<CompressionOptions>,
+}
+
+#[websocket_handler]
+impl WsEcho {
+    fn on_message(&mut self, ws: &WebSocket, message: Message<'_>) -> squall::web::Result<()> {
+        ws.write_message(message)?;
+        Ok(())
+    }
+
+    fn get_compression_options(&mut self, _cx: &mut Context) -> Option<CompressionOptions> {
+        self.compression
+    }
 }
 
 /// Sends one request on a fresh connection and reads its response.

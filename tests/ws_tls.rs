@@ -15,29 +15,21 @@ use squall::tls::ServerTlsConfig;
 use squall::websocket::{
     websocket_connect_with, CompressionOptions, ConnectError, OwnedMessage, WebSocketConnectOptions,
 };
-use squall_tests::run_sync;
+use squall_tests::{run_sync, WsEcho};
 use tls_support::{client_tls, pki, server_tls, tls_options};
 
-#[derive(Clone, Default)]
-struct Echo;
-
-#[websocket_handler]
-impl Echo {
-    fn on_message(&mut self, ws: &WebSocket, message: Message<'_>) -> Result<()> {
-        ws.write_message(message)?;
-        Ok(())
-    }
-
-    fn get_compression_options(&mut self, _cx: &mut Context) -> Option<CompressionOptions> {
-        Some(CompressionOptions::default())
-    }
+/// The echo application, compressing when the client offers it.
+fn echo_app() -> Application {
+    Application::new(routes![(
+        r"/ws",
+        WsEcho {
+            compression: Some(CompressionOptions::default())
+        }
+    )])
 }
 
 fn server_with(tls: ServerTlsConfig) -> TestServer {
-    TestServer::start_with(
-        || Application::new(routes![(r"/ws", Echo)]),
-        tls_options(tls),
-    )
+    TestServer::start_with(echo_app, tls_options(tls))
 }
 
 /// Options trusting only the test CA.
@@ -150,7 +142,7 @@ fn a_certificate_for_another_host_is_refused() {
 #[test]
 fn a_plain_server_is_a_tls_error_and_a_silent_one_a_timeout() {
     // A plain WebSocket server answering a ClientHello: not TLS, refused at once.
-    let plain = TestServer::start(|| Application::new(routes![(r"/ws", Echo)]));
+    let plain = TestServer::start(echo_app);
     let url = format!("wss://127.0.0.1:{}/ws", plain.addr().port());
     let e = connect_err(url, trusting_the_test_ca());
     assert!(matches!(e, ConnectError::Tls(_)), "{}", chain(&e));
