@@ -15,6 +15,7 @@
 //! - [`fake_server::FakeServer`]: a raw server answering with a test's exact bytes (for the
 //!   HTTP client's tests), counting connections.
 //! - [`nginx_runner::Nginx`]: nginx as a child process with a test's configuration.
+//! - [`showcase_support`]: the showcase example started, checked and read as its suites do.
 //! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
 //! - [`run_sync`]: a future run to completion on a fresh loop (for the clients under test).
 
@@ -22,6 +23,7 @@ pub mod app_process;
 mod example_server;
 pub mod fake_server;
 pub mod nginx_runner;
+pub mod showcase_support;
 pub mod ws;
 
 pub use example_server::{

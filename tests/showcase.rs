@@ -6,24 +6,13 @@
 //! cases in parallel threads so the whole file takes a few seconds over the 5 s timeout.
 
 use std::io::{ErrorKind, Read, Write};
-use std::net::SocketAddr;
 use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use squall::testing::{Framing, TestClient, TestResponse, WireClient};
+use squall_tests::showcase_support::{assert_fresh_connection_serves, hidden, showcase, HTML};
 use squall_tests::{roundtrip, send_while_reading, ExampleServer, ScratchDir};
-
-fn showcase() -> ExampleServer {
-    ExampleServer::start("showcase")
-}
-
-const HTML: &str = "text/html; charset=UTF-8";
-
-fn assert_fresh_connection_serves(addr: SocketAddr) {
-    let r = TestClient::connect_to(addr).get("/");
-    assert_eq!((r.status(), r.text().as_str()), (200, "Hello, world"));
-}
 
 fn body_of(r: &TestResponse) -> (u16, String) {
     (r.status(), r.text())
@@ -208,17 +197,6 @@ fn args_from_query_urlencoded_and_multipart() {
 
 // ---- XSRF --------------------------------------------------------------------------------------
 
-/// The value of the hidden `_xsrf` input in a page.
-fn hidden_xsrf(page: &str) -> String {
-    let marker = r#"<input type="hidden" name="_xsrf" value=""#;
-    let start = page
-        .find(marker)
-        .unwrap_or_else(|| panic!("no hidden _xsrf input in {page}"))
-        + marker.len();
-    let end = page[start..].find('"').expect("unterminated value") + start;
-    page[start..end].to_owned()
-}
-
 #[test]
 fn form_xsrf_flow() {
     let server = showcase();
@@ -239,7 +217,7 @@ fn form_xsrf_flow() {
         "{page}"
     );
     assert!(page.contains(r#"name="name""#), "{page}");
-    let token = hidden_xsrf(&page);
+    let token = hidden(&page, "_xsrf");
     assert!(token.starts_with("2|"), "a version-2 token: {token}");
     // A second visit keeps the cookie (no new Set-Cookie) and masks the token afresh.
     let again = c.get("/form");
@@ -248,7 +226,7 @@ fn form_xsrf_flow() {
         .iter()
         .all(|v| !v.starts_with("_xsrf=")));
     assert_ne!(
-        hidden_xsrf(&again.text()),
+        hidden(&again.text(), "_xsrf"),
         token,
         "tokens are masked per render"
     );
@@ -282,7 +260,7 @@ fn form_xsrf_flow() {
     assert_eq!(r.status(), 403);
     // A well-formed token of another session: 403.
     let mut other = TestClient::connect_to(server.addr());
-    let foreign = hidden_xsrf(&other.get("/form").text());
+    let foreign = hidden(&other.get("/form").text(), "_xsrf");
     let r = c
         .request("POST", "/form")
         .form(&[("_xsrf", &foreign), ("name", "x")])
@@ -319,7 +297,7 @@ fn api_items_takes_the_token_from_either_header() {
         );
     }
     // The masked token from a page works as well as the cookie's value.
-    let page_token = hidden_xsrf(&c.get("/form").text());
+    let page_token = hidden(&c.get("/form").text(), "_xsrf");
     let r = c
         .request("POST", "/api/items")
         .header("X-XSRFToken", &page_token)

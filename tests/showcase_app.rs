@@ -3,28 +3,7 @@
 //! and JSON errors under `/api/`. The real binary runs as a child process on a free port.
 
 use squall::testing::{TestClient, TestResponse};
-use squall_tests::ExampleServer;
-
-const HTML: &str = "text/html; charset=UTF-8";
-
-fn showcase() -> ExampleServer {
-    ExampleServer::start("showcase")
-}
-
-fn assert_fresh_connection_serves(server: &ExampleServer) {
-    let r = TestClient::connect_to(server.addr()).get("/");
-    assert_eq!((r.status(), r.text().as_str()), (200, "Hello, world"));
-}
-
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!(r#"<input type="hidden" name="{name}" value=""#);
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no hidden {name} input in {page}"))
-        + marker.len();
-    let end = page[start..].find('"').expect("unterminated value") + start;
-    page[start..end].to_owned()
-}
+use squall_tests::showcase_support::{assert_fresh_connection_serves, hidden, showcase, HTML};
 
 /// A JSON error's status and message, checking its form.
 fn json_error(r: &TestResponse) -> (u16, String) {
@@ -76,7 +55,7 @@ fn page_renders_a_template_with_escaping_xsrf_and_static_url() {
     let r = c.get("/form");
     assert_eq!(r.status(), 200);
     assert!(hidden(&r.text(), "_xsrf").starts_with("2|"));
-    assert_fresh_connection_serves(&server);
+    assert_fresh_connection_serves(server.addr());
 }
 
 #[test]
@@ -135,7 +114,7 @@ fn login_sets_the_user_and_goes_only_to_local_next() {
         hidden(&c.get("/login?next=//evil.example").text(), "next"),
         "/"
     );
-    assert_fresh_connection_serves(&server);
+    assert_fresh_connection_serves(server.addr());
 }
 
 #[test]
@@ -162,7 +141,7 @@ fn private_needs_a_user() {
     assert_eq!((r.status(), r.text().as_str()), (200, "Hello, bob"));
     let r = c.request("POST", "/private").body("").send();
     assert_eq!((r.status(), r.text().as_str()), (200, "Hello, bob"));
-    assert_fresh_connection_serves(&server);
+    assert_fresh_connection_serves(server.addr());
 }
 
 #[test]
@@ -223,7 +202,7 @@ fn api_typed_reads_json_and_query_and_names_bad_fields() {
         m.starts_with("field `count`: \"x\" is not an unsigned integer"),
         "{m}"
     );
-    assert_fresh_connection_serves(&server);
+    assert_fresh_connection_serves(server.addr());
 }
 
 #[test]
@@ -257,5 +236,5 @@ fn errors_under_api_are_json_elsewhere_html() {
         assert_eq!(r.header("Content-Type"), Some(HTML), "{method} {path}");
         assert!(r.text().starts_with("<html>"), "{}", r.text());
     }
-    assert_fresh_connection_serves(&server);
+    assert_fresh_connection_serves(server.addr());
 }

@@ -9,27 +9,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use squall::testing::TestClient;
-use squall_tests::{example_binary, ExampleServer};
-
-fn showcase() -> ExampleServer {
-    ExampleServer::start("showcase")
-}
-
-fn assert_fresh_connection_serves(addr: SocketAddr) {
-    let r = TestClient::connect_to(addr).get("/");
-    assert_eq!((r.status(), r.text().as_str()), (200, "Hello, world"));
-}
-
-/// The value of the hidden input `name` in `page`.
-fn hidden(page: &str, name: &str) -> String {
-    let marker = format!(r#"<input type="hidden" name="{name}" value=""#);
-    let start = page
-        .find(&marker)
-        .unwrap_or_else(|| panic!("no hidden {name} input in {page}"))
-        + marker.len();
-    let end = page[start..].find('"').expect("unterminated value") + start;
-    page[start..end].to_owned()
-}
+use squall_tests::example_binary;
+use squall_tests::showcase_support::{assert_fresh_connection_serves, hidden, showcase};
 
 /// Sends `request` on a fresh connection and returns the raw response head (up to the blank
 /// line), read byte for byte so that what the server put in a header is seen as sent.

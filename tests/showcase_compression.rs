@@ -6,7 +6,8 @@
 use std::io::{Read, Write};
 
 use squall::testing::{Framing, WireClient, WireResponse};
-use squall_tests::{roundtrip, ExampleServer};
+use squall_tests::roundtrip;
+use squall_tests::showcase_support::showcase;
 
 const LOREM_LEN: usize = 64 * 1024;
 
@@ -27,7 +28,7 @@ const GZ: &str = "Accept-Encoding: gzip\r\n";
 
 #[test]
 fn lorem_has_two_representations_each_with_its_etag() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let mut c = WireClient::connect(server.addr());
 
     let identity = get(&mut c, "/lorem", "");
@@ -84,7 +85,7 @@ fn lorem_has_two_representations_each_with_its_etag() {
 
 #[test]
 fn stream_chunks_decode_one_by_one_with_gzip() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let mut c = WireClient::connect(server.addr());
     c.send(b"GET /stream HTTP/1.1\r\nHost: t\r\nAccept-Encoding: gzip\r\n\r\n");
     let r = c.read_response();
@@ -126,7 +127,7 @@ fn stream_chunks_decode_one_by_one_with_gzip() {
 
 #[test]
 fn small_bodies_and_binary_static_files_stay_as_they_were() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let mut c = WireClient::connect(server.addr());
     // /etag: too small to compress, so its contract is unchanged for a gzip client.
     let r = get(&mut c, "/etag", GZ);

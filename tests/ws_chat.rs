@@ -4,12 +4,12 @@
 
 use std::time::{Duration, Instant};
 
+use squall_tests::showcase_support::showcase;
 use squall_tests::ws::{WsClient, OP_TEXT};
-use squall_tests::ExampleServer;
 
 #[test]
 fn every_message_reaches_every_member_in_each_senders_order() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let addr = server.addr();
     let mut members: Vec<WsClient> = (0..4)
         .map(|_| WsClient::connect(addr, "/ws/chat"))
@@ -38,7 +38,7 @@ fn every_message_reaches_every_member_in_each_senders_order() {
 
 #[test]
 fn a_vanished_or_stalled_member_does_not_hold_up_the_others() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let addr = server.addr();
     let mut sender = WsClient::connect(addr, "/ws/chat");
     let mut reader = WsClient::connect(addr, "/ws/chat");
@@ -73,7 +73,7 @@ fn a_vanished_or_stalled_member_does_not_hold_up_the_others() {
 
 #[test]
 fn binary_messages_are_not_broadcast() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let addr = server.addr();
     let mut a = WsClient::connect(addr, "/ws/chat");
     let mut b = WsClient::connect(addr, "/ws/chat");

@@ -5,8 +5,8 @@
 use std::net::Shutdown;
 use std::time::Duration;
 
+use squall_tests::showcase_support::showcase;
 use squall_tests::ws::{WsClient, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_TEXT};
-use squall_tests::ExampleServer;
 
 const VALID: [u16; 16] = [
     1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014, 3000, 3999, 4000, 4999,
@@ -14,7 +14,7 @@ const VALID: [u16; 16] = [
 
 #[test]
 fn every_valid_code_is_echoed_and_tcp_closes_within_a_second() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     for code in VALID {
         let mut c = WsClient::connect(server.addr(), "/ws/echo");
         c.send_text("before");
@@ -28,7 +28,7 @@ fn every_valid_code_is_echoed_and_tcp_closes_within_a_second() {
 
 #[test]
 fn an_empty_close_gets_an_empty_close_or_1000() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let mut c = WsClient::connect(server.addr(), "/ws/echo");
     c.send_frame(true, 0, OP_CLOSE, b"");
     let f = c.read_close(false);
@@ -41,7 +41,7 @@ fn an_empty_close_gets_an_empty_close_or_1000() {
 
 #[test]
 fn nothing_is_processed_after_a_close() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let mut c = WsClient::connect(server.addr(), "/ws/echo");
     // In one write: Close, then data, a ping and a second Close.
     let mut bytes = c.encode(true, 0, OP_CLOSE, &1001u16.to_be_bytes(), true);
@@ -57,7 +57,7 @@ fn nothing_is_processed_after_a_close() {
 
 #[test]
 fn a_close_inside_a_fragmented_message_drops_the_message() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let mut c = WsClient::connect(server.addr(), "/ws/echo");
     c.send_frame(false, 0, OP_BINARY, b"unfinished");
     c.send_close(3000, "");
@@ -76,7 +76,7 @@ fn a_close_inside_a_fragmented_message_drops_the_message() {
 
 #[test]
 fn a_client_that_half_closes_after_its_close_still_gets_the_echo() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let mut c = WsClient::connect(server.addr(), "/ws/echo");
     c.send_close(1000, "done");
     c.stream.shutdown(Shutdown::Write).unwrap();
@@ -87,7 +87,7 @@ fn a_client_that_half_closes_after_its_close_still_gets_the_echo() {
 
 #[test]
 fn invalid_codes_fail_with_1002() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     for code in [0u16, 999, 1004, 1005, 1006, 1015, 1016, 2999, 5000, 65535] {
         let mut c = WsClient::connect(server.addr(), "/ws/echo");
         c.send_close(code, "");

@@ -8,12 +8,8 @@ use std::net::SocketAddr;
 use flate2::{Compress, Compression, Decompress, FlushCompress, FlushDecompress};
 use squall::testing::TestClient;
 use squall::websocket::CompressionOptions;
+use squall_tests::showcase_support::showcase;
 use squall_tests::ws::{request, WsClient, OP_BINARY, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
-use squall_tests::ExampleServer;
-
-fn showcase() -> ExampleServer {
-    ExampleServer::start("showcase")
-}
 
 /// The `Sec-WebSocket-Extensions` of the 101 for an offer (None: absent).
 fn negotiate(addr: SocketAddr, offer: &str) -> Option<String> {

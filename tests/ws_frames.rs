@@ -7,14 +7,10 @@
 use std::net::SocketAddr;
 
 use squall::testing::TestClient;
+use squall_tests::showcase_support::showcase;
 use squall_tests::ws::{WsClient, OP_BINARY, OP_CLOSE, OP_CONT, OP_PING, OP_PONG, OP_TEXT};
-use squall_tests::ExampleServer;
 
 const MIB: usize = 1 << 20;
-
-fn showcase() -> ExampleServer {
-    ExampleServer::start("showcase")
-}
 
 fn still_serves(addr: SocketAddr) {
     let r = TestClient::connect_to(addr).get("/plaintext");

@@ -5,12 +5,8 @@
 use std::net::SocketAddr;
 
 use squall::testing::TestClient;
+use squall_tests::showcase_support::showcase;
 use squall_tests::ws::{request, Head, WsClient, ACCEPT, KEY};
-use squall_tests::ExampleServer;
-
-fn showcase() -> ExampleServer {
-    ExampleServer::start("showcase")
-}
 
 /// Sends a raw handshake request and returns the response head.
 fn ask(addr: SocketAddr, req: &str) -> Head {

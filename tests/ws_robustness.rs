@@ -7,8 +7,8 @@ use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
 use squall::testing::TestClient;
+use squall_tests::showcase_support::showcase;
 use squall_tests::ws::{request, WsClient, OP_PING, OP_PONG, OP_TEXT};
-use squall_tests::ExampleServer;
 
 /// Closes `c`'s socket with a reset (SO_LINGER 0), as a vanished client's kernel would.
 fn reset(c: WsClient) {
@@ -56,7 +56,7 @@ fn still_serves(addr: SocketAddr) {
 
 #[test]
 fn two_hundred_idle_connections_do_not_slow_a_fresh_echo() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let addr = server.addr();
     let idle: Vec<WsClient> = (0..200)
         .map(|i| WsClient::connect(addr, if i % 2 == 0 { "/ws/echo" } else { "/ws/chat" }))
@@ -76,7 +76,7 @@ fn two_hundred_idle_connections_do_not_slow_a_fresh_echo() {
 
 #[test]
 fn resets_mid_handshake_mid_frame_and_mid_echo_harm_no_one() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let addr = server.addr();
     let mut watcher = WsClient::connect(addr, "/ws/echo");
     for round in 0..10 {
@@ -104,7 +104,7 @@ fn resets_mid_handshake_mid_frame_and_mid_echo_harm_no_one() {
 
 #[test]
 fn a_ping_flood_is_answered_and_harms_no_one() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let addr = server.addr();
     let mut flood = WsClient::connect(addr, "/ws/echo");
     let mut bytes = Vec::new();
@@ -154,7 +154,7 @@ fn a_ping_flood_is_answered_and_harms_no_one() {
 
 #[test]
 fn fifty_half_sent_frames_do_not_block_others() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let addr = server.addr();
     let mut half: Vec<(WsClient, Vec<u8>)> = Vec::new();
     for i in 0..50 {
@@ -174,7 +174,7 @@ fn fifty_half_sent_frames_do_not_block_others() {
 
 #[test]
 fn a_client_that_never_reads_is_bounded_and_harms_no_one() {
-    let server = ExampleServer::start("showcase");
+    let server = showcase();
     let addr = server.addr();
     let mut hog = WsClient::connect(addr, "/ws/echo");
     hog.stream

@@ -14,8 +14,8 @@ use squall::http1::HttpServerOptions;
 use squall::ioloop::IOLoop;
 use squall::prelude::*;
 use squall_tests::app_process::wait_refused;
+use squall_tests::showcase_support::showcase;
 use squall_tests::ws::{WsClient, OP_CLOSE};
-use squall_tests::ExampleServer;
 
 /// The Close the framework sends when the server goes away: code 1001 and its reason.
 fn going_away_payload() -> Vec<u8> {
@@ -166,7 +166,7 @@ fn the_grace_period_closes_websockets_still_open() {
 
 #[test]
 fn sigterm_to_the_showcase_closes_its_websockets_with_1001_and_exits_0() {
-    let mut server = ExampleServer::start("showcase");
+    let mut server = showcase();
     let addr = server.addr();
     let mut echo = WsClient::connect(addr, "/ws/echo");
     echo.send_text("before");
