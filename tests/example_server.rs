@@ -4,11 +4,12 @@
 
 use std::collections::HashSet;
 use std::fs;
+use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{mpsc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 /// How long an example may take to accept connections after it was started.
@@ -277,6 +278,57 @@ impl ExampleBuilder {
             }
         }
         panic!("example {}: no free port after 5 attempts", self.name);
+    }
+}
+
+impl ExampleBuilder {
+    /// Runs the example expecting it to refuse to start (a bad configuration): it must exit
+    /// with a failure status within 15 s without listening on its port. Returns what it wrote
+    /// to stderr, for the test to check the message.
+    ///
+    /// # Panics
+    ///
+    /// If it cannot be started, is still running after 15 s (it is then killed), exits with
+    /// success, or listens.
+    pub fn start_refused(self) -> String {
+        let what = format!("example {} with {:?}", self.name, self.env);
+        let port = free_port();
+        let mut cmd = Command::new(example_binary(&self.name));
+        cmd.args(["--port", &port.to_string(), "--address", "127.0.0.1"])
+            .args(&self.args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for k in &self.env_removed {
+            cmd.env_remove(k);
+        }
+        for (k, v) in &self.env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        // Its stderr ends when it exits: wait for that, read on another thread, bounded.
+        let mut pipe = child.stderr.take().expect("stderr is piped");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = pipe.read_to_string(&mut text);
+            let _ = tx.send(text);
+        });
+        let Ok(stderr) = rx.recv_timeout(STARTUP_LIMIT) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not exit within {STARTUP_LIMIT:?}");
+        };
+        let status = child.wait().expect("wait for the example");
+        assert!(!status.success(), "{what} started:\n{stderr}");
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        assert!(
+            TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
+            "{what} listened"
+        );
+        stderr
     }
 }
 

@@ -5,16 +5,14 @@
 //! warning and refuses a set-but-empty `SHOWCASE_SECRET`; chat and upload take a random key
 //! per start (logged) and refuse an empty one.
 
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use squall::prelude::*;
 use squall::testing::{TestClient, TestServer};
 use squall::web::cookies::{create_signed_value, CookieSecretsError};
 use squall::web::SetupErrorKind;
-use squall_tests::{example_binary, ExampleServer};
+use squall_tests::ExampleServer;
 
 // ---- a logger that keeps what the library warns about ------------------------------------------
 
@@ -172,49 +170,13 @@ fn from_env_gives_a_random_key_when_unset_and_refuses_an_empty_one() {
 
 // ---- the examples --------------------------------------------------------------------------------
 
-fn free_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-}
-
 /// Runs example `name` with `var` set to the empty string: it must exit with a failure status
 /// and a message naming `var`, without ever accepting a connection.
 fn refuses_to_start_with_an_empty(name: &str, var: &str) {
-    let addr = free_addr();
-    let mut child = Command::new(example_binary(name))
-        .args(["--port", &addr.port().to_string(), "--address", "127.0.0.1"])
-        .env(var, "")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the example starts");
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if t0.elapsed() > Duration::from_secs(15) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{name} with an empty {var} did not exit within 15 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        use std::io::Read;
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    assert!(!status.success(), "{name} started with an empty {var}");
+    let stderr = ExampleServer::builder(name).env(var, "").start_refused();
     assert!(
         stderr.contains(var) && stderr.contains("empty"),
         "{name}: the message does not say what is wrong:\n{stderr}"
-    );
-    assert!(
-        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
-        "{name} listened with an empty {var}"
     );
 }
 

@@ -4,13 +4,12 @@
 //! checks that a fresh connection is still served.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
 
 use squall::testing::TestClient;
-use squall_tests::example_binary;
 use squall_tests::showcase_support::{assert_fresh_connection_serves, hidden, showcase};
+use squall_tests::ExampleServer;
 
 /// Sends `request` on a fresh connection and returns the raw response head (up to the blank
 /// line), read byte for byte so that what the server put in a header is seen as sent.
@@ -134,39 +133,9 @@ fn login_next_goes_out_as_a_uri() {
 /// listen, and say in its message what is wrong and what unsetting the variable does here (the
 /// public development secret, not the framework's random per-start one). Returns stderr.
 fn refused_secret(value: &str) -> String {
-    let addr = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port");
-    let mut child = Command::new(example_binary("showcase"))
-        .args(["--port", &addr.port().to_string(), "--address", "127.0.0.1"])
+    ExampleServer::builder("showcase")
         .env("SHOWCASE_SECRET", value)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the showcase starts");
-    let t0 = Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait") {
-            break status;
-        }
-        if t0.elapsed() > Duration::from_secs(15) {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the showcase with SHOWCASE_SECRET={value:?} did not exit within 15 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let mut stderr = String::new();
-    if let Some(mut pipe) = child.stderr.take() {
-        let _ = pipe.read_to_string(&mut stderr);
-    }
-    assert!(!status.success(), "started with SHOWCASE_SECRET={value:?}");
-    assert!(
-        TcpStream::connect_timeout(&addr, Duration::from_millis(500)).is_err(),
-        "listened with SHOWCASE_SECRET={value:?}"
-    );
-    stderr
+        .start_refused()
 }
 
 /// Set but empty refuses to start (the contract); so does a blank value, which is no more
