@@ -12,6 +12,8 @@
 //! - [`ExampleServer`]: one of the example programs (`examples/*.rs`, which take `--port` and
 //!   report no port of their own) run as a child process on a free port, found ready when it
 //!   accepts, killed on drop (with [`ScratchDir`] for the files it needs).
+//! - [`ClosingServer`]: an in-process server whose thread ends when its graceful shutdown
+//!   has completed (for the tests of `ShutdownHandle`).
 //! - [`fake_server::FakeServer`]: a raw server answering with a test's exact bytes (for the
 //!   HTTP client's tests), counting connections.
 //! - [`nginx_runner::Nginx`]: nginx as a child process with a test's configuration.
@@ -20,12 +22,14 @@
 //! - [`run_sync`]: a future run to completion on a fresh loop (for the clients under test).
 
 pub mod app_process;
+mod closing_server;
 mod example_server;
 pub mod fake_server;
 pub mod nginx_runner;
 pub mod showcase_support;
 pub mod ws;
 
+pub use closing_server::ClosingServer;
 pub use example_server::{
     example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,
 };

@@ -16,6 +16,7 @@ use squall::httpserver::HttpServer;
 use squall::ioloop::IOLoop;
 use squall::testing::WireClient;
 use squall_tests::app_process::{wait_refused, AppProcess};
+use squall_tests::ClosingServer;
 
 const APP: &str = env!("CARGO_BIN_EXE_scale_app");
 
@@ -140,37 +141,33 @@ fn threads_mode_drains_every_thread_on_sigterm() {
 /// and stopped through a `ShutdownHandle`; it reports when `/slow` starts.
 #[test]
 fn shutdown_handle_from_another_thread_drains_and_completes_wait_closed() {
-    let (tx, rx) = mpsc::channel();
     let (started_tx, started) = mpsc::channel::<()>();
-    let thread = std::thread::spawn(move || {
-        let l = IOLoop::new().unwrap();
-        l.make_current();
-        let options = HttpServerOptions {
-            access_log: false,
-            shutdown_grace: Duration::from_secs(5),
-            ..HttpServerOptions::default()
-        };
-        let delegate = move |req: Request, res: Responder| {
-            if req.path() == "/slow" {
-                let _ = started_tx.send(());
-                squall::task::spawn(async move {
-                    squall::task::sleep(Duration::from_millis(500)).await;
-                    res.respond(200, &[], b"slow done");
-                });
-            } else {
-                res.respond(200, &[], b"hi");
-            }
-        };
-        let server = HttpServer::on(&l, Box::new(delegate), options);
-        server.listen(0, "127.0.0.1").unwrap();
-        tx.send((server.local_addrs()[0], server.shutdown_handle()))
-            .unwrap();
-        l.run_sync(server.wait_closed());
-        assert!(server.is_shutting_down());
-        assert_eq!(server.connection_count(), 0);
-        IOLoop::clear_current();
-    });
-    let (addr, handle) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut server = ClosingServer::start(
+        move || {
+            let options = HttpServerOptions {
+                access_log: false,
+                shutdown_grace: Duration::from_secs(5),
+                ..HttpServerOptions::default()
+            };
+            let delegate = move |req: Request, res: Responder| {
+                if req.path() == "/slow" {
+                    let _ = started_tx.send(());
+                    squall::task::spawn(async move {
+                        squall::task::sleep(Duration::from_millis(500)).await;
+                        res.respond(200, &[], b"slow done");
+                    });
+                } else {
+                    res.respond(200, &[], b"hi");
+                }
+            };
+            HttpServer::on(&IOLoop::current(), Box::new(delegate), options)
+        },
+        |server| {
+            assert!(server.is_shutting_down());
+            assert_eq!(server.connection_count(), 0);
+        },
+    );
+    let (addr, handle) = (server.addr(), server.shutdown_handle());
     let mut slow = WireClient::connect(addr);
     slow.send(b"GET /slow HTTP/1.1\r\nHost: t\r\n\r\n");
     started.recv_timeout(Duration::from_secs(10)).unwrap();
@@ -187,12 +184,7 @@ fn shutdown_handle_from_another_thread_drains_and_completes_wait_closed() {
     slow.assert_closed();
 
     // The loop returns from run_sync(wait_closed) once the last connection is gone.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !thread.is_finished() {
-        assert!(Instant::now() < deadline, "server thread did not finish");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    thread.join().expect("server thread");
+    server.wait_closed(Duration::from_secs(5));
     assert!(t0.elapsed() < Duration::from_secs(5));
     // A handle to a server that is gone does nothing.
     handle.shutdown();

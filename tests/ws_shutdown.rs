@@ -11,11 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use squall::http1::HttpServerOptions;
-use squall::ioloop::IOLoop;
 use squall::prelude::*;
 use squall_tests::app_process::wait_refused;
 use squall_tests::showcase_support::showcase;
 use squall_tests::ws::{WsClient, OP_CLOSE};
+use squall_tests::ClosingServer;
 
 /// The Close the framework sends when the server goes away: code 1001 and its reason.
 fn going_away_payload() -> Vec<u8> {
@@ -57,27 +57,22 @@ impl Echo {
 
 #[test]
 fn shutdown_sends_1001_to_every_websocket_and_waits_for_the_closing_handshakes() {
-    let (tx, rx) = mpsc::channel();
     let (closed_tx, closed) = mpsc::channel();
     let closed_tx = Arc::new(Mutex::new(closed_tx));
-    let thread = std::thread::spawn(move || {
-        let l = IOLoop::new().unwrap();
-        l.make_current();
-        let options = HttpServerOptions {
-            access_log: false,
-            // Far longer than the test: the shutdown must end on the handshakes, not on this.
-            shutdown_grace: Duration::from_secs(120),
-            ..HttpServerOptions::default()
-        };
-        let app = Application::new(routes![(r"/ws", Echo { closed: closed_tx })]);
-        let server = app.into_server_with(options);
-        server.listen(0, "127.0.0.1").unwrap();
-        tx.send((server.local_addrs()[0], server.shutdown_handle()))
-            .unwrap();
-        l.run_sync(server.wait_closed());
-        IOLoop::clear_current();
-    });
-    let (addr, handle) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut server = ClosingServer::start(
+        move || {
+            let options = HttpServerOptions {
+                access_log: false,
+                // Far longer than the test: the shutdown must end on the handshakes, not on this.
+                shutdown_grace: Duration::from_secs(120),
+                ..HttpServerOptions::default()
+            };
+            let app = Application::new(routes![(r"/ws", Echo { closed: closed_tx })]);
+            app.into_server_with(options)
+        },
+        |_| {},
+    );
+    let (addr, handle) = (server.addr(), server.shutdown_handle());
 
     // `polite` answers the server's Close; `silent` never does.
     let mut polite = WsClient::connect(addr, "/ws");
@@ -94,7 +89,7 @@ fn shutdown_sends_1001_to_every_websocket_and_waits_for_the_closing_handshakes()
     wait_refused(addr, Duration::from_secs(5));
     // The shutdown waits for the closing handshakes (silent's may take up to 5 s).
     assert!(
-        !thread.is_finished(),
+        !server.is_closed(),
         "the shutdown ended before the WebSockets closed"
     );
 
@@ -111,12 +106,7 @@ fn shutdown_sends_1001_to_every_websocket_and_waits_for_the_closing_handshakes()
     assert_eq!(closed.recv_timeout(Duration::from_secs(5)).unwrap(), None);
 
     // Then the shutdown completes, long before its 120 s grace period.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !thread.is_finished() {
-        assert!(Instant::now() < deadline, "server thread did not finish");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    thread.join().expect("server thread");
+    server.wait_closed(Duration::from_secs(10));
     assert!(t0.elapsed() < Duration::from_secs(60), "{:?}", t0.elapsed());
 }
 
@@ -124,26 +114,21 @@ fn shutdown_sends_1001_to_every_websocket_and_waits_for_the_closing_handshakes()
 fn the_grace_period_closes_websockets_still_open() {
     // A shutdown grace shorter than the close timeout: the silent client is closed when the
     // grace period ends (about 300 ms), not after the WebSocket's own 5 s.
-    let (tx, rx) = mpsc::channel();
     let (closed_tx, _closed) = mpsc::channel();
     let closed_tx = Arc::new(Mutex::new(closed_tx));
-    let thread = std::thread::spawn(move || {
-        let l = IOLoop::new().unwrap();
-        l.make_current();
-        let options = HttpServerOptions {
-            access_log: false,
-            shutdown_grace: Duration::from_millis(300),
-            ..HttpServerOptions::default()
-        };
-        let app = Application::new(routes![(r"/ws", Echo { closed: closed_tx })]);
-        let server = app.into_server_with(options);
-        server.listen(0, "127.0.0.1").unwrap();
-        tx.send((server.local_addrs()[0], server.shutdown_handle()))
-            .unwrap();
-        l.run_sync(server.wait_closed());
-        IOLoop::clear_current();
-    });
-    let (addr, handle) = rx.recv_timeout(Duration::from_secs(10)).unwrap();
+    let mut server = ClosingServer::start(
+        move || {
+            let options = HttpServerOptions {
+                access_log: false,
+                shutdown_grace: Duration::from_millis(300),
+                ..HttpServerOptions::default()
+            };
+            let app = Application::new(routes![(r"/ws", Echo { closed: closed_tx })]);
+            app.into_server_with(options)
+        },
+        |_| {},
+    );
+    let (addr, handle) = (server.addr(), server.shutdown_handle());
     let mut silent = WsClient::connect(addr, "/ws");
     silent.send_text("hi");
     assert_eq!(silent.read_text(), "hi");
@@ -151,12 +136,7 @@ fn the_grace_period_closes_websockets_still_open() {
     handle.shutdown();
     expect_going_away(&mut silent);
     silent.assert_eof_within(Duration::from_secs(4));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !thread.is_finished() {
-        assert!(Instant::now() < deadline, "server thread did not finish");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    thread.join().expect("server thread");
+    server.wait_closed(Duration::from_secs(10));
     assert!(
         t0.elapsed() >= Duration::from_millis(250),
         "closed before the grace period ended: {:?}",
