@@ -5,49 +5,22 @@
 //! warning and refuses a set-but-empty `SHOWCASE_SECRET`; chat and upload take a random key
 //! per start (logged) and refuse an empty one.
 
-use std::sync::{Mutex, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use squall::prelude::*;
 use squall::testing::{TestClient, TestServer};
 use squall::web::cookies::{create_signed_value, CookieSecretsError};
 use squall::web::SetupErrorKind;
-use squall_tests::ExampleServer;
+use squall_tests::{capture_logs, ExampleServer, LogCapture};
 
 // ---- a logger that keeps what the library warns about ------------------------------------------
 
-struct Capture(Mutex<Vec<String>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata<'_>) -> bool {
-        true
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.level() <= log::Level::Warn {
-            let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            lines.push(record.args().to_string());
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn captured() -> &'static Capture {
-    static LOGGER: OnceLock<&'static Capture> = OnceLock::new();
-    LOGGER.get_or_init(|| {
-        let logger: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
-        log::set_logger(logger).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Warn);
-        logger
-    })
+fn captured() -> &'static LogCapture {
+    capture_logs(log::Level::Warn)
 }
 
 fn warnings_containing(needle: &str) -> Vec<String> {
-    let lines = captured().0.lock().unwrap_or_else(|e| e.into_inner());
-    lines
-        .iter()
-        .filter(|l| l.contains(needle))
-        .cloned()
-        .collect()
+    captured().containing(needle)
 }
 
 // ---- the application ----------------------------------------------------------------------------

@@ -18,6 +18,7 @@
 //!   HTTP client's tests), counting connections.
 //! - [`nginx_runner::Nginx`]: nginx as a child process with a test's configuration.
 //! - [`showcase_support`]: the showcase example started, checked and read as its suites do.
+//! - [`capture_logs`]: the test binary's logger, keeping what the library logs for checks.
 //! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
 //! - [`run_sync`]: a future run to completion on a fresh loop (for the clients under test).
 
@@ -25,6 +26,7 @@ pub mod app_process;
 mod closing_server;
 mod example_server;
 pub mod fake_server;
+mod log_capture;
 pub mod nginx_runner;
 pub mod showcase_support;
 pub mod ws;
@@ -33,6 +35,7 @@ pub use closing_server::ClosingServer;
 pub use example_server::{
     example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,
 };
+pub use log_capture::{capture_logs, LogCapture};
 
 use std::future::Future;
 use std::io::Write;

@@ -5,14 +5,13 @@
 //! the page only with debug); reloading on change with debug only.
 
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use squall::prelude::*;
 use squall::testing::{TestClient, TestServer};
 use squall::web::templates::{context, TemplateValue};
 use squall::web::{Hooks, SetupErrorKind as ErrorKind};
-use squall_tests::ScratchDir;
+use squall_tests::{capture_logs, ScratchDir};
 
 #[derive(Clone, Default)]
 struct Page;
@@ -203,40 +202,14 @@ fn render_errors_are_500_with_detail_only_in_debug() {
     }
 }
 
-/// A logger keeping the error lines logged in this test binary (no other test here sets one).
-struct Capture(Mutex<Vec<String>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, m: &log::Metadata<'_>) -> bool {
-        m.level() <= log::Level::Error
-    }
-    fn log(&self, record: &log::Record<'_>) {
-        if record.level() <= log::Level::Error {
-            let mut lines = self.0.lock().unwrap_or_else(|e| e.into_inner());
-            lines.push(record.args().to_string());
-        }
-    }
-    fn flush(&self) {}
-}
-
-fn errors_logged() -> &'static Capture {
-    static LOGGER: OnceLock<&'static Capture> = OnceLock::new();
-    LOGGER.get_or_init(|| {
-        let logger: &'static Capture = Box::leak(Box::new(Capture(Mutex::new(Vec::new()))));
-        log::set_logger(logger).expect("no other logger in this test binary");
-        log::set_max_level(log::LevelFilter::Error);
-        logger
-    })
-}
-
 #[test]
 fn a_render_error_logs_file_and_line_without_debug() {
-    let log = errors_logged();
+    let log = capture_logs(log::Level::Error);
     let (server, _t, _s) = start(false);
     let r = TestClient::new(&server).get("/page/broken_render.html?who=logged");
     assert_eq!(r.status(), 500);
     assert!(!r.text().contains("broken_render.html"), "{}", r.text());
-    let lines = log.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let lines = log.lines();
     let line = lines
         .iter()
         .find(|l| l.contains("/page/broken_render.html?who=logged"))
