@@ -215,13 +215,12 @@ fn header_timeout_applies_to_a_pipelined_partial_head() {
     c.assert_closed_within(SHORT + SLACK);
 }
 
-#[test]
-fn slow_reader_of_a_large_response_is_not_cut_by_the_idle_timeout() {
-    // The whole response is written at once (respond) and leaves as fast as the client reads
-    // it, which takes several idle timeouts: the connection is not idle meanwhile.
-    const SIZE: usize = 48 << 20;
-    let idle = Duration::from_millis(200);
-    let server = TestServer::start_with(
+/// The size of [`big_response_server`]'s response body: far more than the socket buffers hold.
+const SIZE: usize = 48 << 20;
+
+/// A server answering every request at once with a `SIZE`-byte body, with idle timeout `idle`.
+fn big_response_server(idle: Duration) -> TestServer {
+    TestServer::start_with(
         || {
             |_req: squall::http1::Request, res: squall::http1::Responder| {
                 let body = vec![b'z'; SIZE];
@@ -229,7 +228,15 @@ fn slow_reader_of_a_large_response_is_not_cut_by_the_idle_timeout() {
             }
         },
         opts(LONG, idle, LONG),
-    );
+    )
+}
+
+#[test]
+fn slow_reader_of_a_large_response_is_not_cut_by_the_idle_timeout() {
+    // The whole response is written at once (respond) and leaves as fast as the client reads
+    // it, which takes several idle timeouts: the connection is not idle meanwhile.
+    let idle = Duration::from_millis(200);
+    let server = big_response_server(idle);
     let mut c = server.connect();
     c.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
     let t0 = Instant::now();
@@ -259,17 +266,8 @@ fn slow_reader_of_a_large_response_is_not_cut_by_the_idle_timeout() {
 
 #[test]
 fn client_that_stops_reading_is_closed_after_the_idle_timeout() {
-    const SIZE: usize = 48 << 20;
     let idle = Duration::from_millis(200);
-    let server = TestServer::start_with(
-        || {
-            |_req: squall::http1::Request, res: squall::http1::Responder| {
-                let body = vec![b'z'; SIZE];
-                res.respond(200, &[], &body);
-            }
-        },
-        opts(LONG, idle, LONG),
-    );
+    let server = big_response_server(idle);
     let mut c = server.connect();
     c.send(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n");
     // Read nothing for a while: the server gives up on us.

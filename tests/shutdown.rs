@@ -16,7 +16,7 @@ use squall::httpserver::HttpServer;
 use squall::ioloop::IOLoop;
 use squall::testing::WireClient;
 use squall_tests::app_process::{wait_refused, AppProcess};
-use squall_tests::ClosingServer;
+use squall_tests::{options, ClosingServer};
 
 const APP: &str = env!("CARGO_BIN_EXE_scale_app");
 
@@ -145,9 +145,8 @@ fn shutdown_handle_from_another_thread_drains_and_completes_wait_closed() {
     let mut server = ClosingServer::start(
         move || {
             let options = HttpServerOptions {
-                access_log: false,
                 shutdown_grace: Duration::from_secs(5),
-                ..HttpServerOptions::default()
+                ..options()
             };
             let delegate = move |req: Request, res: Responder| {
                 if req.path() == "/slow" {

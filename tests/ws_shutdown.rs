@@ -15,7 +15,7 @@ use squall::prelude::*;
 use squall_tests::app_process::wait_refused;
 use squall_tests::showcase_support::showcase;
 use squall_tests::ws::{WsClient, OP_CLOSE};
-use squall_tests::ClosingServer;
+use squall_tests::{options, ClosingServer};
 
 /// The Close the framework sends when the server goes away: code 1001 and its reason.
 fn going_away_payload() -> Vec<u8> {
@@ -55,23 +55,29 @@ impl Echo {
     }
 }
 
-#[test]
-fn shutdown_sends_1001_to_every_websocket_and_waits_for_the_closing_handshakes() {
+/// An [`Echo`] server at `/ws` with shutdown grace period `grace`, and the receiving end of
+/// its handlers' `on_close` reports.
+fn echo_server(grace: Duration) -> (ClosingServer, mpsc::Receiver<Option<u16>>) {
     let (closed_tx, closed) = mpsc::channel();
     let closed_tx = Arc::new(Mutex::new(closed_tx));
-    let mut server = ClosingServer::start(
+    let server = ClosingServer::start(
         move || {
             let options = HttpServerOptions {
-                access_log: false,
-                // Far longer than the test: the shutdown must end on the handshakes, not on this.
-                shutdown_grace: Duration::from_secs(120),
-                ..HttpServerOptions::default()
+                shutdown_grace: grace,
+                ..options()
             };
             let app = Application::new(routes![(r"/ws", Echo { closed: closed_tx })]);
             app.into_server_with(options)
         },
         |_| {},
     );
+    (server, closed)
+}
+
+#[test]
+fn shutdown_sends_1001_to_every_websocket_and_waits_for_the_closing_handshakes() {
+    // A grace period far longer than the test: the shutdown must end on the handshakes.
+    let (mut server, closed) = echo_server(Duration::from_secs(120));
     let (addr, handle) = (server.addr(), server.shutdown_handle());
 
     // `polite` answers the server's Close; `silent` never does.
@@ -114,20 +120,7 @@ fn shutdown_sends_1001_to_every_websocket_and_waits_for_the_closing_handshakes()
 fn the_grace_period_closes_websockets_still_open() {
     // A shutdown grace shorter than the close timeout: the silent client is closed when the
     // grace period ends (about 300 ms), not after the WebSocket's own 5 s.
-    let (closed_tx, _closed) = mpsc::channel();
-    let closed_tx = Arc::new(Mutex::new(closed_tx));
-    let mut server = ClosingServer::start(
-        move || {
-            let options = HttpServerOptions {
-                access_log: false,
-                shutdown_grace: Duration::from_millis(300),
-                ..HttpServerOptions::default()
-            };
-            let app = Application::new(routes![(r"/ws", Echo { closed: closed_tx })]);
-            app.into_server_with(options)
-        },
-        |_| {},
-    );
+    let (mut server, _closed) = echo_server(Duration::from_millis(300));
     let (addr, handle) = (server.addr(), server.shutdown_handle());
     let mut silent = WsClient::connect(addr, "/ws");
     silent.send_text("hi");
