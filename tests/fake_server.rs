@@ -4,7 +4,7 @@
 //!
 //! Every connection runs its script on its own thread; every blocking read has a timeout, and
 //! a script that waits for the client (a stall) waits for the client to close, so nothing
-//! outlives the test by more than [`READ_TIMEOUT`](squall::testing::READ_TIMEOUT).
+//! outlives the test by more than [`READ_TIMEOUT`].
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};

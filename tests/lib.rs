@@ -1,8 +1,8 @@
 //! Shared helpers for Squall's black-box integration tests.
 //!
 //! The server and the raw client are the public [`squall::testing`] module's
-//! ([`TestServer`](squall::testing::TestServer), [`WireClient`](squall::testing::WireClient),
-//! [`WireResponse`](squall::testing::WireResponse)): the project tests with what its users get.
+//! ([`TestServer`], [`WireClient`], [`WireResponse`]): the project tests with what its users
+//! get.
 //! This crate adds only what Squall's own test setup needs:
 //! - [`options`]: server options with the access log off.
 //! - [`echo`], [`echo_expected`], [`assert_rejected`], [`roundtrip`]: the raw HTTP tests'
@@ -19,6 +19,7 @@
 //! - [`nginx_runner::Nginx`]: nginx as a child process with a test's configuration.
 //! - [`showcase_support`]: the showcase example started, checked and read as its suites do.
 //! - [`capture_logs`]: the test binary's logger, keeping what the library logs for checks.
+//! - [`ws::WsClient`]: a raw WebSocket client (any frame, exact bytes, every read bounded).
 //! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
 //! - [`run_sync`]: a future run to completion on a fresh loop (for the clients under test).
 
