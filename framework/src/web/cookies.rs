@@ -34,9 +34,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::httputil::is_tchar;
 
+pub use super::secrets::{CookieSecrets, CookieSecretsError};
 pub use super::signed::{
-    create_signed_value, decode_signed_value, signature_key_version, CookieSecrets,
-    CookieSecretsError, MAX_FUTURE_SECS,
+    create_signed_value, decode_signed_value, signature_key_version, MAX_FUTURE_SECS,
 };
 
 /// The constant-time comparison signatures are checked with (it lives in the crypto module).

@@ -27,8 +27,9 @@
 //!
 //! Below them, pure formats and cryptography over plain strings, bytes, files and times (no
 //! request types), pinned byte for byte by their tests:
-//! - [`cookies`]: the `Cookie` request header, `Set-Cookie` values, and (from `signed.rs`)
-//!   Tornado's signed values and the cookie secrets; `secrets.rs` checks the secret at start.
+//! - [`cookies`]: the `Cookie` request header, `Set-Cookie` values, (from `signed.rs`)
+//!   Tornado's signed values, and (from `secrets.rs`) the cookie secrets: their keys,
+//!   where they come from, the strength check at start.
 //! - [`xsrf`]: Tornado's version-2 (masked) XSRF tokens.
 //! - `crypto.rs`: the one home of constant-time comparison and HMAC-SHA256, used by signed
 //!   values, XSRF tokens and cookies.

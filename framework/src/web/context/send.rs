@@ -213,7 +213,7 @@ impl Context {
     }
 
     /// Counts the client's end of input while this response is pending as the client leaving
-    /// (see [`Responder::close_on_client_eof`]). Done automatically for async handlers that
+    /// (see [`Responder::close_on_client_eof`](crate::http1::Responder::close_on_client_eof)). Done automatically for async handlers that
     /// define `on_connection_close`.
     pub fn close_on_client_eof(&self) {
         if let Some(r) = self.responder.as_ref() {
