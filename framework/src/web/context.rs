@@ -568,6 +568,16 @@ impl Context {
     }
 }
 
+/// `status` if it is one (100..=599), else 500 (logged): what the head is sent with.
+fn sanitize_status(status: u16) -> u16 {
+    if (100..=599).contains(&status) {
+        status
+    } else {
+        log::error!("squall: invalid status {status}; sending 500");
+        500
+    }
+}
+
 /// Tornado's default error page, short and without internal detail (unless `debug`).
 pub(crate) fn default_error_page(cx: &mut Context, status: u16, error: &HttpError) {
     let reason = crate::escape::xhtml_escape(error.reason()).into_owned();

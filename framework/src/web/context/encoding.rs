@@ -302,7 +302,7 @@ impl Context {
         let Some(mut res) = self.responder.take() else {
             return Ok(());
         };
-        let status = super::send::sanitize_status(self.status);
+        let status = super::sanitize_status(self.status);
         let default_ct = self.default_content_type_line(false);
         res.write_head_validated(
             status,

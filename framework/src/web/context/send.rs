@@ -4,7 +4,7 @@
 //! status).
 
 use super::encoding::Plan;
-use super::{hooks, Context, Encoding};
+use super::{hooks, sanitize_status, Context, Encoding};
 use crate::http1::MethodKind;
 use crate::httputil::same_name;
 use crate::web::error::{HttpError, Result};
@@ -267,14 +267,5 @@ impl Context {
     pub(super) fn default_content_type_line(&self, no_body: bool) -> Option<&'static [u8]> {
         (!no_body && !self.parts.headers.contains("Content-Type"))
             .then_some(DEFAULT_CONTENT_TYPE_LINE)
-    }
-}
-
-pub(super) fn sanitize_status(status: u16) -> u16 {
-    if (100..=599).contains(&status) {
-        status
-    } else {
-        log::error!("squall: invalid status {status}; sending 500");
-        500
     }
 }
