@@ -10,7 +10,6 @@
 //! patterns matching the whole path, the earliest wins) says which instead of trying each.
 //! Either way the first route in the table's order wins. The compiled table is `router.rs`.
 
-use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::rc::Rc;
 
@@ -192,16 +191,13 @@ impl Application {
             None => None,
         };
         Ok(Application {
-            shared: Rc::new(AppShared {
+            shared: Rc::new(AppShared::new(
                 settings,
                 named,
-                spare: Cell::new(None),
-                parts: RefCell::new(Vec::new()),
                 static_versions,
                 #[cfg(feature = "templates")]
                 templates,
-                encoders: Rc::default(),
-            }),
+            )),
             router: Rc::new(router),
         })
     }

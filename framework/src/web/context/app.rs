@@ -172,13 +172,13 @@ impl Settings {
 pub(crate) struct AppShared {
     pub(crate) settings: Settings,
     /// The named routes, for `reverse_url`.
-    pub(crate) named: std::sync::Arc<NamedRoutes>,
+    named: std::sync::Arc<NamedRoutes>,
     /// The parts of the last context given back: the only ones a loop of sync handlers uses.
-    pub(crate) spare: Cell<Option<Box<ContextParts>>>,
+    spare: Cell<Option<Box<ContextParts>>>,
     /// More parts, when several contexts were alive at once (async handlers).
     // Boxed on purpose: parts move in and out of contexts as one pointer.
     #[allow(clippy::vec_box)]
-    pub(crate) parts: RefCell<Vec<Box<ContextParts>>>,
+    parts: RefCell<Vec<Box<ContextParts>>>,
     /// The hashes behind `static_url`'s versioned URLs.
     pub(crate) static_versions: std::sync::Arc<VersionCache>,
     /// The compiled templates, if `template_path` is set.
@@ -189,6 +189,27 @@ pub(crate) struct AppShared {
 }
 
 impl AppShared {
+    /// The state of an application with `settings`, its named routes, the cache of static
+    /// versions (shared with its templates) and its templates.
+    pub(crate) fn new(
+        settings: Settings,
+        named: std::sync::Arc<NamedRoutes>,
+        static_versions: std::sync::Arc<VersionCache>,
+        #[cfg(feature = "templates")] templates: Option<Rc<crate::web::templates::Templates>>,
+    ) -> AppShared {
+        AppShared {
+            settings,
+            named,
+            spare: Cell::new(None),
+            parts: RefCell::new(Vec::new()),
+            static_versions,
+            #[cfg(feature = "templates")]
+            templates,
+            encoders: Rc::default(),
+        }
+    }
+
+    /// Parts for a new context: the spare ones, pooled ones, or fresh ones.
     pub(crate) fn take_parts(&self) -> Box<ContextParts> {
         match self.spare.take() {
             Some(parts) => parts,
@@ -196,6 +217,7 @@ impl AppShared {
         }
     }
 
+    /// Takes back the parts of a finished context (reset; dropped if they grew large).
     // Always inline: called once per request, and a call costs it a frame of its own.
     #[inline(always)]
     pub(crate) fn give_parts(&self, mut parts: Box<ContextParts>) {
