@@ -1,6 +1,7 @@
 //! Timeouts: a head that does not complete within header_timeout (counted from its first
 //! byte, however slowly it keeps dribbling), an idle keep-alive connection past idle_timeout,
-//! and a body stalled past body_timeout are closed; a busy connection is not.
+//! a body stalled past body_timeout, and a body arriving slower than min_body_rate once its
+//! body_timeout is over are closed; a busy connection is not.
 //!
 //! Timeouts here are short (hundreds of ms) and every wait is bounded; the lower bounds are
 //! loose so a loaded machine does not make them flaky, the upper bounds are what is pinned.
@@ -195,7 +196,10 @@ fn stalled_body_is_closed_after_body_timeout() {
 #[test]
 fn body_that_keeps_arriving_is_not_cut_by_the_body_timeout() {
     let body_timeout = Duration::from_millis(300);
-    let server = TestServer::start_with(|| echo, opts(LONG, LONG, body_timeout));
+    // The stall rule alone: this body (10 B/s) is far below the default minimum rate.
+    let mut o = opts(LONG, LONG, body_timeout);
+    o.min_body_rate = None;
+    let server = TestServer::start_with(|| echo, o);
     let mut c = server.connect();
     c.send(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 12\r\n\r\n");
     // 12 bytes, one every 100 ms: 1.2 s in all, never 300 ms without progress.
@@ -204,6 +208,95 @@ fn body_that_keeps_arriving_is_not_cut_by_the_body_timeout() {
         c.send(&[*b]);
     }
     assert_eq!(c.read_response().body, b"0123456789ab");
+}
+
+/// Sends `head`, then `body_len` bytes in pieces of `piece` every `every` on another thread,
+/// until the body is sent, the connection fails or `stop` is set; returns the bytes sent.
+fn drip(
+    c: &squall::testing::WireClient,
+    head: &[u8],
+    body_len: usize,
+    piece: usize,
+    every: Duration,
+    stop: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<usize> {
+    let mut w = c.stream.try_clone().unwrap();
+    w.write_all(head).unwrap();
+    std::thread::spawn(move || {
+        let mut sent = 0;
+        while sent < body_len && !stop.load(Ordering::SeqCst) {
+            std::thread::sleep(every);
+            let n = piece.min(body_len - sent);
+            if w.write_all(&vec![b'd'; n]).is_err() {
+                break;
+            }
+            sent += n;
+        }
+        sent
+    })
+}
+
+#[test]
+fn body_dripping_below_min_body_rate_is_closed() {
+    // A byte every 50 ms never stalls for body_timeout (300 ms), but averages 20 B/s against
+    // a minimum of 100 B/s: the body is due by 300 ms + received/100 s, about 375 ms in.
+    let body_timeout = Duration::from_millis(300);
+    let mut o = opts(LONG, LONG, body_timeout);
+    o.min_body_rate = Some(100);
+    let server = TestServer::start_with(|| echo, o);
+    let mut c = server.connect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let dripper = drip(
+        &c,
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 1000\r\n\r\n",
+        1000,
+        1,
+        Duration::from_millis(50),
+        stop.clone(),
+    );
+    c.assert_closed_within(Duration::from_millis(400) + SLACK);
+    let took = t0.elapsed();
+    stop.store(true, Ordering::SeqCst);
+    let sent = dripper.join().unwrap();
+    assert_between(
+        took,
+        body_timeout - Duration::from_millis(20),
+        Duration::from_millis(400) + SLACK,
+        "body below the minimum rate",
+    );
+    assert!(sent < 100, "the dripper sent {sent} bytes before the close");
+    server.assert_serves();
+}
+
+#[test]
+fn body_at_min_body_rate_outlasts_body_timeout() {
+    // 200 bytes at 200 B/s (20 every 100 ms) take a second, over three body_timeouts, at
+    // twice the minimum rate: the body is read whole and answered.
+    let body_timeout = Duration::from_millis(300);
+    let mut o = opts(LONG, LONG, body_timeout);
+    o.min_body_rate = Some(100);
+    let server = TestServer::start_with(|| echo, o);
+    let mut c = server.connect();
+    let stop = Arc::new(AtomicBool::new(false));
+    let t0 = Instant::now();
+    let dripper = drip(
+        &c,
+        b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 200\r\n\r\n",
+        200,
+        20,
+        Duration::from_millis(100),
+        stop,
+    );
+    let r = c.read_response();
+    assert_eq!(dripper.join().unwrap(), 200);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body, vec![b'd'; 200]);
+    assert!(
+        t0.elapsed() > body_timeout,
+        "the body took {:?}",
+        t0.elapsed()
+    );
 }
 
 #[test]

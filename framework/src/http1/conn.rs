@@ -93,6 +93,10 @@ pub(super) enum Phase {
 struct BodyRead {
     request: Request,
     framing: BodyProgress,
+    /// When the body started (the head was read), for `min_body_rate`.
+    since: Instant,
+    /// Body bytes received so far (framing included), for `min_body_rate`.
+    received: u64,
 }
 
 enum BodyProgress {
@@ -312,7 +316,12 @@ impl Conn {
 
     /// `Head` -> `Body`: the request's body is to be read.
     fn read_body_of(self: &Rc<Self>, request: Request, framing: BodyProgress, now: Instant) {
-        *self.body.borrow_mut() = Some(BodyRead { request, framing });
+        *self.body.borrow_mut() = Some(BodyRead {
+            request,
+            framing,
+            since: now,
+            received: 0,
+        });
         self.phase.set(Phase::Body);
         self.set_deadline(self.server.options.body_timeout.map(|t| now + t));
     }

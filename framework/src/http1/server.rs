@@ -103,8 +103,19 @@ pub struct HttpServerOptions {
     pub first_byte_timeout: Option<Duration>,
     /// Time an idle keep-alive connection is kept.
     pub idle_timeout: Option<Duration>,
-    /// Time a request body may stall (no bytes arriving).
+    /// Time a request body may stall (no bytes arriving), default 60 s; also the grace
+    /// period of [`min_body_rate`](HttpServerOptions::min_body_rate). `None`: no body
+    /// deadline at all.
     pub body_timeout: Option<Duration>,
+    /// Slowest average rate, in bytes per second, at which a request body may keep arriving
+    /// once its first `body_timeout` is over; default 500 B/s (the minimum of Apache's
+    /// `mod_reqtimeout`). A body must be complete by `body_timeout` after it started plus
+    /// one second per `min_body_rate` bytes received; slower, the connection is closed.
+    /// Without it, a client sending one byte just before each `body_timeout` would hold a
+    /// connection (and its descriptor) for as long as its announced length allows; a
+    /// legitimate upload, even over a slow mobile link, runs many times faster. `None` (or
+    /// 0): only the stall rule of `body_timeout` applies.
+    pub min_body_rate: Option<u32>,
     /// Write one access-log line per request (target `squall::access`, at info/warn/error).
     pub access_log: bool,
     /// How long a graceful shutdown lets in-flight requests finish before closing their
@@ -144,6 +155,7 @@ impl Default for HttpServerOptions {
             first_byte_timeout: Some(Duration::from_secs(10)),
             idle_timeout: Some(Duration::from_secs(3600)),
             body_timeout: Some(Duration::from_secs(60)),
+            min_body_rate: Some(500),
             access_log: true,
             shutdown_grace: Duration::from_secs(30),
             linger_timeout: Some(Duration::from_secs(2)),

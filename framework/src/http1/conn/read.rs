@@ -2,10 +2,11 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
+use std::time::{Duration, Instant};
 
 use super::super::chunked::ChunkedDecoder;
 use super::super::parse::{self, Framing, HeadLimits, Progress, Scan};
-use super::super::{apply_xheaders, BodyMode, Request};
+use super::super::{apply_xheaders, BodyMode, HttpServerOptions, Request};
 use super::{BodyProgress, BodyRead, Conn, Phase};
 
 impl Conn {
@@ -132,7 +133,12 @@ impl Conn {
             self.close_when_flushed();
             return false;
         };
-        let BodyRead { request, framing } = br;
+        let BodyRead {
+            request,
+            framing,
+            since,
+            received,
+        } = br;
         let result: Result<bool, u16> = self.stream.with_read_buffer(|buf| {
             if let (BodyProgress::Length(left), None) = (&*framing, &request.parts.sink) {
                 grow_for(&mut request.parts.body, buf.len(), *left);
@@ -161,10 +167,14 @@ impl Conn {
                         return (n, Err(e));
                     }
                     *left -= n as u64;
+                    *received += n as u64;
                     (n, Ok(*left == 0))
                 }
                 BodyProgress::Chunked(dec) => match dec.feed(buf, &mut deliver) {
-                    Ok(n) => (n, Ok(dec.is_done())),
+                    Ok(n) => {
+                        *received += n as u64;
+                        (n, Ok(dec.is_done()))
+                    }
                     Err(e) => (0, Err(e)),
                 },
             }
@@ -186,6 +196,7 @@ impl Conn {
                 true
             }
             Ok(false) => {
+                let (since, received) = (*since, *received);
                 drop(slot);
                 if self.stream.at_eof() {
                     // As for a partial head: flush earlier responses, then close.
@@ -194,10 +205,32 @@ impl Conn {
                 }
                 let opts = &self.server.options;
                 let now = self.stream.io_loop().time();
-                self.set_deadline(opts.body_timeout.map(|t| now + t));
+                self.set_deadline(body_deadline(opts, since, received, now));
                 false
             }
         }
+    }
+}
+
+/// When a body that is still arriving times out: `body_timeout` after now (the stall
+/// bound), and, with `min_body_rate`, no later than `body_timeout` after it started plus the
+/// time its bytes so far earn at that rate. A client that keeps sending a byte now and then
+/// (never stalling) still has to average the minimum rate once the first `body_timeout` is
+/// over, so it cannot hold a connection for as long as its announced length allows.
+fn body_deadline(
+    opts: &HttpServerOptions,
+    since: Instant,
+    received: u64,
+    now: Instant,
+) -> Option<Instant> {
+    let stall = opts.body_timeout?;
+    let deadline = now + stall;
+    match opts.min_body_rate {
+        Some(rate) if rate > 0 => {
+            let earned = Duration::from_secs_f64(received as f64 / f64::from(rate));
+            Some(deadline.min(since + stall + earned))
+        }
+        _ => Some(deadline),
     }
 }
 
