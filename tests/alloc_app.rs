@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use squall::prelude::*;
+use squall::testing::TestServer;
 
 struct Counting;
 
@@ -95,13 +96,12 @@ const REQ: &[u8] = b"GET /plaintext HTTP/1.1\r\nHost: t\r\n\r\n";
 const REQ_USER: &[u8] = b"GET /user/42 HTTP/1.1\r\nHost: t\r\n\r\n";
 const REQ_BORROWED: &[u8] = b"GET /borrowed/42 HTTP/1.1\r\nHost: t\r\n\r\n";
 
-fn start() -> (std::net::SocketAddr, squall::ioloop::IOLoopHandle) {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
+/// The application's server; allocations are counted on its thread from the moment it builds
+/// the application.
+fn start() -> TestServer {
+    TestServer::start(|| {
         COUNT_HERE.with(|c| c.set(true));
-        let l = IOLoop::new().unwrap();
-        l.make_current();
-        let app = Application::new(routes![
+        Application::new(routes![
             (r"/plaintext", Plaintext),
             (r"/a/(\d+)", User),
             (r"/b/(\d+)", User),
@@ -109,13 +109,8 @@ fn start() -> (std::net::SocketAddr, squall::ioloop::IOLoopHandle) {
             (r"/d/(\d+)", User),
             (r"/user/(\d+)", User),
             (r"/borrowed/(\d+)", Borrowed),
-        ]);
-        let server = app.into_server();
-        server.listen(0, "127.0.0.1").unwrap();
-        tx.send((server.local_addrs()[0], l.handle())).unwrap();
-        l.start();
-    });
-    rx.recv_timeout(Duration::from_secs(10)).unwrap()
+        ])
+    })
 }
 
 /// Sends `n` requests one at a time on one keep-alive connection, reading each response.
@@ -154,8 +149,8 @@ fn run(s: &mut TcpStream, req: &[u8], n: usize) {
 
 #[test]
 fn application_path_allocates_at_most_once_per_request() {
-    let (addr, handle) = start();
-    let mut s = TcpStream::connect(addr).unwrap();
+    let server = start();
+    let mut s = TcpStream::connect(server.addr()).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     for (req, name) in [
         (REQ, "literal route"),
@@ -173,5 +168,4 @@ fn application_path_allocates_at_most_once_per_request() {
             "{name}: allocations per request (pinned at 0; budget 1)"
         );
     }
-    handle.stop();
 }
