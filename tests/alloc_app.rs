@@ -4,44 +4,16 @@
 //! allocation-free multi-pattern search). Allocation counts are deterministic, so this pins
 //! zero: a change that adds one must say why.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use squall::prelude::*;
 use squall::testing::TestServer;
-
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNT_HERE.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNT_HERE.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use squall_tests::{count_this_thread, counted_allocations, CountingAllocator};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 #[derive(Clone, Default)]
 struct Plaintext;
@@ -100,7 +72,7 @@ const REQ_BORROWED: &[u8] = b"GET /borrowed/42 HTTP/1.1\r\nHost: t\r\n\r\n";
 /// the application.
 fn start() -> TestServer {
     TestServer::start(|| {
-        COUNT_HERE.with(|c| c.set(true));
+        count_this_thread();
         Application::new(routes![
             (r"/plaintext", Plaintext),
             (r"/a/(\d+)", User),
@@ -158,10 +130,10 @@ fn application_path_allocates_at_most_once_per_request() {
         (REQ_BORROWED, "headers from borrowed text"),
     ] {
         run(&mut s, req, 500); // warm-up: pools and buffers reach their steady size
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = counted_allocations();
         const N: u64 = 2000;
         run(&mut s, req, N as usize);
-        let per_request = (ALLOCS.load(Ordering::SeqCst) - before) as f64 / N as f64;
+        let per_request = (counted_allocations() - before) as f64 / N as f64;
         eprintln!("{name}: {per_request} allocations per request");
         assert_eq!(
             per_request, 0.0,

@@ -4,54 +4,22 @@
 //! Allocation counts are deterministic, so this pins zero: a change that adds one must say
 //! why.
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use squall::prelude::*;
 use squall::testing::TestServer;
 use squall_tests::ws::{WsClient, OP_BINARY, OP_TEXT};
-use squall_tests::WsEcho;
-
-struct Counting;
-
-static ALLOCS: AtomicU64 = AtomicU64::new(0);
-
-thread_local! {
-    static COUNT_HERE: Cell<bool> = const { Cell::new(false) };
-}
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if COUNT_HERE.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: forwarding the caller's layout to the system allocator.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        if COUNT_HERE.with(|c| c.get()) {
-            ALLOCS.fetch_add(1, Ordering::Relaxed);
-        }
-        // SAFETY: `ptr` came from `System.alloc` with this layout.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
+use squall_tests::{count_this_thread, counted_allocations, CountingAllocator, WsEcho};
 
 #[global_allocator]
-static GLOBAL: Counting = Counting;
+static GLOBAL: CountingAllocator = CountingAllocator;
 
 /// The echo server; allocations are counted on its thread from the moment it builds the
 /// application.
 fn start() -> TestServer {
     TestServer::start(|| {
-        COUNT_HERE.with(|c| c.set(true));
+        count_this_thread();
         Application::new(routes![(r"/echo", WsEcho::default())])
     })
 }
@@ -76,10 +44,10 @@ fn echoing_a_message_allocates_nothing() {
         (&binary, 4 + 16 * 1024, "16 KiB binary"),
     ] {
         run(&mut c.stream, f, echo_len, 500); // warm-up: pools reach their steady size
-        let before = ALLOCS.load(Ordering::SeqCst);
+        let before = counted_allocations();
         const N: u64 = 2000;
         run(&mut c.stream, f, echo_len, N as usize);
-        let per_message = (ALLOCS.load(Ordering::SeqCst) - before) as f64 / N as f64;
+        let per_message = (counted_allocations() - before) as f64 / N as f64;
         eprintln!("{name}: {per_message} allocations per message");
         assert_eq!(per_message, 0.0, "{name}: allocations per echoed message");
     }

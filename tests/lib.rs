@@ -7,6 +7,8 @@
 //! - [`options`]: server options with the access log off.
 //! - [`echo`], [`echo_expected`], [`assert_rejected`], [`roundtrip`]: the raw HTTP tests'
 //!   delegate and checks; [`WsEcho`]: the WebSocket tests' echo handler.
+//! - [`CountingAllocator`]: the allocation tests' global allocator, counting the allocations
+//!   of the threads that opted in.
 //! - [`app_process::AppProcess`]: a server program run as a child process (its own process
 //!   group, killed when the test ends), for signals, forking and nginx.
 //! - [`ExampleServer`]: one of the example programs (`examples/*.rs`, which take `--port` and
@@ -23,6 +25,7 @@
 //! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
 //! - [`run_sync`]: a future run to completion on a fresh loop (for the clients under test).
 
+mod alloc_counter;
 pub mod app_process;
 mod closing_server;
 mod example_server;
@@ -32,6 +35,7 @@ pub mod nginx_runner;
 pub mod showcase_support;
 pub mod ws;
 
+pub use alloc_counter::{count_this_thread, counted_allocations, CountingAllocator};
 pub use closing_server::ClosingServer;
 pub use example_server::{
     example_binary, workspace_root, ExampleBuilder, ExampleServer, ScratchDir,
