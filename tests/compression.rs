@@ -12,7 +12,7 @@ use squall::locks::Condition;
 use squall::prelude::*;
 use squall::testing::{TestServer, WireClient, WireResponse};
 use squall::web::CompressionOptions;
-use squall_tests::options;
+use squall_tests::{gunzip, options, unzlib};
 
 /// A text of `n` bytes that compresses well but not trivially.
 fn text(n: usize) -> Vec<u8> {
@@ -28,22 +28,6 @@ fn text(n: usize) -> Vec<u8> {
 }
 
 const TEXT_LEN: usize = 4000;
-
-fn gunzip(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data)
-        .read_to_end(&mut out)
-        .expect("a valid gzip body");
-    out
-}
-
-fn unzlib(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::ZlibDecoder::new(data)
-        .read_to_end(&mut out)
-        .expect("a valid zlib body");
-    out
-}
 
 /// `GET /text`: TEXT_LEN bytes of text/plain, automatic ETag.
 #[derive(Clone, Default)]

@@ -5,14 +5,14 @@
 //! representation depends on `Accept-Encoding`.
 
 use std::fs::{self, File};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use squall::prelude::*;
 use squall::testing::{TestServer, WireResponse};
 use squall::web::StaticFileHandler;
-use squall_tests::{options, ScratchDir};
+use squall_tests::{gunzip, options, unzlib, ScratchDir};
 
 fn text(n: usize, seed: u32) -> Vec<u8> {
     let words = [
@@ -37,22 +37,6 @@ fn gzip(data: &[u8]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
     gz.write_all(data).unwrap();
     gz.finish().unwrap()
-}
-
-fn gunzip(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data)
-        .read_to_end(&mut out)
-        .expect("a valid gzip body");
-    out
-}
-
-fn unzlib(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::ZlibDecoder::new(data)
-        .read_to_end(&mut out)
-        .expect("a valid zlib body");
-    out
 }
 
 const BASE_SECS: u64 = 1_600_000_000;

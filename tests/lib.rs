@@ -23,6 +23,7 @@
 //! - [`capture_logs`]: the test binary's logger, keeping what the library logs for checks.
 //! - [`ws::WsClient`]: a raw WebSocket client (any frame, exact bytes, every read bounded).
 //! - [`send_while_reading`]: a request whose answer may come before its body is all sent.
+//! - [`gunzip`], [`unzlib`]: compressed bodies decoded.
 //! - [`run_sync`]: a future run to completion on a fresh loop (for the clients under test).
 
 mod alloc_counter;
@@ -43,7 +44,7 @@ pub use example_server::{
 pub use log_capture::{capture_logs, LogCapture};
 
 use std::future::Future;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr};
 
 use squall::http1::{HttpServerOptions, Request, Responder};
@@ -102,6 +103,32 @@ impl WsEcho {
     fn get_compression_options(&mut self, _cx: &mut Context) -> Option<CompressionOptions> {
         self.compression
     }
+}
+
+/// `data` decoded from gzip (a `Content-Encoding: gzip` body).
+///
+/// # Panics
+///
+/// If it is not valid gzip (a test failure).
+pub fn gunzip(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(data)
+        .read_to_end(&mut out)
+        .expect("a valid gzip body");
+    out
+}
+
+/// `data` decoded from zlib (a `Content-Encoding: deflate` body).
+///
+/// # Panics
+///
+/// If it is not valid zlib (a test failure).
+pub fn unzlib(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    flate2::read::ZlibDecoder::new(data)
+        .read_to_end(&mut out)
+        .expect("a valid zlib body");
+    out
 }
 
 /// Sends one request on a fresh connection and reads its response.

@@ -3,21 +3,13 @@
 //! otherwise; each representation its own ETag and 304), and the older rows a client
 //! accepting gzip reaches (`/stream` chunk by chunk, `/etag`, static files and their ranges).
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 use squall::testing::{Framing, WireClient, WireResponse};
-use squall_tests::roundtrip;
 use squall_tests::showcase_support::showcase;
+use squall_tests::{gunzip, roundtrip};
 
 const LOREM_LEN: usize = 64 * 1024;
-
-fn gunzip(data: &[u8]) -> Vec<u8> {
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(data)
-        .read_to_end(&mut out)
-        .expect("a valid gzip body");
-    out
-}
 
 fn get(c: &mut WireClient, path: &str, extra: &str) -> WireResponse {
     c.send(format!("GET {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n").as_bytes());
