@@ -12,7 +12,7 @@ use squall::http1::Method;
 use squall::httpclient::{fetch, ErrorKind, HttpClient, HttpClientOptions, HttpRequest};
 use squall::prelude::*;
 use squall::testing::TestServer;
-use squall_tests::run_sync;
+use squall_tests::{run_sync, MethodEcho};
 
 /// A request with a timeout that ends any test that would hang.
 fn req(url: String) -> HttpRequest {
@@ -45,39 +45,6 @@ impl SlowPort {
     async fn get(&mut self, cx: &mut Context) -> Result<()> {
         squall::task::sleep(Duration::from_millis(50)).await;
         cx.write(cx.request().remote_addr().port().to_string());
-        Ok(())
-    }
-}
-
-/// "METHOD|content-type|body".
-#[derive(Clone, Default)]
-struct Echo;
-
-#[handler]
-impl Echo {
-    fn get(&mut self, cx: &mut Context) -> Result<()> {
-        self.echo(cx)
-    }
-    fn post(&mut self, cx: &mut Context) -> Result<()> {
-        self.echo(cx)
-    }
-    fn put(&mut self, cx: &mut Context) -> Result<()> {
-        self.echo(cx)
-    }
-    fn delete(&mut self, cx: &mut Context) -> Result<()> {
-        self.echo(cx)
-    }
-    fn head(&mut self, cx: &mut Context) -> Result<()> {
-        cx.set_header("X-Method", "HEAD")?;
-        Ok(())
-    }
-}
-
-impl Echo {
-    fn echo(&mut self, cx: &mut Context) -> Result<()> {
-        let ct = cx.header("Content-Type").unwrap_or("-").to_owned();
-        let body = String::from_utf8_lossy(cx.body()).into_owned();
-        cx.write(format!("{}|{ct}|{body}", cx.method()));
         Ok(())
     }
 }
@@ -187,7 +154,7 @@ fn app() -> Application {
         (r"/hello", Hello),
         (r"/port", Port),
         (r"/slow", SlowPort),
-        (r"/echo", Echo),
+        (r"/echo", MethodEcho),
         (r"/headers", Headers),
         (r"/redirect/(\d+)", Redirect),
         (r"/loop", Loop),

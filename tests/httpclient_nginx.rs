@@ -16,33 +16,10 @@ use squall::httpclient::{ErrorKind, HttpClient, HttpRequest};
 use squall::prelude::*;
 use squall::testing::TestServer;
 use squall_tests::nginx_runner::{nginx_or_skip, preamble, temp_paths, Nginx};
-use squall_tests::run_sync;
+use squall_tests::{run_sync, MethodEcho};
 
 fn req(url: String) -> HttpRequest {
     HttpRequest::new(url).request_timeout(Duration::from_secs(10))
-}
-
-/// "METHOD|content-type|body".
-#[derive(Clone, Default)]
-struct Echo;
-
-#[handler]
-impl Echo {
-    fn get(&mut self, cx: &mut Context) -> Result<()> {
-        self.echo(cx)
-    }
-    fn post(&mut self, cx: &mut Context) -> Result<()> {
-        self.echo(cx)
-    }
-}
-
-impl Echo {
-    fn echo(&mut self, cx: &mut Context) -> Result<()> {
-        let ct = cx.header("Content-Type").unwrap_or("-").to_owned();
-        let body = String::from_utf8_lossy(cx.body()).into_owned();
-        cx.write(format!("{}|{ct}|{body}", cx.method()));
-        Ok(())
-    }
 }
 
 /// Flushed pieces: chunked from Squall, and from nginx (unbuffered) too.
@@ -117,8 +94,9 @@ struct Stack {
 impl Stack {
     fn start() -> Option<Stack> {
         let bin = nginx_or_skip()?;
-        let app =
-            TestServer::start(|| Application::new(routes![(r"/echo", Echo), (r"/chunks", Chunks)]));
+        let app = TestServer::start(|| {
+            Application::new(routes![(r"/echo", MethodEcho), (r"/chunks", Chunks)])
+        });
         let app_port = app.addr().port();
         let nginx = Nginx::start(&bin, &|dir, port| config(dir, port, app_port));
         Some(Stack { nginx, _app: app })

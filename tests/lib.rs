@@ -6,7 +6,8 @@
 //! This crate adds only what Squall's own test setup needs:
 //! - [`options`]: server options with the access log off.
 //! - [`echo`], [`echo_expected`], [`assert_rejected`], [`roundtrip`]: the raw HTTP tests'
-//!   delegate and checks; [`WsEcho`]: the WebSocket tests' echo handler.
+//!   delegate and checks; [`WsEcho`], [`MethodEcho`]: the WebSocket and HTTP client tests'
+//!   echo handlers.
 //! - [`CountingAllocator`]: the allocation tests' global allocator, counting the allocations
 //!   of the threads that opted in.
 //! - [`app_process::AppProcess`]: a server program run as a child process (its own process
@@ -49,7 +50,7 @@ use std::net::{Shutdown, SocketAddr};
 
 use squall::http1::{HttpServerOptions, Request, Responder};
 use squall::ioloop::IOLoop;
-use squall::prelude::{websocket_handler, Context, Message, WebSocket};
+use squall::prelude::{handler, websocket_handler, Context, Message, WebSocket};
 use squall::testing::{TestServer, WireClient, WireResponse};
 use squall::websocket::CompressionOptions;
 
@@ -129,6 +130,40 @@ pub fn unzlib(data: &[u8]) -> Vec<u8> {
         .read_to_end(&mut out)
         .expect("a valid zlib body");
     out
+}
+
+/// The HTTP client tests' echo handler: answers `METHOD|content-type|body` (`-` for no
+/// `Content-Type`) to GET, POST, PUT and DELETE, and `X-Method: HEAD` to HEAD.
+#[derive(Clone, Debug, Default)]
+pub struct MethodEcho;
+
+#[handler]
+impl MethodEcho {
+    fn get(&mut self, cx: &mut Context) -> squall::web::Result<()> {
+        self.echo(cx)
+    }
+    fn post(&mut self, cx: &mut Context) -> squall::web::Result<()> {
+        self.echo(cx)
+    }
+    fn put(&mut self, cx: &mut Context) -> squall::web::Result<()> {
+        self.echo(cx)
+    }
+    fn delete(&mut self, cx: &mut Context) -> squall::web::Result<()> {
+        self.echo(cx)
+    }
+    fn head(&mut self, cx: &mut Context) -> squall::web::Result<()> {
+        cx.set_header("X-Method", "HEAD")?;
+        Ok(())
+    }
+}
+
+impl MethodEcho {
+    fn echo(&mut self, cx: &mut Context) -> squall::web::Result<()> {
+        let ct = cx.header("Content-Type").unwrap_or("-").to_owned();
+        let body = String::from_utf8_lossy(cx.body()).into_owned();
+        cx.write(format!("{}|{ct}|{body}", cx.method()));
+        Ok(())
+    }
 }
 
 /// Sends one request on a fresh connection and reads its response.
