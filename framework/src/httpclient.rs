@@ -37,6 +37,8 @@
 //!
 //! ### Responses
 //!
+//! A gzip response is decompressed on the way in unless the request says
+//! [`decompress_response(false)`](HttpRequest::decompress_response).
 //! The response parser is the server's HTTP/1.1 code seen from the other side
 //! ([`http1`](crate::http1)'s framing rules, field parsing and chunked decoder), with the same
 //! strictness: a response whose framing is ambiguous (Content-Length beside
@@ -282,8 +284,15 @@ impl HttpClient {
         loop {
             let shown = url.to_string();
             *current_url.borrow_mut() = shown.clone();
-            let wire = request_bytes(&url, method, &headers, body.as_deref(), self.options());
-            let (lease, head) = self
+            let wire = request_bytes(
+                &url,
+                method,
+                &headers,
+                body.as_deref(),
+                self.options(),
+                request.decompress_response,
+            );
+            let (lease, mut head) = self
                 .send(&url, method, &wire, limits, request.connect_timeout)
                 .await?;
             let stream = lease.stream().clone();
@@ -292,13 +301,24 @@ impl HttpClient {
                 Some(l) if request.follow_redirects && is_redirect(head.status) => Some(l),
                 _ => None,
             };
+            // A gzip body asked for is decompressed as it arrives (a redirect's is dropped).
+            let gunzip = request.decompress_response
+                && redirect.is_none()
+                && head
+                    .headers
+                    .get("content-encoding")
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("gzip"));
+            if gunzip {
+                head.headers.remove("content-encoding");
+                head.headers.insert("X-Consumed-Content-Encoding", "gzip");
+            }
             let mut collected = Vec::new();
             let mut sink = match (&redirect, callback.as_mut()) {
                 (Some(_), _) => Sink::Discard,
                 (None, Some(f)) => Sink::Stream(f.as_mut()),
                 (None, None) => Sink::Collect(&mut collected),
             };
-            exchange::read_body(&stream, head.framing, &mut sink, limits, &shown).await?;
+            exchange::read_body(&stream, head.framing, &mut sink, gunzip, limits, &shown).await?;
             let reusable = head.keep_alive
                 && !asks_close(&headers)
                 && !stream.writing()
@@ -480,6 +500,7 @@ fn request_bytes(
     headers: &HeaderMap,
     body: Option<&[u8]>,
     options: &HttpClientOptions,
+    accept_gzip: bool,
 ) -> Vec<u8> {
     let body_len = body.map_or(0, <[u8]>::len);
     let mut w = Vec::with_capacity(256 + url.target.len() + body_len);
@@ -498,6 +519,9 @@ fn request_bytes(
     if let (Some((user, password)), false) = (&url.userinfo, headers.contains("authorization")) {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
         line("Authorization", &format!("Basic {token}"));
+    }
+    if accept_gzip && !headers.contains("accept-encoding") {
+        line("Accept-Encoding", "gzip");
     }
     for (name, value) in headers.iter() {
         line(name, value);
@@ -547,17 +571,30 @@ mod tests {
             user_agent: None,
             ..HttpClientOptions::default()
         };
-        let wire = request_bytes(&url, Method::Post, &headers, Some(b"hi"), &opts);
+        let wire = request_bytes(&url, Method::Post, &headers, Some(b"hi"), &opts, false);
         assert_eq!(
             String::from_utf8(wire).unwrap(),
             "POST /x?y HTTP/1.1\r\nHost: 127.0.0.1:81\r\nAuthorization: Basic dTpw\r\n\
              X-A: 1\r\nContent-Length: 2\r\n\r\nhi"
         );
         let url = Url::parse("http://h/").unwrap();
-        let wire = request_bytes(&url, Method::Put, &HeaderMap::new(), None, &opts);
+        let wire = request_bytes(&url, Method::Put, &HeaderMap::new(), None, &opts, false);
         assert!(wire.ends_with(b"Content-Length: 0\r\n\r\n"));
-        let wire = request_bytes(&url, Method::Get, &HeaderMap::new(), None, &opts);
+        let wire = request_bytes(&url, Method::Get, &HeaderMap::new(), None, &opts, false);
         assert_eq!(wire, b"GET / HTTP/1.1\r\nHost: h\r\n\r\n");
+        // decompress_response asks for gzip, unless the request asks for something itself.
+        let wire = request_bytes(&url, Method::Get, &HeaderMap::new(), None, &opts, true);
+        assert_eq!(
+            wire,
+            b"GET / HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n\r\n"
+        );
+        let mut own = HeaderMap::new();
+        own.append("accept-encoding", "identity");
+        let wire = request_bytes(&url, Method::Get, &own, None, &opts, true);
+        assert_eq!(
+            wire,
+            b"GET / HTTP/1.1\r\nHost: h\r\naccept-encoding: identity\r\n\r\n"
+        );
     }
 
     #[test]

@@ -18,6 +18,10 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::Poll;
 
+use std::io::{self, Write};
+
+use flate2::write::GzDecoder;
+
 use super::{Error, ErrorKind};
 use crate::http1::{
     scan_response_head, BodyDecoder, BodyError, BodyFraming, HeadError, ResponseHead, ResponseScan,
@@ -175,15 +179,70 @@ fn closed(e: StreamError, url: &str, what: &str, nothing: bool, limits: Limits) 
     }
 }
 
-/// Reads the body framed as `framing` into `sink`, to its last byte.
+impl Sink<'_> {
+    fn put(&mut self, data: &[u8]) {
+        match self {
+            Sink::Collect(v) => v.extend_from_slice(data),
+            Sink::Stream(f) => f(data),
+            Sink::Discard => {}
+        }
+    }
+}
+
+/// Decompressed bytes on their way to the sink, counted against the body limit: a small body
+/// that inflates past it fails instead of filling memory.
+struct Inflated<'s, 'a> {
+    sink: &'s mut Sink<'a>,
+    written: u64,
+    max: u64,
+}
+
+/// The marker of an inflated body over the limit.
+#[derive(Debug)]
+struct OverLimit;
+
+impl std::fmt::Display for OverLimit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("decompressed body over the limit")
+    }
+}
+
+impl std::error::Error for OverLimit {}
+
+impl Write for Inflated<'_, '_> {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.written += data.len() as u64;
+        if self.written > self.max {
+            return Err(io::Error::other(OverLimit));
+        }
+        self.sink.put(data);
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Where the body's bytes go as they are decoded from the framing.
+enum Out<'s, 'a> {
+    Plain(&'s mut Sink<'a>),
+    // Boxed: the decoder's state is large, and allocated per gzip response anyway.
+    Gunzip(Box<GzDecoder<Inflated<'s, 'a>>>),
+}
+
+/// Reads the body framed as `framing` into `sink`, to its last byte; `gunzip`: the body is
+/// gzip, decompressed on the way (the limit then bounds the decompressed bytes too).
 ///
 /// # Errors
 ///
-/// A body cut short (by a close or a reset), bad chunk framing, a body over the limit.
+/// A body cut short (by a close or a reset), bad chunk framing, a body over the limit, corrupt
+/// or truncated gzip.
 pub(crate) async fn read_body(
     stream: &IOStream,
     framing: BodyFraming,
     sink: &mut Sink<'_>,
+    gunzip: bool,
     limits: Limits,
     url: &str,
 ) -> Result<(), Error> {
@@ -210,18 +269,50 @@ pub(crate) async fn read_body(
     };
     let mut decoder =
         BodyDecoder::new(framing, limits.max_body, limits.max_header_size).map_err(body_error)?;
-    let mut out = |data: &[u8]| match sink {
-        Sink::Collect(v) => v.extend_from_slice(data),
-        Sink::Stream(f) => f(data),
-        Sink::Discard => {}
+    let mut target = if gunzip {
+        Out::Gunzip(Box::new(GzDecoder::new(Inflated {
+            sink,
+            written: 0,
+            max: limits.max_body,
+        })))
+    } else {
+        Out::Plain(sink)
+    };
+    let mut inflate_error: Option<io::Error> = None;
+    let gzip_error = |e: io::Error| {
+        if e.get_ref().is_some_and(|inner| inner.is::<OverLimit>()) {
+            Error::new(
+                ErrorKind::TooLarge,
+                url,
+                format!(
+                    "response body over {} bytes once decompressed",
+                    limits.max_body
+                ),
+            )
+        } else {
+            Error::new(ErrorKind::BadResponse, url, "corrupt gzip body").with_source(e)
+        }
     };
     while !decoder.is_done() {
+        let mut out = |data: &[u8]| match &mut target {
+            Out::Plain(sink) => sink.put(data),
+            Out::Gunzip(gz) => {
+                if inflate_error.is_none() {
+                    if let Err(e) = gz.write_all(data) {
+                        inflate_error = Some(e);
+                    }
+                }
+            }
+        };
         stream
             .with_read_buffer(|buf| match decoder.feed(buf, &mut out) {
                 Ok(used) => (used, Ok(())),
                 Err(e) => (0, Err(e)),
             })
             .map_err(body_error)?;
+        if let Some(e) = inflate_error.take() {
+            return Err(gzip_error(e));
+        }
         if decoder.is_done() {
             break;
         }
@@ -239,6 +330,13 @@ pub(crate) async fn read_body(
                 return Err(Error::new(ErrorKind::Closed, url, message).with_source(c));
             }
             Err(other) => return Err(Error::new(ErrorKind::Closed, url, other.to_string())),
+        }
+    }
+    if let Out::Gunzip(gz) = target {
+        // The gzip trailer (length and CRC) must have come whole; a response without a body
+        // (to HEAD, a 304) has nothing to decompress.
+        if decoder.received() > 0 {
+            gz.finish().map_err(gzip_error)?;
         }
     }
     Ok(())

@@ -47,6 +47,7 @@ pub struct HttpRequest {
     pub(crate) max_redirects: u32,
     pub(crate) max_response_size: Option<u64>,
     pub(crate) streaming_callback: Option<StreamingCallback>,
+    pub(crate) decompress_response: bool,
 }
 
 /// A body callback (see [`HttpRequest::streaming_callback`]).
@@ -64,13 +65,14 @@ impl fmt::Debug for HttpRequest {
             .field("follow_redirects", &self.follow_redirects)
             .field("max_redirects", &self.max_redirects)
             .field("streaming", &self.streaming_callback.is_some())
+            .field("decompress_response", &self.decompress_response)
             .finish()
     }
 }
 
 impl HttpRequest {
     /// A GET of `url` with the defaults: 20 s connect and request timeouts, up to 5 redirects
-    /// followed, the client's size limits.
+    /// followed, the client's size limits, gzip responses asked for and decompressed.
     pub fn new(url: impl Into<String>) -> HttpRequest {
         HttpRequest {
             url: url.into(),
@@ -83,6 +85,7 @@ impl HttpRequest {
             max_redirects: DEFAULT_MAX_REDIRECTS,
             max_response_size: None,
             streaming_callback: None,
+            decompress_response: true,
         }
     }
 
@@ -159,6 +162,32 @@ impl HttpRequest {
     /// `streaming_callback`. Redirect bodies are not passed to it. Called on the loop thread.
     pub fn streaming_callback(mut self, callback: impl FnMut(&[u8]) + 'static) -> HttpRequest {
         self.streaming_callback = Some(Box::new(callback));
+        self
+    }
+
+    /// Whether to ask for a gzip-compressed response and decompress it (default `true`, as
+    /// Tornado's `decompress_response`).
+    ///
+    /// On, the request says `Accept-Encoding: gzip` (unless it sets its own
+    /// `Accept-Encoding`), and a response with `Content-Encoding: gzip` is decompressed as
+    /// it arrives: [`HttpResponse::body`] (or the streaming callback) gets the decompressed
+    /// bytes, bounded by [`max_response_size`](HttpRequest::max_response_size) (a small body
+    /// that would inflate past it is [`ErrorKind::TooLarge`]; corrupt gzip is
+    /// [`ErrorKind::BadResponse`]), and the headers say `X-Consumed-Content-Encoding: gzip`
+    /// instead of `Content-Encoding` (Tornado's names). Off, nothing is asked for and the body
+    /// is given as it came.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use squall::httpclient::HttpRequest;
+    ///
+    /// // The compressed bytes, as sent (for a proxy passing them on, say).
+    /// let raw = HttpRequest::new("http://127.0.0.1:8888/big.json").decompress_response(false);
+    /// # let _ = raw;
+    /// ```
+    pub fn decompress_response(mut self, on: bool) -> HttpRequest {
+        self.decompress_response = on;
         self
     }
 }
