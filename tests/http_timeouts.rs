@@ -236,14 +236,19 @@ fn drip(
     })
 }
 
+/// An echo server with `body_timeout` and a `min_body_rate` of `rate` bytes per second.
+fn min_rate_server(body_timeout: Duration, rate: u32) -> TestServer {
+    let mut o = opts(LONG, LONG, body_timeout);
+    o.min_body_rate = Some(rate);
+    TestServer::start_with(|| echo, o)
+}
+
 #[test]
 fn body_dripping_below_min_body_rate_is_closed() {
     // A byte every 50 ms never stalls for body_timeout (300 ms), but averages 20 B/s against
     // a minimum of 100 B/s: the body is due by 300 ms + received/100 s, about 375 ms in.
     let body_timeout = Duration::from_millis(300);
-    let mut o = opts(LONG, LONG, body_timeout);
-    o.min_body_rate = Some(100);
-    let server = TestServer::start_with(|| echo, o);
+    let server = min_rate_server(body_timeout, 100);
     let mut c = server.connect();
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
@@ -274,9 +279,7 @@ fn body_at_min_body_rate_outlasts_body_timeout() {
     // 200 bytes at 200 B/s (20 every 100 ms) take a second, over three body_timeouts, at
     // twice the minimum rate: the body is read whole and answered.
     let body_timeout = Duration::from_millis(300);
-    let mut o = opts(LONG, LONG, body_timeout);
-    o.min_body_rate = Some(100);
-    let server = TestServer::start_with(|| echo, o);
+    let server = min_rate_server(body_timeout, 100);
     let mut c = server.connect();
     let stop = Arc::new(AtomicBool::new(false));
     let t0 = Instant::now();
