@@ -14,6 +14,8 @@
 //!   uses a handful of methods (see the `conn` module docs).
 //! - `response.rs`: the [`Responder`], which owns one response (framing, status, its
 //!   access-log entry from `access_log.rs`).
+//! - `response_parse.rs`, `response_body.rs`: the client's side, a response's head and its
+//!   body (for the HTTP client).
 //! - The request, in layers that each depend only on those below: `request.rs`, the
 //!   [`Request`] (the public face) and its builder; `parse.rs`, a whole head and its framing
 //!   checks, over `request_line.rs` (the request line) and `fields.rs` (the plain field
@@ -77,6 +79,7 @@ mod parts;
 mod request;
 mod request_line;
 mod response;
+mod response_body;
 mod response_parse;
 mod server;
 mod upgraded;
@@ -101,9 +104,8 @@ pub(crate) use upgraded::{ShutdownWatch, UpgradeGuard, Upgraded};
 pub use wire::reason_phrase;
 
 pub(crate) use parts::MAX_HEADERS;
-pub(crate) use response_parse::{
-    scan_response_head, BodyDecoder, BodyError, BodyFraming, HeadError, ResponseHead, ResponseScan,
-};
+pub(crate) use response_body::{BodyDecoder, BodyError, BodyFraming};
+pub(crate) use response_parse::{scan_response_head, HeadError, ResponseHead, ResponseScan};
 
 /// Applies `X-Real-IP`/`X-Forwarded-For` and `X-Scheme`/`X-Forwarded-Proto` (Tornado's rules:
 /// the last hop of X-Forwarded-For; only well-formed IPs and http/https are believed).
