@@ -13,7 +13,8 @@
 //!   phases, `conn/timeouts.rs` its one timer. Its fields are private to it: the responder
 //!   uses a handful of methods (see the `conn` module docs).
 //! - `response.rs`: the [`Responder`], which owns one response (framing, status, its
-//!   access-log entry from `access_log.rs`).
+//!   access-log entry from `access_log.rs`); `response/upgrade.rs` its switch to another
+//!   protocol.
 //! - `response_parse.rs`, `response_body.rs`: the client's side, a response's head and its
 //!   body (for the HTTP client).
 //! - The request, in layers that each depend only on those below: `request.rs`, the

@@ -20,8 +20,8 @@
 //!
 //! ### Switching protocols
 //!
-//! [`Responder::upgrade`] ends HTTP on the connection: see its docs and the `http1` module
-//! docs.
+//! [`Responder::upgrade`] ends HTTP on the connection (`response/upgrade.rs`): see its docs
+//! and the `http1` module docs.
 
 use std::fmt;
 use std::mem::ManuallyDrop;
@@ -34,6 +34,8 @@ use super::wire::{is_name, put_all, write_content_length, write_hex, write_statu
 use super::{Request, Version};
 use crate::httputil::{header_ok, validate_header_name, validate_header_value, InvalidHeader};
 use crate::iostream::{IOStream, StreamError};
+
+mod upgrade;
 
 /// Why a response operation was refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -573,67 +575,11 @@ impl Responder {
     /// [`ResponseError::HeadAlreadyWritten`], or [`ResponseError::Closed`]. The responder is
     /// consumed either way: unless the 101 was sent, it is dropped as usual (500 if nothing
     /// was written, else the connection closes).
-    pub fn upgrade<'a, I>(mut self, headers: I) -> Result<IOStream, ResponseError>
+    pub fn upgrade<'a, I>(self, headers: I) -> Result<IOStream, ResponseError>
     where
         I: IntoIterator<Item = (&'a str, &'a str)>,
     {
-        if self.head_written {
-            return Err(ResponseError::HeadAlreadyWritten);
-        }
-        if self.version != Version::Http11 {
-            return Err(ResponseError::NotUpgradable);
-        }
-        self.head_written = true;
-        let stream = self.conn.stream();
-        let server = self.conn.server();
-        let now = stream.io_loop().time();
-        let written = stream.with_open_write_buffer(|w| {
-            let start = w.len();
-            write_status_line(w, Version::Http11, 101, None);
-            let mut has_date = false;
-            for (name, value) in headers {
-                if !header_ok(name, value) {
-                    w.truncate(start);
-                    return Err(refused(name, value));
-                }
-                has_date |= name.len() == 4 && is_name(name.as_bytes(), b"date");
-                put_all(w, [name.as_bytes(), b": ", value.as_bytes(), b"\r\n"]);
-            }
-            if !has_date {
-                server.write_date_line(now, w);
-            }
-            w.extend_from_slice(b"\r\n");
-            Ok(())
-        });
-        match written {
-            Some(Ok(())) => {}
-            Some(Err(refusal)) => {
-                // Dropped with nothing written: the client gets a 500.
-                self.head_written = false;
-                return Err(refusal);
-            }
-            None => {
-                self.done = true;
-                return Err(ResponseError::Closed);
-            }
-        }
-        self.done = true;
-        self.status = 101;
-        self.log_access();
-        self.conn.stream().flush();
-        self.conn.hand_off(self.seq).ok_or(ResponseError::Closed)
-    }
-
-    /// The connection's stream (a protocol upgrade builds its connection on it before the
-    /// `101` is written).
-    pub(crate) fn stream(&self) -> &IOStream {
-        self.conn.stream()
-    }
-
-    /// Where the protocol this response upgrades to joins the server's graceful shutdown (take
-    /// it before [`upgrade`](Responder::upgrade), which consumes the responder).
-    pub(crate) fn shutdown_watch(&self) -> super::ShutdownWatch {
-        self.conn.shutdown_watch()
+        self.switch_protocols(headers)
     }
 
     fn fail_midway(&mut self, why: &str) {
