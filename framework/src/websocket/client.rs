@@ -34,7 +34,8 @@ use super::deflate::{parse_response, CompressionOptions, Deflater, Inflater};
 use super::handler::DEFAULT_MAX_MESSAGE_SIZE;
 use super::handshake::{accept_key, has_token, new_key};
 use super::message::{Message, OwnedMessage, WebSocketClosed};
-use super::protocol::{Reader, Role, Writer};
+use super::protocol::{Reader, Role};
+use super::writer::Writer;
 use crate::iostream::{IOStream, StreamError};
 
 /// Options of [`websocket_connect_with`].

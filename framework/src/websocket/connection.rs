@@ -40,7 +40,8 @@ use std::time::{Duration, Instant};
 
 use super::frame::{OP_PING, OP_PONG};
 use super::message::{Message, WebSocketClosed};
-use super::protocol::{valid_close_code, Event, Reader, Step, Writer};
+use super::protocol::{valid_close_code, Event, Reader, Step};
+use super::writer::Writer;
 use crate::http1::{ShutdownWatch, UpgradeGuard, Upgraded};
 use crate::ioloop::Timeout;
 use crate::iostream::{IOStream, StreamProtocol};

@@ -23,7 +23,8 @@ use super::connection::{Conn, HookFuture, Hooks, PingPolicy, WebSocket};
 use super::deflate::{negotiate, CompressionOptions, Deflater, Inflater};
 use super::handshake::{accept_key, check_request, same_origin, HandshakeRequest, Refusal};
 use super::message::Message;
-use super::protocol::{Reader, Role, Writer};
+use super::protocol::{Reader, Role};
+use super::writer::Writer;
 use crate::http1::{MethodKind, Version};
 use crate::web::{Context, HttpError, Result};
 

@@ -15,8 +15,8 @@
 //! connection.rs  the server connection: a StreamProtocol on the IOStream; WebSocket handle,
 //!                back-pressure, pings, the closing handshake
 //! client.rs      websocket_connect and the client connection (the same Reader and Writer)
-//! protocol.rs    Reader (frames -> events, every rule of RFC 6455 §5) and Writer (events ->
-//!                frames): pure, over byte slices
+//! protocol.rs    Reader (frames -> events, every rule of RFC 6455 §5): pure, over byte slices
+//! writer.rs      Writer (messages -> frames, compressed and masked as agreed): pure too
 //! frame.rs       header decode/encode, masking          utf8.rs   incremental UTF-8
 //! deflate.rs     permessage-deflate negotiation, bounded inflate   handshake.rs  §4 checks
 //! ```
@@ -46,6 +46,7 @@ mod handshake;
 mod message;
 mod protocol;
 mod utf8;
+mod writer;
 
 pub use client::{
     websocket_connect, websocket_connect_with, ConnectError, WebSocketClientConnection,
