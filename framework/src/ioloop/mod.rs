@@ -39,18 +39,19 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::future::Future;
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use polling::{Event, Poller};
+use polling::Poller;
 
 use tasks::{TaskKey, Tasks};
 
 mod events;
+mod fd_handlers;
 mod handle;
 mod registration;
 pub(crate) mod tasks;
@@ -58,24 +59,15 @@ mod timer;
 mod wait;
 
 pub use events::{Events, Trigger};
+use fd_handlers::FdSlot;
 pub(crate) use handle::Shared;
 pub use handle::{IOLoopHandle, LoopClosed};
 pub use registration::Registration;
 use timer::Timers;
 pub use timer::{PeriodicCallback, Timeout};
 
-type FdCallback = Box<dyn FnMut(RawFd, Events)>;
 type Callback = Box<dyn FnOnce()>;
 type SendCallback = Box<dyn FnOnce() + Send>;
-
-/// One registered fd. Slots are indexed by the fd itself (fds are small, dense integers).
-#[derive(Default)]
-struct FdSlot {
-    gen: u32,
-    registered: bool,
-    interest: Events,
-    callback: Option<FdCallback>,
-}
 
 pub(crate) struct Inner {
     shared: Arc<Shared>,
@@ -182,10 +174,6 @@ impl Drop for Inner {
     fn drop(&mut self) {
         self.shared.closed.store(true, Ordering::Release);
     }
-}
-
-fn key_of(fd: RawFd, gen: u32) -> usize {
-    ((gen as usize) << 32) | (fd as u32 as usize)
 }
 
 impl IOLoop {
@@ -350,34 +338,8 @@ impl IOLoop {
     where
         F: FnMut(RawFd, Events) + 'static,
     {
-        if fd < 0 {
-            return Err(io::Error::new(io::ErrorKind::InvalidInput, "negative fd"));
-        }
-        let mut fds = self.inner.fds.borrow_mut();
-        let idx = fd as usize;
-        if fds.len() <= idx {
-            fds.resize_with(idx + 1, FdSlot::default);
-        }
-        let slot = &mut fds[idx];
-        if slot.registered {
-            return Err(io::Error::new(
-                io::ErrorKind::AlreadyExists,
-                format!("fd {fd} already has a handler"),
-            ));
-        }
-        let ev = poll_event(key_of(fd, slot.gen), events);
-        // SAFETY: the caller promises to remove the handler before closing the fd (this
-        // function's contract); `remove_handler` deletes it from the poller.
-        unsafe {
-            self.inner
-                .shared
-                .poller
-                .add_with_mode(fd, ev, self.inner.trigger.mode())?
-        };
-        slot.registered = true;
-        slot.interest = events;
-        slot.callback = Some(Box::new(callback));
-        Ok(())
+        // SAFETY: this function's contract, passed on.
+        unsafe { self.add_slot(fd, events, callback) }
     }
 
     /// Changes the interest of `fd`'s handler. A no-op (no syscall) if it is unchanged.
@@ -386,45 +348,13 @@ impl IOLoop {
     ///
     /// `NotFound` if `fd` has no handler; the poller's error otherwise.
     pub fn update_handler(&self, fd: RawFd, events: Events) -> io::Result<()> {
-        let mut fds = self.inner.fds.borrow_mut();
-        let slot = match fds.get_mut(fd.max(0) as usize) {
-            Some(s) if s.registered && fd >= 0 => s,
-            _ => return Err(io::Error::new(io::ErrorKind::NotFound, "fd has no handler")),
-        };
-        let events = events.without(Events::ERROR);
-        if slot.interest == events {
-            return Ok(());
-        }
-        let ev = poll_event(key_of(fd, slot.gen), events);
-        // SAFETY: the fd is registered, hence open (see add_handler).
-        let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
-        self.inner
-            .shared
-            .poller
-            .modify_with_mode(bfd, ev, self.inner.trigger.mode())?;
-        slot.interest = events;
-        Ok(())
+        self.update_slot(fd, events)
     }
 
     /// Removes `fd`'s handler and deletes the fd from the poller. Events already collected for
     /// it are dropped. Returns whether a handler was registered.
     pub fn remove_handler(&self, fd: RawFd) -> bool {
-        let mut fds = self.inner.fds.borrow_mut();
-        let slot = match fds.get_mut(fd.max(0) as usize) {
-            Some(s) if s.registered && fd >= 0 => s,
-            _ => return false,
-        };
-        // SAFETY: the fd is still open: the caller removes before closing.
-        let bfd = unsafe { BorrowedFd::borrow_raw(fd) };
-        let _ = self.inner.shared.poller.delete(bfd);
-        slot.registered = false;
-        slot.interest = Events::NONE;
-        slot.gen = slot.gen.wrapping_add(1);
-        let cb = slot.callback.take();
-        drop(fds);
-        // Dropped outside the borrow: the closure may own things whose Drop touches the loop.
-        drop(cb);
-        true
+        self.remove_slot(fd)
     }
 
     /// The interest currently registered for `fd`, if it has a handler.
@@ -484,47 +414,6 @@ impl IOLoop {
     /// How many spawned tasks have not finished (useful to check for leaks).
     pub fn task_count(&self) -> usize {
         self.inner.tasks.len()
-    }
-
-    fn dispatch(&self, ev: &wait::Ready) {
-        let fd = (ev.key & 0xffff_ffff) as RawFd;
-        let gen = (ev.key >> 32) as u32;
-        let (mut cb, fired) = {
-            let mut fds = self.inner.fds.borrow_mut();
-            let slot = match fds.get_mut(fd as usize) {
-                Some(s) if s.registered && s.gen == gen => s,
-                _ => return, // stale: removed (and maybe reused) since the event was collected
-            };
-            let mut fired = Events::NONE;
-            if ev.readable && slot.interest.contains(Events::READ) {
-                fired |= Events::READ;
-            }
-            if ev.writable && slot.interest.contains(Events::WRITE) {
-                fired |= Events::WRITE;
-            }
-            if ev.error {
-                fired |= Events::ERROR;
-            }
-            if fired.is_empty() {
-                return;
-            }
-            match slot.callback.take() {
-                Some(cb) => (cb, fired),
-                None => return, // re-entrant event for a handler that is running
-            }
-        };
-        if catch_unwind(AssertUnwindSafe(|| cb(fd, fired))).is_err() {
-            log::error!("squall: handler for fd {fd} panicked; handler kept");
-        }
-        let mut fds = self.inner.fds.borrow_mut();
-        if let Some(slot) = fds.get_mut(fd as usize) {
-            if slot.registered && slot.gen == gen && slot.callback.is_none() {
-                slot.callback = Some(cb);
-                return;
-            }
-        }
-        drop(fds);
-        drop(cb);
     }
 
     // ----- callbacks and timers -------------------------------------------------------------
@@ -719,18 +608,6 @@ pub(crate) fn panic_message(p: &(dyn std::any::Any + Send)) -> &str {
 
 fn far_future() -> Instant {
     Instant::now() + Duration::from_secs(86400 * 365 * 30)
-}
-
-fn poll_event(key: usize, events: Events) -> Event {
-    match (
-        events.contains(Events::READ),
-        events.contains(Events::WRITE),
-    ) {
-        (true, true) => Event::all(key),
-        (true, false) => Event::readable(key),
-        (false, true) => Event::writable(key),
-        (false, false) => Event::none(key),
-    }
 }
 
 #[cfg(test)]

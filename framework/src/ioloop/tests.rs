@@ -1,7 +1,9 @@
 //! Tests of the loop core: fd handlers in both trigger modes, stale events, callbacks,
 //! timers, the cross-thread handle, `run_sync`.
 
+use super::fd_handlers::key_of;
 use super::*;
+use polling::Event;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 
