@@ -1,5 +1,6 @@
-//! [`Application`]: the routing table `routes!` builds, the settings, and the dispatch of each
-//! request to a freshly built handler.
+//! [`Application`]: checks the [`Settings`] (defined with the context, in `context/app.rs`),
+//! compiles the routing table `routes!` builds, holds the state its contexts share, and
+//! dispatches each request to a freshly built handler.
 //!
 //! ### Routing
 //!
