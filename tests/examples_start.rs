@@ -86,7 +86,7 @@ fn fortunes_page() -> String {
             .replace('<', "&lt;")
             .replace('>', "&gt;")
             .replace('"', "&quot;")
-            .replace('\'', "&#39;")
+            .replace('\'', "&#x27;")
     };
     let mut page = String::from(
         "<!DOCTYPE html><html><head><title>Fortunes</title></head><body><table><tr><th>id</th><th>message</th></tr>",
@@ -97,7 +97,7 @@ fn fortunes_page() -> String {
     page += "</table></body></html>\n";
     // What the escaping must have produced (so the helper above cannot hide a mistake).
     assert!(page.contains("<tr><td>11</td><td>&lt;script&gt;alert(&quot;This should not be displayed in a browser alert box.&quot;);&lt;/script&gt;</td></tr><tr><td>4</td>"));
-    assert!(page.contains("aren&#39;t broken."));
+    assert!(page.contains("aren&#x27;t broken."));
     assert!(page.ends_with(
         "<tr><td>12</td><td>フレームワークのベンチマーク</td></tr></table></body></html>\n"
     ));

@@ -240,7 +240,7 @@ fn form_xsrf_flow() {
         body_of(&r),
         (
             200,
-            "Hello, &lt;b&gt;Tom &amp; &quot;Jerry&#39;s&quot;&lt;/b&gt;".into()
+            "Hello, &lt;b&gt;Tom &amp; &quot;Jerry&#x27;s&quot;&lt;/b&gt;".into()
         )
     );
     assert_eq!(r.header("Content-Type"), Some(HTML));

@@ -286,7 +286,7 @@ fn escape_html_into(out: &mut String, s: &str) {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
+            '\'' => out.push_str("&#x27;"),
             c => out.push(c),
         }
     }
@@ -541,7 +541,7 @@ mod tests {
     fn form_html_escapes() {
         assert_eq!(
             form_html("a&b<c>d\"e'f"),
-            r#"<input type="hidden" name="_xsrf" value="a&amp;b&lt;c&gt;d&quot;e&#39;f">"#
+            r#"<input type="hidden" name="_xsrf" value="a&amp;b&lt;c&gt;d&quot;e&#x27;f">"#
         );
         assert_eq!(
             form_html(""),
