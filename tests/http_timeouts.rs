@@ -276,9 +276,10 @@ fn body_dripping_below_min_body_rate_is_closed() {
 
 #[test]
 fn body_at_min_body_rate_outlasts_body_timeout() {
-    // 200 bytes at 200 B/s (20 every 100 ms) take a second, over three body_timeouts, at
-    // twice the minimum rate: the body is read whole and answered.
-    let body_timeout = Duration::from_millis(300);
+    // 200 bytes at 200 B/s (20 every 100 ms) take a second, twice the body_timeout, at twice
+    // the minimum rate: the body is read whole and answered. (A 500 ms body_timeout leaves the
+    // writer thread room for a scheduling hiccup on a loaded machine without stalling.)
+    let body_timeout = Duration::from_millis(500);
     let server = min_rate_server(body_timeout, 100);
     let mut c = server.connect();
     let stop = Arc::new(AtomicBool::new(false));
